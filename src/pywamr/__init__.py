@@ -1,0 +1,51 @@
+"""pywamr: run WebAssembly on the WebAssembly Micro Runtime (WAMR) from Python."""
+
+from ._errors import (
+    ClosedError,
+    ExportNotFound,
+    InstanceBusy,
+    InstantiationError,
+    LinkError,
+    LoadError,
+    Timeout,
+    Trap,
+    WamrError,
+)
+from ._host import NativeFunction
+from ._instance import Exports, Function, Instance
+from ._lib import MODES
+from ._memory import Memory
+from ._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE, Module
+from ._runtime import Runtime
+from ._types import ExportType, ExternKind, FuncType, ImportType, ValType
+
+__version__ = "0.1.0"
+WAMR_VERSION = "1.1.2"
+
+__all__ = [
+    "DEFAULT_HEAP_SIZE",
+    "DEFAULT_STACK_SIZE",
+    "MODES",
+    "WAMR_VERSION",
+    "ClosedError",
+    "ExportNotFound",
+    "ExportType",
+    "Exports",
+    "ExternKind",
+    "FuncType",
+    "Function",
+    "ImportType",
+    "Instance",
+    "InstanceBusy",
+    "InstantiationError",
+    "LinkError",
+    "LoadError",
+    "Memory",
+    "Module",
+    "NativeFunction",
+    "Runtime",
+    "Timeout",
+    "Trap",
+    "ValType",
+    "WamrError",
+]

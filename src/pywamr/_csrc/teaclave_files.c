@@ -1,0 +1,393 @@
+/*
+ * The Teaclave file API as builtin natives (WAMR raw ABI).
+ *
+ * The payload sees five functions in module "env"; every failure returns -1
+ * to the guest and is recorded on the instance for the caller.  Bytes move
+ * straight between the file descriptor and guest memory.  Only paths the
+ * caller declared (pw_files_declare) are ever opened.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pw_internal.h"
+
+static pw_files *
+files_of(wasm_exec_env_t env, pw_instance **out_inst)
+{
+    pw_instance *inst =
+        wasm_runtime_get_custom_data(wasm_runtime_get_module_inst(env));
+    *out_inst = inst;
+    return &inst->files;
+}
+
+static void
+files_init(pw_files *f)
+{
+    int i;
+    if (f->inited)
+        return;
+    for (i = 0; i < PW_MAX_OPEN_FILES; i++) {
+        f->fds[i] = -1;
+        f->slot_decl[i] = -1;
+    }
+    f->inited = 1;
+}
+
+static void
+record(pw_files *f, const char *fmt, ...)
+{
+    char buf[384];
+    va_list ap;
+    if (f->nerrors >= 10000)
+        return; /* a runaway payload cannot exhaust host memory */
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (f->nerrors == f->errors_cap) {
+        uint32_t cap = f->errors_cap ? f->errors_cap * 2 : 8;
+        char **grown = realloc(f->errors, cap * sizeof(*grown));
+        if (!grown)
+            return;
+        f->errors = grown;
+        f->errors_cap = cap;
+    }
+    if ((f->errors[f->nerrors] = strdup(buf)))
+        f->nerrors++;
+}
+
+static void
+ret_i32(uint64_t *args, int32_t value)
+{
+    *(int32_t *)args = value;
+}
+
+/* Guest string argument, validated against linear memory. */
+static const char *
+guest_str(pw_instance *inst, uint64_t arg)
+{
+    uint64_t size, off = (uint32_t)arg;
+    uint8_t *base = pw_memory(inst, &size);
+    if (!base || off >= size || !memchr(base + off, 0, size - off))
+        return NULL;
+    return (const char *)base + off;
+}
+
+static uint8_t *
+guest_buf(pw_instance *inst, uint64_t ptr, uint64_t len)
+{
+    uint64_t size, off = (uint32_t)ptr;
+    uint8_t *base = pw_memory(inst, &size);
+    len = (uint32_t)len;
+    if (!base || off > size || len > size - off)
+        return NULL;
+    return base + off;
+}
+
+static int
+find_decl(pw_files *f, const char *file_id, int is_output)
+{
+    uint32_t i;
+    for (i = 0; i < f->ndecls; i++)
+        if (f->decls[i].is_output == is_output
+            && !strcmp(f->decls[i].file_id, file_id))
+            return (int)i;
+    return -1;
+}
+
+static int
+open_handle(pw_files *f, const char *fn, const char *file_id, int is_output)
+{
+    int d, slot, fd;
+    files_init(f);
+    d = find_decl(f, file_id, is_output);
+    if (d < 0) {
+        record(f, "%s: no %s declared with file id '%.64s'", fn,
+               is_output ? "output" : "input", file_id);
+        return -1;
+    }
+    for (slot = 0; slot < PW_MAX_OPEN_FILES && f->fds[slot] >= 0; slot++)
+        ;
+    if (slot == PW_MAX_OPEN_FILES) {
+        record(f, "%s: too many open files (limit %d)", fn, PW_MAX_OPEN_FILES);
+        return -1;
+    }
+    if (is_output)
+        fd = open(f->decls[d].path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                  0644);
+    else
+        fd = open(f->decls[d].path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        record(f, "%s: cannot open file id '%.64s': %s", fn, file_id,
+               strerror(errno));
+        if (is_output)
+            f->decls[d].failed = 1;
+        return -1;
+    }
+    if (is_output) {
+        f->decls[d].created = 1;
+        f->decls[d].failed = 0;
+    }
+    f->fds[slot] = fd;
+    f->slot_decl[slot] = d;
+    return (slot + 1) | (is_output ? PW_WRITE_FLAG : 0);
+}
+
+/* Slot for a handle, or -1 (and the failure recorded). */
+static int
+slot_of(pw_files *f, const char *fn, int32_t handle, int want_write)
+{
+    int is_write = (handle & PW_WRITE_FLAG) != 0;
+    int32_t n = handle & ~PW_WRITE_FLAG;
+    int slot = n - 1;
+    files_init(f);
+    if (handle <= 0 || n < 1 || n > PW_MAX_OPEN_FILES || f->fds[slot] < 0
+        || f->decls[f->slot_decl[slot]].is_output != is_write) {
+        record(f, "%s: bad or closed handle %d", fn, handle);
+        return -1;
+    }
+    if (want_write >= 0 && want_write != is_write) {
+        record(f, "%s: handle %d is open for %s", fn, handle,
+               is_write ? "writing" : "reading");
+        return -1;
+    }
+    return slot;
+}
+
+static void
+tc_open_input(wasm_exec_env_t env, uint64_t *args)
+{
+    pw_instance *inst;
+    pw_files *f = files_of(env, &inst);
+    const char *id = guest_str(inst, args[0]);
+    if (!id) {
+        record(f, "teaclave_open_input: file id out of bounds");
+        ret_i32(args, -1);
+        return;
+    }
+    ret_i32(args, open_handle(f, "teaclave_open_input", id, 0));
+}
+
+static void
+tc_create_output(wasm_exec_env_t env, uint64_t *args)
+{
+    pw_instance *inst;
+    pw_files *f = files_of(env, &inst);
+    const char *id = guest_str(inst, args[0]);
+    if (!id) {
+        record(f, "teaclave_create_output: file id out of bounds");
+        ret_i32(args, -1);
+        return;
+    }
+    ret_i32(args, open_handle(f, "teaclave_create_output", id, 1));
+}
+
+static void
+tc_read_file(wasm_exec_env_t env, uint64_t *args)
+{
+    pw_instance *inst;
+    pw_files *f = files_of(env, &inst);
+    int slot = slot_of(f, "teaclave_read_file", (int32_t)args[0], 0);
+    uint32_t len = (uint32_t)args[2];
+    uint8_t *buf;
+    ssize_t n;
+    if (slot < 0) {
+        ret_i32(args, -1);
+        return;
+    }
+    if (!(buf = guest_buf(inst, args[1], len))) {
+        record(f, "teaclave_read_file: buffer out of bounds");
+        ret_i32(args, -1);
+        return;
+    }
+    if (len > INT32_MAX)
+        len = INT32_MAX;
+    do
+        n = read(f->fds[slot], buf, len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        record(f, "teaclave_read_file: %s", strerror(errno));
+        ret_i32(args, -1);
+        return;
+    }
+    ret_i32(args, (int32_t)n);
+}
+
+static void
+tc_write_file(wasm_exec_env_t env, uint64_t *args)
+{
+    pw_instance *inst;
+    pw_files *f = files_of(env, &inst);
+    int slot = slot_of(f, "teaclave_write_file", (int32_t)args[0], 1);
+    uint32_t len = (uint32_t)args[2], done = 0;
+    uint8_t *buf;
+    if (slot < 0) {
+        ret_i32(args, -1);
+        return;
+    }
+    if (!(buf = guest_buf(inst, args[1], len))) {
+        record(f, "teaclave_write_file: buffer out of bounds");
+        ret_i32(args, -1);
+        return;
+    }
+    if (len > INT32_MAX)
+        len = INT32_MAX;
+    while (done < len) {
+        ssize_t n = write(f->fds[slot], buf + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            record(f, "teaclave_write_file: %s",
+                   n < 0 ? strerror(errno) : "no progress");
+            f->decls[f->slot_decl[slot]].failed = 1;
+            ret_i32(args, -1);
+            return;
+        }
+        done += (uint32_t)n;
+    }
+    ret_i32(args, (int32_t)done);
+}
+
+static int
+close_slot(pw_files *f, int slot)
+{
+    int rc = close(f->fds[slot]);
+    pw_file_decl *d = &f->decls[f->slot_decl[slot]];
+    if (rc != 0 && d->is_output)
+        d->failed = 1;
+    f->fds[slot] = -1;
+    f->slot_decl[slot] = -1;
+    return rc;
+}
+
+static void
+tc_close_file(wasm_exec_env_t env, uint64_t *args)
+{
+    pw_instance *inst;
+    pw_files *f = files_of(env, &inst);
+    int slot = slot_of(f, "teaclave_close_file", (int32_t)args[0], -1);
+    if (slot < 0) {
+        ret_i32(args, -1);
+        return;
+    }
+    if (close_slot(f, slot) != 0) {
+        record(f, "teaclave_close_file: %s", strerror(errno));
+        ret_i32(args, -1);
+        return;
+    }
+    ret_i32(args, 0);
+}
+
+pw_raw_fn
+pw_builtin_fn(const char *name)
+{
+    if (!strcmp(name, "teaclave_open_input"))
+        return tc_open_input;
+    if (!strcmp(name, "teaclave_create_output"))
+        return tc_create_output;
+    if (!strcmp(name, "teaclave_read_file"))
+        return tc_read_file;
+    if (!strcmp(name, "teaclave_write_file"))
+        return tc_write_file;
+    if (!strcmp(name, "teaclave_close_file"))
+        return tc_close_file;
+    return NULL;
+}
+
+int
+pw_files_declare(pw_instance *inst, const char *file_id, const char *path,
+                 int is_output)
+{
+    pw_files *f = &inst->files;
+    pw_file_decl *d;
+    files_init(f);
+    if (f->ndecls == f->cap) {
+        uint32_t cap = f->cap ? f->cap * 2 : 8;
+        pw_file_decl *grown = realloc(f->decls, cap * sizeof(*grown));
+        if (!grown)
+            return PW_ERR_NOMEM;
+        f->decls = grown;
+        f->cap = cap;
+    }
+    d = &f->decls[f->ndecls];
+    memset(d, 0, sizeof(*d));
+    d->file_id = strdup(file_id);
+    d->path = strdup(path);
+    d->is_output = is_output;
+    if (!d->file_id || !d->path) {
+        free(d->file_id);
+        free(d->path);
+        return PW_ERR_NOMEM;
+    }
+    f->ndecls++;
+    return PW_OK;
+}
+
+int
+pw_files_output_state(pw_instance *inst, const char *file_id, int *failed)
+{
+    pw_files *f = &inst->files;
+    int d = find_decl(f, file_id, 1);
+    if (d < 0)
+        return -1;
+    *failed = f->decls[d].failed;
+    return f->decls[d].created;
+}
+
+uint32_t
+pw_files_error_count(pw_instance *inst)
+{
+    return inst->files.nerrors;
+}
+
+const char *
+pw_files_error(pw_instance *inst, uint32_t i)
+{
+    return i < inst->files.nerrors ? inst->files.errors[i] : NULL;
+}
+
+int
+pw_files_close_all(pw_instance *inst)
+{
+    pw_files *f = &inst->files;
+    int slot, closed = 0;
+    if (!f->inited)
+        return 0;
+    for (slot = 0; slot < PW_MAX_OPEN_FILES; slot++) {
+        if (f->fds[slot] >= 0) {
+            close_slot(f, slot);
+            closed++;
+        }
+    }
+    return closed;
+}
+
+int
+pw_files_reset(pw_instance *inst)
+{
+    pw_files *f = &inst->files;
+    uint32_t i;
+    int closed = pw_files_close_all(inst);
+    for (i = 0; i < f->ndecls; i++) {
+        free(f->decls[i].file_id);
+        free(f->decls[i].path);
+    }
+    f->ndecls = 0;
+    for (i = 0; i < f->nerrors; i++)
+        free(f->errors[i]);
+    f->nerrors = 0;
+    return closed;
+}
+
+void
+pw_files_free(pw_instance *inst)
+{
+    pw_files_reset(inst);
+    free(inst->files.decls);
+    free(inst->files.errors);
+    memset(&inst->files, 0, sizeof(inst->files));
+}

@@ -1,0 +1,357 @@
+"""Instance: a running module, its exported functions and its memory."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import _host
+from ._errors import ClosedError, ExportNotFound, InstantiationError
+from ._lib import ERR_BUF, ERR_HOST, ERR_RANGE, OK, raise_status
+from ._memory import Memory
+from ._types import ExternKind, FuncType, ValType
+
+if TYPE_CHECKING:
+    from ._module import Module
+
+_SIG_BUF = 256
+_INT_SENTINEL = -(1 << 63)  # pw_call_int's failure value; status confirms
+_CELL_CTYPES = {ValType.I32: "int32_t *", ValType.I64: "int64_t *",
+                ValType.F32: "float *", ValType.F64: "double *"}
+_CELLS = {ValType.I32: 1, ValType.I64: 2, ValType.F32: 1, ValType.F64: 2}
+
+
+class Instance:
+    """An instantiated module; use :meth:`Module.instantiate`.
+
+    Calls on one instance are serialised: a call from a second thread while
+    one is running raises :class:`InstanceBusy` (host functions may call back
+    into the same instance on the calling thread).
+    """
+
+    _c: Any
+
+    @classmethod
+    def _create(cls, module: Module, stack_size: int, heap_size: int) -> Instance:
+        lib, ffi = module._core.lib, module._core.ffi
+        self = cls.__new__(cls)
+        self._handle = _host.track_instance(self)
+        out = ffi.new("pw_instance **")
+        err = ffi.new("char[]", ERR_BUF)
+        rc = lib.pw_instance_new(module._c, stack_size, heap_size, self._handle, out, err, ERR_BUF)
+        if rc != OK:
+            message = ffi.string(err).decode(errors="replace") or "instantiation failed"
+            raise InstantiationError(message)
+        self._module = module
+        self._core = module._core
+        self._c = ffi.gc(out[0], lib.pw_instance_free)
+        self._functions: dict[str, Function] = {}
+        self._host_error: BaseException | None = None
+        self._memory: Memory | None = None
+        return self
+
+    @property
+    def module(self) -> Module:
+        return self._module
+
+    @property
+    def exports(self) -> Exports:
+        """Exported functions by name, as callable :class:`Function` objects."""
+        return Exports(self)
+
+    @property
+    def memory(self) -> Memory:
+        """The default linear memory."""
+        if self._memory is None:
+            self._memory = Memory(self)
+        return self._memory
+
+    def function(self, name: str) -> Function:
+        """The exported function ``name``; look it up once, call it often."""
+        found = self._functions.get(name)
+        if found is not None:
+            return found
+        if not isinstance(name, str):
+            raise TypeError(f"export name must be str, not {type(name).__name__}")
+        lib, ffi = self._core.lib, self._core.ffi
+        if lib.pw_instance_is_closed(self._c):
+            raise ClosedError("the instance is closed")
+        sig = ffi.new("char[]", _SIG_BUF)
+        func = lib.pw_instance_func(self._c, name.encode(), sig, _SIG_BUF)
+        if func == ffi.NULL:
+            raise ExportNotFound(f"no exported function named {name!r}")
+        found = Function._make(self, name, func, FuncType.parse(ffi.string(sig).decode()))
+        self._functions[name] = found
+        return found
+
+    def call(self, name: str, *args: int | float, timeout: float | None = None) -> Any:
+        """Call export ``name``; see :meth:`Function.call`."""
+        return self.function(name).call(*args, timeout=timeout)
+
+    # -- guest output ----------------------------------------------------
+    def capture_output(self, enabled: bool = True) -> None:
+        """Collect what the guest prints (printf, puts, ...) instead of
+        writing it to the process's stdout; read it with :meth:`take_output`."""
+        self._core.lib.pw_output_capture(self._c, int(enabled))
+
+    def take_output(self) -> bytes:
+        """Return and clear the captured guest output."""
+        lib, ffi = self._core.lib, self._core.ffi
+        size = ffi.new("uint64_t *")
+        data = lib.pw_output_peek(self._c, size)
+        out = ffi.unpack(ffi.cast("char *", data), size[0]) if size[0] else b""
+        lib.pw_output_clear(self._c)
+        return out
+
+    # -- errors ----------------------------------------------------------
+    def _set_host_error(self, exc: BaseException, binding: Any) -> None:
+        if self._host_error is None:
+            where = binding.qualname if binding is not None else "?"
+            exc.add_note(f"raised by host function {where} called from wasm")
+            self._host_error = exc
+
+    def _raise(self, rc: int) -> None:
+        if rc == ERR_HOST and self._host_error is not None:
+            exc, self._host_error = self._host_error, None
+            raise exc
+        raise_status(rc, self._core.ffi.string(self._core.lib.pw_instance_error(self._c))
+                     .decode(errors="replace"))
+
+    # -- lifetime ----------------------------------------------------------
+    def close(self) -> None:
+        """Deinstantiate (deferred while memory views are alive).
+
+        Raises :class:`InstanceBusy` if a call is running on another thread.
+        """
+        rc = self._core.lib.pw_instance_close(self._c)
+        if rc != OK:
+            raise_status(rc, "")
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._core.lib.pw_instance_is_closed(self._c))
+
+    def __enter__(self) -> Instance:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<pywamr.Instance {'closed' if self.closed else 'open'} mode={self._core.mode!r}>"
+
+
+class Exports(Mapping[str, "Function"]):
+    """Read-only mapping of an instance's exported functions."""
+
+    __slots__ = ("_instance", "_names")
+
+    def __init__(self, instance: Instance) -> None:
+        self._instance = instance
+        self._names = [e.name for e in instance._module_exports() if e.kind is ExternKind.FUNC]
+
+    def __getitem__(self, name: str) -> Function:
+        return self._instance.function(name)
+
+    def __getattr__(self, name: str) -> Function:
+        try:
+            return self._instance.function(name)
+        except ExportNotFound as exc:
+            raise AttributeError(str(exc)) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _module_exports(self: Instance) -> Any:
+    module = self._module
+    if module.closed:  # the native module is alive while the instance is
+        raise ClosedError("the module is closed; keep it open to list exports")
+    return module.exports
+
+
+Instance._module_exports = _module_exports  # type: ignore[attr-defined]
+
+
+class Function:
+    """An exported function bound to its instance.
+
+    Calling converts Python ints and floats by the function's real type:
+    i32 accepts -2**31 .. 2**32-1 (results come back signed), i64 likewise
+    for 64 bits; f32/f64 accept int or float.  No result gives ``None``,
+    several give a tuple.  Wrong counts or types raise ``TypeError``, values
+    out of range ``ValueError``, before wasm is entered.
+    """
+
+    __slots__ = ("name", "type", "_instance", "_c", "_func", "_sig", "_nparams", "_has_result",
+                 "_lib", "_ffi", "_call_int", "_lock", "_buf", "_param_views",
+                 "_result_views", "_cells")
+
+    name: str
+    type: FuncType
+
+    @classmethod
+    def _make(cls, instance: Instance, name: str, func: Any, ftype: FuncType) -> Function:
+        ints = {ValType.I32, ValType.I64}
+        fast = (len(ftype.params) <= 4 and set(ftype.params) <= ints
+                and len(ftype.results) <= 1 and set(ftype.results) <= ints)
+        klass = _INT_CALLERS[len(ftype.params)] if fast else Function
+        self = object.__new__(klass)
+        self.name = name
+        self.type = ftype
+        self._instance = instance
+        self._c = instance._c
+        self._func = func
+        self._sig = ftype.signature.encode()
+        self._nparams = len(ftype.params)
+        self._has_result = bool(ftype.results)
+        self._lib = instance._core.lib
+        self._ffi = instance._core.ffi
+        self._call_int = self._lib.pw_call_int
+        self._lock = threading.Lock()
+        param_cells = sum(_CELLS[t] for t in ftype.params)
+        result_cells = sum(_CELLS[t] for t in ftype.results)
+        self._cells = max(param_cells, result_cells, 1)
+        self._buf, self._param_views, self._result_views = self._views()
+        return self
+
+    def _views(self) -> tuple[Any, tuple[Any, ...], tuple[Any, ...]]:
+        ffi = self._ffi
+        buf = ffi.new("uint32_t[]", self._cells)
+
+        def layout(types: tuple[ValType, ...]) -> tuple[Any, ...]:
+            views, cell = [], 0
+            for t in types:
+                views.append(ffi.cast(_CELL_CTYPES[t], buf + cell))
+                cell += _CELLS[t]
+            return tuple(views)
+
+        return buf, layout(self.type.params), layout(self.type.results)
+
+    def __call__(self, *args: int | float) -> Any:
+        return self.call(*args)
+
+    def call(self, *args: int | float, timeout: float | None = None) -> Any:
+        """Call with ``args``; ``timeout`` (seconds) stops a call that runs
+        longer with :class:`Timeout`."""
+        if len(args) != self._nparams:
+            raise TypeError(f"{self.name}{self.type} takes {self._nparams} "
+                            f"argument{'s' if self._nparams != 1 else ''}, got {len(args)}")
+        deadline = _check_timeout(timeout)
+        if self._lock.acquire(False):
+            try:
+                return self._invoke(self._buf, self._param_views, self._result_views,
+                                    args, deadline)
+            finally:
+                self._lock.release()
+        buf, params, results = self._views()  # re-entered or used concurrently
+        return self._invoke(buf, params, results, args, deadline)
+
+    def _invoke(self, buf: Any, params: tuple[Any, ...], results: tuple[Any, ...],
+                args: tuple[Any, ...], deadline: float) -> Any:
+        for i, (view, value, t) in enumerate(zip(params, args, self.type.params)):
+            _store(view, value, t, i, self.name)
+        rc = self._lib.pw_call_deadline(self._c, self._func, self._cells, buf, deadline)
+        if rc != OK:
+            self._instance._raise(rc)
+        if not results:
+            return None
+        if len(results) == 1:
+            return results[0][0]
+        return tuple(view[0] for view in results)
+
+    def _fail_int(self, args: tuple[Any, ...]) -> Any:
+        """Slow path of the integer fast path: a status, or a bad argument."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<pywamr.Function {self.name}{self.type}>"
+
+
+def _check_timeout(timeout: float | None) -> float:
+    if timeout is None:
+        return 0.0
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError("timeout must be a number of seconds")
+    if not timeout > 0:
+        raise ValueError("timeout must be positive")
+    return float(timeout)
+
+
+def _store(view: Any, value: Any, t: ValType, index: int, name: str) -> None:
+    if t in (ValType.I32, ValType.I64):
+        if isinstance(value, float) or not isinstance(value, int):
+            raise TypeError(f"{name}: argument {index} must be int for {t}, "
+                            f"not {type(value).__name__}")
+        bits = 32 if t is ValType.I32 else 64
+        if not -(1 << (bits - 1)) <= value < 1 << bits:
+            raise ValueError(f"{name}: argument {index} = {value} is out of range for {t}")
+        if value >= 1 << (bits - 1):
+            value -= 1 << bits
+        view[0] = value
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: argument {index} must be float for {t}, "
+                        f"not {type(value).__name__}")
+    try:
+        view[0] = value
+    except OverflowError:
+        raise ValueError(f"{name}: argument {index} = {value} is out of range for {t}") from None
+
+
+class _IntFunction(Function):
+    """Integer-only signatures (<= 4 params): one C call, no buffers."""
+
+    __slots__ = ()
+
+    def _failed(self, args: tuple[Any, ...], result: int) -> Any:
+        rc = self._lib.pw_last_status()
+        if rc == OK:
+            return result if self._has_result else None
+        if rc == ERR_RANGE:
+            index = int(self._ffi.string(self._lib.pw_instance_error(self._c)) or 0)
+            raise ValueError(f"{self.name}: argument {index} = {args[index]} is out of range "
+                             f"for {self.type.params[index]}")
+        self._instance._raise(rc)
+        raise AssertionError  # unreachable
+
+    def _bad_args(self, args: tuple[Any, ...], exc: Exception) -> Any:
+        for i, (value, t) in enumerate(zip(args, self.type.params)):
+            if isinstance(value, float) or not isinstance(value, int):
+                raise TypeError(f"{self.name}: argument {i} must be int for {t}, "
+                                f"not {type(value).__name__}") from None
+            bits = 32 if t is ValType.I32 else 64
+            if not -(1 << (bits - 1)) <= value < 1 << bits:
+                raise ValueError(f"{self.name}: argument {i} = {value} is out of range "
+                                 f"for {t}") from None
+        raise exc
+
+
+def _int_caller(n: int) -> type[_IntFunction]:
+    """A subclass whose __call__ takes exactly n integers (fastest path)."""
+    names = ", ".join(f"a{i}" for i in range(n))
+    padded = ", ".join([f"a{i}" for i in range(n)] + ["0"] * (4 - n))
+    source = f"""
+def __call__(self{', ' if n else ''}{names}):
+    try:
+        r = self._call_int(self._c, self._func, self._sig, {n}, {padded})
+    except (TypeError, OverflowError) as exc:
+        return self._bad_args(({names}{',' if n else ''}), exc)
+    if r == {_INT_SENTINEL}:
+        return self._failed(({names}{',' if n else ''}), r)
+    return r if self._has_result else None
+"""
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<pywamr int caller {n}>", "exec"), namespace)  # noqa: S102
+    return type(f"_IntFunction{n}", (_IntFunction,), {"__slots__": (),
+                                                       "__call__": namespace["__call__"]})
+
+
+_INT_CALLERS = [_int_caller(n) for n in range(5)]

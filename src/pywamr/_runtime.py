@@ -1,0 +1,195 @@
+"""Runtime: one WAMR core, plus the host functions modules may import."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, Union
+
+from . import _host
+from ._errors import ClosedError, WamrError
+from ._host import NativeFunction
+from ._lib import DEFAULT_MODE, ERR_BUF, OK, Core, core
+
+F = TypeVar("F", bound=Callable[..., Any])
+HostSpec = Union[tuple[Callable[..., Any], str], NativeFunction]
+Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
+
+
+class Runtime:
+    """A WAMR runtime in one execution mode.
+
+    ``mode`` is ``"fast-interp"`` (default) or ``"classic-interp"``.  WAMR's
+    process-wide initialisation happens once per core; any number of
+    runtimes, in both modes, can live in one process.  Host functions are
+    per runtime and are resolved when a module is loaded.
+    """
+
+    def __init__(self, mode: str = DEFAULT_MODE) -> None:
+        self._core = self._acquire(mode, fresh=False)
+        self._destroy_on_close = False
+        self._setup()
+
+    @classmethod
+    def _fresh(cls, mode: str) -> Runtime:
+        """A runtime that initialises WAMR from scratch and destroys it on close.
+
+        This is Teaclave's per-invocation lifecycle; it needs the core to
+        itself (no other open runtime, module or instance of that mode).
+        """
+        self = cls.__new__(cls)
+        self._core = cls._acquire(mode, fresh=True)
+        self._destroy_on_close = True
+        self._setup()
+        return self
+
+    @staticmethod
+    def _acquire(mode: str, fresh: bool) -> Core:
+        native = core(mode)
+        err = native.ffi.new("char[]", ERR_BUF)
+        if native.lib.pw_wamr_acquire(int(fresh), err, ERR_BUF) != OK:
+            raise WamrError(native.ffi.string(err).decode())
+        return native
+
+    def _setup(self) -> None:
+        lib, ffi = self._core.lib, self._core.ffi
+        self._hosts = ffi.gc(lib.pw_hosts_new(), lib.pw_hosts_release)
+        if self._hosts == ffi.NULL:
+            lib.pw_wamr_release(0)
+            raise MemoryError("could not allocate a host table")
+        self._host_specs: dict[tuple[str, str], str] = {}
+        self._binding_ids: list[int] = []
+        self._closed = False
+        # Bindings outlive close(): modules loaded earlier may still call them.
+        weakref.finalize(self, _host.drop_bindings, self._binding_ids)
+        self._wamr_ref = weakref.finalize(self, lib.pw_wamr_release, 0)
+
+    @property
+    def mode(self) -> str:
+        """The execution mode this runtime runs modules in."""
+        return self._core.mode
+
+    # -- host functions ------------------------------------------------
+    def register_host(self, module_name: str, name: str, func: Callable[..., Any] | NativeFunction,
+                      signature: str | None = None, *, pass_instance: bool = False) -> None:
+        """Provide ``module_name.name`` to modules loaded from now on.
+
+        ``signature`` is WAMR's: ``i`` i32, ``I`` i64, ``f`` f32, ``F`` f64,
+        ``*`` a guest pointer (an int), ``*~`` a pointer and length (one
+        argument: a writable memoryview of exactly those guest bytes, valid
+        during the call only), ``$`` a NUL-terminated string (``str``,
+        undecodable bytes as surrogate escapes), e.g. ``"(ii)i"``.  With
+        ``pass_instance`` the calling :class:`Instance` comes first.
+        ``func`` may also be a :class:`NativeFunction`.  Registering a name
+        again replaces it for later loads; modules already loaded keep theirs.
+        """
+        self._check_open()
+        lib, ffi = self._core.lib, self._core.ffi
+        if not isinstance(module_name, str) or not isinstance(name, str):
+            raise TypeError("module_name and name must be str")
+        if isinstance(func, NativeFunction):
+            sig = signature or func.signature
+            _host.parse_signature(sig)
+            if func.builtin is not None:
+                fn, kind = lib.pw_builtin_fn(func.builtin.encode()), lib.PW_HOST_BUILTIN
+            else:
+                fn, kind = ffi.cast("pw_raw_fn", func.address), lib.PW_HOST_NATIVE
+            py_id = 0
+        else:
+            if not callable(func):
+                raise TypeError(f"host function for {module_name}.{name} is not callable")
+            if signature is None:
+                raise TypeError("signature is required for a Python host function")
+            sig = signature
+            params, result = _host.parse_signature(sig)
+            py_id = _host.new_binding(func, f"{module_name}.{name}", params, result,
+                                      pass_instance, ffi)
+            self._binding_ids.append(py_id)
+            fn, kind = ffi.NULL, lib.PW_HOST_PYTHON
+        rc = lib.pw_hosts_set(self._hosts, module_name.encode(), name.encode(), sig.encode(),
+                              kind, fn, py_id)
+        if rc != OK:
+            raise ValueError(f"cannot register {module_name}.{name} with signature {sig!r}")
+        self._host_specs[(module_name, name)] = sig
+
+    def register_hosts(self, module_name: str, functions: Mapping[str, HostSpec]) -> None:
+        """Register several functions of one import module at once.
+
+        ``functions`` maps names to ``(callable, signature)`` pairs or
+        :class:`NativeFunction` objects.
+        """
+        for name, spec in functions.items():
+            if isinstance(spec, NativeFunction):
+                self.register_host(module_name, name, spec)
+            else:
+                func, signature = spec
+                self.register_host(module_name, name, func, signature)
+
+    def host(self, module_name: str, name: str, signature: str, *,
+             pass_instance: bool = False) -> Callable[[F], F]:
+        """Decorator form of :meth:`register_host`."""
+
+        def register(func: F) -> F:
+            self.register_host(module_name, name, func, signature, pass_instance=pass_instance)
+            return func
+
+        return register
+
+    @property
+    def hosts(self) -> dict[tuple[str, str], str]:
+        """Registered host functions: ``(module, name) -> signature``."""
+        return dict(self._host_specs)
+
+    # -- modules -------------------------------------------------------
+    def load(self, source: Source, *, allow_unresolved: bool = False) -> Module:
+        """Load a ``.wasm`` or AOT module from bytes or a file path.
+
+        Every function import must be provided by a host function registered
+        on this runtime or by WAMR's libc-builtin, otherwise :class:`LinkError`
+        names it; with ``allow_unresolved`` the load succeeds and calling the
+        missing import traps.
+        """
+        from ._module import Module
+
+        self._check_open()
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, "rb") as handle:
+                data: bytes | bytearray | memoryview = handle.read()
+        elif isinstance(source, (bytes, bytearray, memoryview)):
+            data = source
+        else:
+            raise TypeError(f"expected bytes or a path, not {type(source).__name__}")
+        return Module._load(self, data, allow_unresolved)
+
+    # -- lifetime ------------------------------------------------------
+    def close(self) -> None:
+        """Release this runtime.  Modules and instances made from it keep
+        working until they are closed; new loads raise :class:`ClosedError`."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wamr_ref.detach()
+        self._hosts = None
+        self._core.lib.pw_wamr_release(int(self._destroy_on_close))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("the runtime is closed")
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<pywamr.Runtime mode={self.mode!r} {state}>"
+
+
+from ._module import Module  # noqa: E402  (cycle: Module needs Runtime)

@@ -1,0 +1,80 @@
+"""WebAssembly value and function types as pywamr reports them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ValType(enum.Enum):
+    """A WebAssembly value type; values are WAMR's signature letters."""
+
+    I32 = "i"
+    I64 = "I"
+    F32 = "f"
+    F64 = "F"
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class FuncType:
+    """Parameter and result types of a function."""
+
+    params: tuple[ValType, ...]
+    results: tuple[ValType, ...]
+
+    @classmethod
+    def parse(cls, sig: str) -> FuncType:
+        """From WAMR's "(params)results" letters, e.g. ``"(ii)i"``."""
+        inner, _, results = sig[1:].partition(")")
+        return cls(tuple(ValType(c) for c in inner), tuple(ValType(c) for c in results))
+
+    @property
+    def signature(self) -> str:
+        """The type in WAMR's signature letters."""
+        params = "".join(t.value for t in self.params)
+        return f"({params}){''.join(t.value for t in self.results)}"
+
+    def __str__(self) -> str:
+        params = ", ".join(str(t) for t in self.params)
+        results = ", ".join(str(t) for t in self.results)
+        return f"({params}) -> ({results})"
+
+
+class ExternKind(enum.IntEnum):
+    """What an import or export is."""
+
+    FUNC = 0
+    TABLE = 1
+    MEMORY = 2
+    GLOBAL = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class ExportType:
+    """One export of a module; ``type`` is set for functions."""
+
+    name: str
+    kind: ExternKind
+    type: FuncType | None
+
+
+@dataclass(frozen=True)
+class ImportType:
+    """One import of a module.
+
+    ``provider`` says who satisfies a function import: ``"host"`` (a function
+    registered on the runtime), ``"builtin"`` (WAMR's libc-builtin) or
+    ``None`` (unresolved).
+    """
+
+    module: str
+    name: str
+    kind: ExternKind
+    type: FuncType | None
+    provider: str | None

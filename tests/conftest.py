@@ -1,0 +1,43 @@
+"""Shared fixtures: payload paths and one runtime per interpreter mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import pywamr
+
+ROOT = Path(__file__).resolve().parent.parent
+PAYLOADS = ROOT / "tests" / "payloads" / "wasm"
+EXAMPLES = ROOT / "examples" / "payloads" / "wasm"
+INTERP_MODES = ["fast-interp", "classic-interp"]
+
+
+def payload(name: str) -> Path:
+    return PAYLOADS / f"{name}.wasm"
+
+
+def example(name: str) -> Path:
+    return EXAMPLES / f"{name}.wasm"
+
+
+@pytest.fixture(params=INTERP_MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def runtime(mode: str) -> Iterator[pywamr.Runtime]:
+    with pywamr.Runtime(mode) as rt:
+        yield rt
+
+
+@pytest.fixture
+def basic(runtime: pywamr.Runtime) -> Iterator[pywamr.Instance]:
+    """basic.wasm with no app heap, so memory is exactly the module's."""
+    module = runtime.load(payload("basic"))
+    with module.instantiate(heap_size=0) as inst:
+        yield inst
+    module.close()

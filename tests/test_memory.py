@@ -1,0 +1,84 @@
+"""Linear memory: bounds-checked copies, zero-copy views, growth."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+import pywamr
+from conftest import payload
+
+PAGE = 65536
+
+
+def test_read_write(basic: pywamr.Instance) -> None:
+    mem = basic.memory
+    assert len(mem) == PAGE and mem.size == PAGE
+    assert mem.read(16, 6) == b"hello\0"
+    mem.write(100, b"\x01\x02\x03")
+    assert basic.call("sum_bytes", 100, 3) == 6
+    basic.call("store", 200, 0x04030201)
+    assert mem[200:204] == b"\x01\x02\x03\x04"
+    assert mem[200] == 1 and mem[-1] == 0
+    mem[300:302] = b"ab"
+    mem[302] = 0x63
+    assert mem.read(300, 3) == b"abc"
+    assert mem.read(0, 0) == b""
+
+
+@pytest.mark.parametrize("offset, size", [(PAGE, 1), (PAGE - 1, 2), (0, PAGE + 1),
+                                           (1 << 40, 1), (-1, 1), (0, -1)])
+def test_out_of_range(basic: pywamr.Instance, offset: int, size: int) -> None:
+    with pytest.raises(IndexError):
+        basic.memory.read(offset, size)
+    if size >= 0:
+        with pytest.raises(IndexError):
+            basic.memory.write(offset, b"x" * size)
+
+
+def test_bad_types(basic: pywamr.Instance) -> None:
+    with pytest.raises(TypeError):
+        basic.memory.read("0", 1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        basic.memory.write(0, "text")  # type: ignore[arg-type]
+    with pytest.raises(IndexError):
+        basic.memory[PAGE]  # noqa: B018
+
+
+def test_zero_copy_view(basic: pywamr.Instance) -> None:
+    view = basic.memory.view()
+    assert len(view) == PAGE and not view.readonly
+    view[100:104] = b"\x05\x05\x05\x05"
+    assert basic.call("sum_bytes", 100, 4) == 20
+    basic.call("store", 400, 7)
+    assert view[400] == 7
+
+
+def test_grow_and_stale_views(basic: pywamr.Instance) -> None:
+    old = basic.memory.view()
+    assert basic.call("grow", 1) == 1
+    assert len(basic.memory) == 2 * PAGE
+    assert len(old) == PAGE  # a view keeps the size it was taken at
+    assert len(basic.memory.view()) == 2 * PAGE
+    basic.memory.write(PAGE + 10, b"z")
+    assert basic.call("grow", 10) == -1  # past the declared maximum of 4 pages
+    assert basic.call("pages") == 2
+
+
+def test_view_keeps_memory_after_close(runtime: pywamr.Runtime) -> None:
+    inst = runtime.load(payload("basic")).instantiate()
+    view = inst.memory.view()
+    inst.close()
+    assert view[16:21] == b"hello"  # still mapped: deinstantiation waits for the view
+    with pytest.raises(pywamr.ClosedError):
+        inst.memory.view()
+    view.release()
+    del view
+    gc.collect()
+
+
+def test_app_heap_is_appended(runtime: pywamr.Runtime) -> None:
+    inst = runtime.load(payload("basic")).instantiate(heap_size=1 << 20)
+    assert len(inst.memory) > PAGE
+    inst.close()
