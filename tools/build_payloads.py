@@ -174,6 +174,12 @@ PAYLOADS: list[Payload] = [
         },
     ),
     Payload(
+        "tc_probe", "c", TEST_SRC / "tc_probe.c", TEST_OUT / "tc_probe.wasm",
+        allow_undefined=True, include=EX_DIR / "include",
+        imports={**TEACLAVE_IMPORTS, "env.strcmp": sig("i32, i32", "i32")},
+        exports={**C_AUX, **ENTRYPOINT},
+    ),
+    Payload(
         "adder", "c", EX_DIR / "c/adder.c", EX_OUT / "adder.wasm",
         allow_undefined=True, include=EX_DIR / "include",
         imports={"env.strcmp": sig("i32, i32", "i32"), "env.atoi": sig("i32", "i32")},

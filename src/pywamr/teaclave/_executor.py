@@ -1,0 +1,374 @@
+"""Running Teaclave payloads: the executor, its lifecycle policies, files."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import itertools
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .. import natives
+from .._errors import LinkError, Timeout, Trap, WamrError
+from .._lib import DEFAULT_MODE, OK, raise_status
+from .._module import Module
+from .._runtime import HostSpec, Runtime
+from .._types import FuncType, ValType
+from ._arguments import flatten
+from ._result import RunResult
+
+TEACLAVE_STACK_SIZE = 160 * 1024
+TEACLAVE_HEAP_SIZE = 20 * 1024 * 1024
+POLICIES = ("cold", "reuse-runtime", "reuse-module")
+DEFAULT_POLICY = "reuse-module"
+ENTRYPOINT = "entrypoint"
+_ENTRYPOINT_TYPE = FuncType((ValType.I32, ValType.I32), (ValType.I32,))
+_temp_ids = itertools.count()
+
+PathLike = str | os.PathLike[str]
+Hosts = Mapping[str, Mapping[str, HostSpec]]
+
+
+class EntrypointError(LinkError):
+    """The payload has no ``entrypoint(int, char **) -> int`` export."""
+
+
+def read_payload(payload: bytes | bytearray | memoryview | PathLike) -> bytes:
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        return bytes(payload)
+    if isinstance(payload, (str, os.PathLike)):
+        with open(payload, "rb") as handle:
+            return handle.read()
+    raise TypeError(f"payload must be bytes or a path, not {type(payload).__name__}")
+
+
+def check_entrypoint(module: Module) -> None:
+    """Refuse a payload without ``entrypoint(i32, i32) -> i32`` before it runs."""
+    for export in module.exports:
+        if export.name == ENTRYPOINT and export.type is not None:
+            if export.type != _ENTRYPOINT_TYPE:
+                raise EntrypointError(f"entrypoint has type {export.type}, expected "
+                                      f"{_ENTRYPOINT_TYPE} (int entrypoint(int argc, char *argv[]))")
+            return
+    raise EntrypointError("the payload exports no function named 'entrypoint'")
+
+
+class Executor:
+    """Runs one payload repeatedly the way Teaclave's WAMR executor does.
+
+    ``policy`` chooses what survives between invocations:
+
+    * ``"cold"``: nothing.  Each invocation initialises WAMR, registers the
+      natives, loads, instantiates, calls, and tears everything down,
+      exactly as Teaclave does; it needs the mode's WAMR core to itself.
+    * ``"reuse-runtime"``: the runtime stays; load and instantiate per call.
+    * ``"reuse-module"`` (default): the loaded module stays; every
+      invocation gets a fresh instance, so nothing leaks between them.
+
+    Extra host functions can be given as ``{"env": {"name": (func, sig)}}``.
+    """
+
+    def __init__(self, payload: bytes | bytearray | memoryview | PathLike, *,
+                 mode: str = DEFAULT_MODE, policy: str = DEFAULT_POLICY,
+                 stack_size: int = TEACLAVE_STACK_SIZE, heap_size: int = TEACLAVE_HEAP_SIZE,
+                 timeout: float | None = None, hosts: Hosts | None = None,
+                 capture_output: bool = True) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
+        self._bytes = read_payload(payload)
+        self.mode = mode
+        self.policy = policy
+        self.stack_size = stack_size
+        self.heap_size = heap_size
+        self.timeout = timeout
+        self.capture_output = capture_output
+        self._extra_hosts = hosts or {}
+        self._lock = threading.Lock()
+        self._closed = False
+        runtime = self._new_runtime(fresh=False)
+        try:
+            module = runtime.load(self._bytes)
+            check_entrypoint(module)
+        except BaseException:
+            runtime.close()
+            raise
+        self._runtime: Runtime | None = runtime if policy != "cold" else None
+        self._module: Module | None = module if policy == "reuse-module" else None
+        if self._module is None:
+            module.close()
+        if self._runtime is None:
+            runtime.close()
+
+    @property
+    def payload_hash(self) -> str:
+        return hashlib.sha256(self._bytes).hexdigest()
+
+    def _new_runtime(self, fresh: bool,
+                     mark: Callable[[str], None] = lambda phase: None) -> Runtime:
+        if not fresh:
+            runtime = Runtime(self.mode)
+        else:
+            try:
+                runtime = Runtime._fresh(self.mode)
+            except WamrError:
+                gc.collect()  # unreferenced instances may still hold the core
+                try:
+                    runtime = Runtime._fresh(self.mode)
+                except WamrError as exc:
+                    raise WamrError(f"{exc}. The cold policy re-initialises WAMR, so close other "
+                                    f"runtimes and executors of mode {self.mode!r} first "
+                                    "(teaclave.clear_cache() closes the one-shot cache)") from None
+        mark("runtime_init")
+        try:
+            runtime.register_hosts("env", natives.FILE_API)
+            for module_name, functions in self._extra_hosts.items():
+                runtime.register_hosts(module_name, functions)
+        except BaseException:
+            runtime.close()
+            raise
+        mark("register_natives")
+        return runtime
+
+    # ------------------------------------------------------------------
+    def run(self, arguments: Mapping[str, Any] | None = None,
+            inputs: Mapping[str, PathLike] | None = None,
+            outputs: Mapping[str, PathLike] | None = None, *,
+            timeout: float | None = None) -> int:
+        """Invoke the payload and return its int result; a trap raises
+        :class:`~pywamr.Trap` (:class:`~pywamr.Timeout` past the deadline)."""
+        result = self.invoke(arguments, inputs, outputs, timeout=timeout)
+        if result.trap is not None:
+            raise (Timeout if result.timed_out else Trap)(result.trap)
+        assert result.return_value is not None
+        return result.return_value
+
+    def invoke(self, arguments: Mapping[str, Any] | None = None,
+               inputs: Mapping[str, PathLike] | None = None,
+               outputs: Mapping[str, PathLike] | None = None, *,
+               timeout: float | None = None, timings: bool = False) -> RunResult:
+        """Invoke the payload; a trap is reported in the result, not raised.
+
+        ``inputs``/``outputs`` map file ids to paths.  Outputs are written to
+        a temporary file beside the path and renamed into place only when the
+        payload returns normally and every write succeeded.
+        """
+        flat = flatten(arguments)
+        input_map = _paths(inputs, "inputs")
+        output_map = _paths(outputs, "outputs")
+        deadline = self.timeout if timeout is None else timeout
+        with self._lock:
+            if self._closed:
+                raise WamrError("the executor is closed")
+            return self._invoke(flat, input_map, output_map, deadline, timings)
+
+    def _invoke(self, flat: list[bytes], inputs: dict[str, str], outputs: dict[str, str],
+                timeout: float | None, timings: bool) -> RunResult:
+        marks: dict[str, int] | None = {} if timings else None
+        clock = time.perf_counter_ns
+        last = clock() if marks is not None else 0
+
+        def mark(phase: str) -> None:
+            nonlocal last
+            if marks is not None:
+                now = clock()
+                marks[phase] = now - last
+                last = now
+
+        cold = self._runtime is None
+        if cold:
+            runtime = self._new_runtime(fresh=True, mark=mark)
+        else:
+            runtime = self._runtime
+            assert runtime is not None
+        module = self._module
+        owns_module = module is None
+        instance = None
+        try:
+            if module is None:
+                module = runtime.load(self._bytes)
+            mark("load")
+            instance = module.instantiate(self.stack_size, self.heap_size)
+            mark("instantiate")
+            result = self._call(instance, flat, inputs, outputs, timeout, mark)
+        finally:
+            if instance is not None:
+                instance.close()
+            if owns_module and module is not None:
+                module.close()
+            mark("cleanup")
+            if cold:
+                runtime.close()
+                mark("destroy")
+        result.timings = marks
+        return result
+
+    def _call(self, instance: Any, flat: list[bytes], inputs: dict[str, str],
+              outputs: dict[str, str], timeout: float | None,
+              mark: Callable[[str], None]) -> RunResult:
+        lib, ffi, c = instance._core.lib, instance._core.ffi, instance._c
+        temps = {fid: _temp_path(path) for fid, path in outputs.items()}
+        for fid, path in inputs.items():
+            _check(lib.pw_files_declare(c, fid.encode(), os.fsencode(path), 0))
+        for fid, temp in temps.items():
+            _check(lib.pw_files_declare(c, fid.encode(), os.fsencode(temp), 1))
+        strings = [ffi.new("char[]", s) for s in flat]
+        argv = ffi.new("uint32_t *")
+        rc = lib.pw_marshal_argv(c, len(flat), ffi.new("char *[]", strings) if flat else ffi.NULL,
+                                 [len(s) for s in flat], argv)
+        if rc != OK:
+            raise MemoryError(f"the app heap ({self.heap_size} bytes) cannot hold the arguments")
+        if self.capture_output:
+            instance.capture_output(True)
+        mark("marshal")
+        entry = instance.function(ENTRYPOINT)
+        result = RunResult(return_value=None)
+        try:
+            try:
+                result.return_value = entry.call(len(flat), argv[0], timeout=timeout)
+            except Trap as trap:
+                result.trap = trap.message
+                result.timed_out = isinstance(trap, Timeout)
+            mark("call")
+        finally:
+            result.files_left_open = lib.pw_files_close_all(c)
+            result.file_errors = [ffi.string(lib.pw_files_error(c, i)).decode(errors="replace")
+                                  for i in range(lib.pw_files_error_count(c))]
+            self._publish(lib, ffi, c, outputs, temps, result)
+        if self.capture_output:
+            result.stdout = instance.take_output()
+        lib.pw_free_argv(c, argv[0], len(flat))
+        return result
+
+    @staticmethod
+    def _publish(lib: Any, ffi: Any, c: Any, outputs: dict[str, str], temps: dict[str, str],
+                 result: RunResult) -> None:
+        failed = ffi.new("int *")
+        for fid, path in outputs.items():
+            created = lib.pw_files_output_state(c, fid.encode(), failed) == 1
+            temp = temps[fid]
+            if created and not failed[0] and result.trap is None:
+                os.replace(temp, path)
+                result.outputs[fid] = path
+                continue
+            if created:
+                why = "a write failed" if failed[0] else "the payload trapped"
+                result.file_errors.append(f"output '{fid}' discarded: {why}")
+            try:
+                os.unlink(temp)
+            except FileNotFoundError:
+                pass
+
+    # ------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the kept runtime and module."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._module is not None:
+                self._module.close()
+            if self._runtime is not None:
+                self._runtime.close()
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _paths(mapping: Mapping[str, PathLike] | None, label: str) -> dict[str, str]:
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, Mapping):
+        raise TypeError(f"{label} must map file ids to paths")
+    out = {}
+    for fid, path in mapping.items():
+        if not isinstance(fid, str) or not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"{label} must map str file ids to paths")
+        if "\0" in fid:
+            raise ValueError(f"file id {fid!r} contains a NUL character")
+        out[fid] = os.fspath(path)
+    return out
+
+
+def _temp_path(path: str) -> str:
+    head, tail = os.path.split(os.path.abspath(path))
+    return os.path.join(head, f".{tail}.pywamr-{os.getpid()}-{next(_temp_ids)}.tmp")
+
+
+def _check(rc: int) -> None:
+    if rc != OK:
+        raise_status(rc, "could not declare a file")
+
+
+# -- the one-shot form, with a bounded cache of executors ------------------
+_cache: OrderedDict[tuple[str, str, int, int], Executor] = OrderedDict()
+_cache_lock = threading.Lock()
+CACHE_ENTRIES = 32
+CACHE_BYTES = 256 * 1024 * 1024
+
+
+def _cached_executor(data: bytes, mode: str, stack_size: int, heap_size: int) -> Executor:
+    key = (mode, hashlib.sha256(data).hexdigest(), stack_size, heap_size)
+    with _cache_lock:
+        found = _cache.get(key)
+        if found is not None:
+            _cache.move_to_end(key)
+            return found
+    executor = Executor(data, mode=mode, stack_size=stack_size, heap_size=heap_size)
+    with _cache_lock:
+        _cache[key] = executor
+        while len(_cache) > CACHE_ENTRIES or (
+                len(_cache) > 1 and sum(len(e._bytes) for e in _cache.values()) > CACHE_BYTES):
+            _, evicted = _cache.popitem(last=False)
+            evicted.close()
+    return executor
+
+
+def clear_cache() -> None:
+    """Close every executor the one-shot functions keep."""
+    with _cache_lock:
+        while _cache:
+            _cache.popitem()[1].close()
+
+
+def invoke(payload: bytes | bytearray | memoryview | PathLike,
+           arguments: Mapping[str, Any] | None = None,
+           inputs: Mapping[str, PathLike] | None = None,
+           outputs: Mapping[str, PathLike] | None = None, *, mode: str = DEFAULT_MODE,
+           policy: str = DEFAULT_POLICY, stack_size: int = TEACLAVE_STACK_SIZE,
+           heap_size: int = TEACLAVE_HEAP_SIZE, timeout: float | None = None,
+           timings: bool = False) -> RunResult:
+    """Run a payload once and return the full :class:`RunResult`.
+
+    With the default policy the loaded module is cached (keyed by the
+    payload's SHA-256, bounded, least recently used evicted).
+    """
+    data = read_payload(payload)
+    if policy == DEFAULT_POLICY:
+        executor = _cached_executor(data, mode, stack_size, heap_size)
+        return executor.invoke(arguments, inputs, outputs, timeout=timeout, timings=timings)
+    with Executor(data, mode=mode, policy=policy, stack_size=stack_size,
+                  heap_size=heap_size) as executor:
+        return executor.invoke(arguments, inputs, outputs, timeout=timeout, timings=timings)
+
+
+def run(payload: bytes | bytearray | memoryview | PathLike,
+        arguments: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, PathLike] | None = None,
+        outputs: Mapping[str, PathLike] | None = None, **options: Any) -> int:
+    """Run a payload once as Teaclave does and return the entrypoint's result.
+
+    A trap raises :class:`~pywamr.Trap` with WAMR's message.  Options:
+    ``mode``, ``policy``, ``stack_size``, ``heap_size``, ``timeout``.
+    """
+    result = invoke(payload, arguments, inputs, outputs, **options)
+    if result.trap is not None:
+        raise (Timeout if result.timed_out else Trap)(result.trap)
+    assert result.return_value is not None
+    return result.return_value

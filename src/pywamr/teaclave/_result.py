@@ -1,0 +1,40 @@
+"""What one payload invocation produced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PHASES = ("runtime_init", "register_natives", "load", "instantiate", "exec_env",
+          "marshal", "call", "cleanup", "destroy")
+
+
+@dataclass
+class RunResult:
+    """The outcome of one invocation.
+
+    ``return_value`` is the entrypoint's int result, or ``None`` when the
+    payload trapped (``trap`` holds WAMR's message).  ``summary`` is what
+    Teaclave reports: the return value as text, or the trap message.
+    ``file_errors`` lists every file API call that returned -1 and why;
+    ``files_left_open`` counts handles the payload did not close (pywamr
+    closed them).  ``outputs`` maps each declared output that was written
+    completely to its path.  ``timings`` (nanoseconds per phase) is filled
+    when asked for.
+    """
+
+    return_value: int | None
+    trap: str | None = None
+    timed_out: bool = False
+    stdout: bytes = b""
+    file_errors: list[str] = field(default_factory=list)
+    files_left_open: int = 0
+    outputs: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, int] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.trap is None
+
+    @property
+    def summary(self) -> str:
+        return str(self.return_value) if self.trap is None else self.trap

@@ -1,0 +1,109 @@
+/* A Teaclave payload that exercises every failure path of the file API.
+ * Argument "case" picks the scenario; the return value is the number of
+ * calls that returned -1 (or a count, as described per case). */
+#include "teaclave_file.h"
+
+int strcmp(const char *a, const char *b);
+
+static char buf[256];
+
+static int
+fails(int rc)
+{
+    return rc == -1 ? 1 : 0;
+}
+
+static int
+write_str(int h, const char *s)
+{
+    int n = 0;
+    while (s[n])
+        n++;
+    return teaclave_write_file(h, s, (size_t)n);
+}
+
+int
+entrypoint(int argc, char *argv[])
+{
+    const char *which = "";
+    int i, h, w, n = 0;
+    for (i = 0; i + 1 < argc; i += 2)
+        if (!strcmp(argv[i], "case"))
+            which = argv[i + 1];
+
+    if (!strcmp(which, "bad-handle")) {
+        n += fails(teaclave_read_file(12345, buf, 10));
+        n += fails(teaclave_close_file(-3));
+        n += fails(teaclave_write_file(7 | 0x40000000, buf, 1));
+        n += fails(teaclave_read_file(0, buf, 1));
+        return n;
+    }
+    if (!strcmp(which, "wrong-direction")) {
+        h = teaclave_open_input("in");
+        w = teaclave_create_output("out");
+        n += fails(teaclave_write_file(h, "x", 1));
+        n += fails(teaclave_read_file(w, buf, 10));
+        teaclave_close_file(h);
+        teaclave_close_file(w);
+        return n;
+    }
+    if (!strcmp(which, "closed-handle")) {
+        h = teaclave_open_input("in");
+        n += fails(teaclave_close_file(h)); /* succeeds */
+        n += fails(teaclave_close_file(h));
+        n += fails(teaclave_read_file(h, buf, 1));
+        return n;
+    }
+    if (!strcmp(which, "unknown-id")) {
+        n += fails(teaclave_open_input("nope"));
+        n += fails(teaclave_create_output("undeclared"));
+        n += fails(teaclave_open_input("out")); /* an output id is not an input */
+        return n;
+    }
+    if (!strcmp(which, "out-of-bounds")) {
+        h = teaclave_open_input("in");
+        w = teaclave_create_output("out");
+        n += fails(teaclave_read_file(h, (void *)0xFFFFFF00, 1000));
+        n += fails(teaclave_write_file(w, (void *)0xFFFFFFF0, 64));
+        n += fails(teaclave_open_input((const char *)0xFFFFFFF0));
+        teaclave_close_file(h);
+        teaclave_close_file(w);
+        return n;
+    }
+    if (!strcmp(which, "leave-open")) {
+        h = teaclave_open_input("in");
+        w = teaclave_create_output("out");
+        n = teaclave_read_file(h, buf, sizeof(buf));
+        teaclave_write_file(w, buf, (size_t)n);
+        return n; /* both handles left open */
+    }
+    if (!strcmp(which, "trap-after-write")) {
+        w = teaclave_create_output("out");
+        write_str(w, "partial");
+        __builtin_trap();
+    }
+    if (!strcmp(which, "many")) {
+        for (i = 0; i < 1100; i++)
+            if (teaclave_open_input("in") > 0)
+                n++;
+        return n; /* at most 1024 open at once */
+    }
+    if (!strcmp(which, "handles")) {
+        h = teaclave_open_input("in");
+        w = teaclave_create_output("out");
+        write_str(w, "ok");
+        teaclave_close_file(w);
+        /* read handles are small positive ints; write handles carry 0x40000000 */
+        return (h > 0 && h <= 1024 && (w & 0x40000000)) ? 1 : 0;
+    }
+    if (!strcmp(which, "args")) {
+        w = teaclave_create_output("out");
+        for (i = 0; i < argc; i++) {
+            write_str(w, argv[i]);
+            write_str(w, i % 2 ? "\n" : "=");
+        }
+        teaclave_close_file(w);
+        return argc;
+    }
+    return -1;
+}
