@@ -1,0 +1,131 @@
+"""The ``pywamr`` command line: run payloads and inspect modules."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+
+from . import MODES, WAMR_VERSION, __version__, natives
+from ._errors import WamrError
+from ._lib import DEFAULT_MODE
+from ._runtime import Runtime
+from ._types import ExternKind
+from .teaclave import DEFAULT_POLICY, POLICIES, TEACLAVE_HEAP_SIZE, TEACLAVE_STACK_SIZE, Executor
+from .teaclave._result import PHASES
+
+
+def _pairs(values: Sequence[str] | None, flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"pywamr: {flag} expects KEY=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pywamr", description="Run WebAssembly payloads on "
+                                     f"WAMR {WAMR_VERSION} (Teaclave's executor convention).")
+    parser.add_argument("--version", action="version",
+                        version=f"pywamr {__version__} (WAMR {WAMR_VERSION})")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a payload's entrypoint and print its result")
+    run.add_argument("payload", help="a .wasm file exporting entrypoint(argc, argv)")
+    run.add_argument("--arg", action="append", metavar="KEY=VALUE", help="an argument (repeat)")
+    run.add_argument("--input", action="append", metavar="FID=PATH", help="an input file")
+    run.add_argument("--output", action="append", metavar="FID=PATH", help="an output file")
+    run.add_argument("--mode", choices=sorted(MODES), default=DEFAULT_MODE)
+    run.add_argument("--policy", choices=POLICIES, default=DEFAULT_POLICY,
+                     help="what is kept between --repeat runs")
+    run.add_argument("--repeat", type=int, default=1, metavar="N",
+                     help="run N times and print timing (min/median) on stderr")
+    run.add_argument("--timings", action="store_true",
+                     help="print a per-phase table (min/median/p95) on stderr")
+    run.add_argument("--timeout", type=float, metavar="SECONDS", help="stop a run that takes longer")
+    run.add_argument("--stack-size", type=int, default=TEACLAVE_STACK_SIZE)
+    run.add_argument("--heap-size", type=int, default=TEACLAVE_HEAP_SIZE)
+
+    inspect = commands.add_parser("inspect", help="list a module's imports and exports")
+    inspect.add_argument("payload")
+    inspect.add_argument("--mode", choices=sorted(MODES), default=DEFAULT_MODE)
+    return parser
+
+
+def _percentile(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.repeat < 1:
+        raise SystemExit("pywamr: --repeat must be at least 1")
+    arguments = _pairs(args.arg, "--arg")
+    inputs = _pairs(args.input, "--input")
+    outputs = _pairs(args.output, "--output")
+    with Executor(args.payload, mode=args.mode, policy=args.policy, stack_size=args.stack_size,
+                  heap_size=args.heap_size, timeout=args.timeout) as executor:
+        elapsed: list[int] = []
+        phases: dict[str, list[int]] = {}
+        for _ in range(args.repeat):
+            start = time.perf_counter_ns()
+            result = executor.invoke(arguments, inputs, outputs, timings=args.timings)
+            elapsed.append(time.perf_counter_ns() - start)
+            for phase, ns in (result.timings or {}).items():
+                phases.setdefault(phase, []).append(ns)
+            if result.trap is not None:
+                break
+    sys.stdout.buffer.write(result.stdout)
+    for error in result.file_errors:
+        print(f"pywamr: file API: {error}", file=sys.stderr)
+    if args.repeat > 1:
+        print(f"pywamr: {len(elapsed)} runs: min {min(elapsed) / 1e3:.1f} µs, "
+              f"median {statistics.median(elapsed) / 1e3:.1f} µs", file=sys.stderr)
+    if args.timings:
+        print(f"{'phase':<18}{'min µs':>12}{'median µs':>12}{'p95 µs':>12}", file=sys.stderr)
+        for phase in PHASES:
+            if phase in phases:
+                values = phases[phase]
+                print(f"{phase:<18}{min(values) / 1e3:>12.1f}"
+                      f"{statistics.median(values) / 1e3:>12.1f}"
+                      f"{_percentile(values, 0.95) / 1e3:>12.1f}", file=sys.stderr)
+    if result.trap is not None:
+        print(f"pywamr: trap: {result.trap}", file=sys.stderr)
+        return 3 if result.timed_out else 2
+    print(result.summary)
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    with Runtime(args.mode) as runtime:
+        runtime.register_hosts("env", natives.FILE_API)
+        module = runtime.load(args.payload, allow_unresolved=True)
+        print(f"{args.payload}: {module.kind} module")
+        print("imports:")
+        for imp in module.imports:
+            detail = f" {imp.type}" if imp.type else ""
+            provider = f"  [{imp.provider or 'unresolved'}]" if imp.kind is ExternKind.FUNC else ""
+            print(f"  {imp.kind!s:<7} {imp.module}.{imp.name}{detail}{provider}")
+        print("exports:")
+        for exp in module.exports:
+            detail = f" {exp.type}" if exp.type else ""
+            print(f"  {exp.kind!s:<7} {exp.name}{detail}")
+        module.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args) if args.command == "run" else _inspect(args)
+    except (WamrError, OSError, ValueError, TypeError) as exc:
+        print(f"pywamr: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
