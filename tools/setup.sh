@@ -10,6 +10,8 @@ packages=(cmake npm patch clang-14 lld-14 wabt binaryen llvm-14-dev zlib1g-dev
           rustc cargo libstd-rust-dev-wasm32)
 missing=()
 for p in "${packages[@]}"; do
+  # npm and cmake may come from elsewhere (e.g. a nodejs that bundles npm): any will do.
+  case "$p" in npm|cmake|patch) command -v "$p" >/dev/null && continue ;; esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
