@@ -204,3 +204,15 @@ def test_float_bits_survive_the_bridge(runtime: pywamr.Runtime) -> None:
     value = struct.unpack("<f", struct.pack("<f", 1.1))[0]
     assert inst.call("call_f32", value) == value
     assert inst.call("call_f64", -0.0) == 0.0
+
+
+def test_native_function_by_address(runtime: pywamr.Runtime) -> None:
+    # A real C function with WAMR's raw ABI: the package's own close_file native,
+    # registered by address as a user would register theirs.
+    lib, ffi = runtime._core.lib, runtime._core.ffi
+    address = int(ffi.cast("uintptr_t", lib.pw_builtin_fn(b"teaclave_close_file")))
+    register_all(runtime)
+    runtime.register_host("env", "h_ptr", pywamr.NativeFunction(address, "(i)i"))
+    inst = host_instance(runtime)
+    assert inst.call("call_ptr", 5) == -1  # handle 5 is not open: the native says -1
+    assert inst.call("call_add", 1, 2) == 3
