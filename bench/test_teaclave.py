@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "payloads" / "wasm"
 ADDER = EXAMPLES / "adder.wasm"
 WORDCOUNT = EXAMPLES / "wordcount.wasm"
+PROBE = Path(__file__).resolve().parent.parent / "tests" / "payloads" / "wasm" / "tc_probe.wasm"
 MODES = ["fast-interp", "classic-interp"]
 ARGS: dict[str, Any] = {"a": 1, "b": 2}
 FILE_SIZE = 64 * 1024 * 1024
@@ -89,6 +90,18 @@ def test_file_wordcount_pywamr(benchmark: BenchmarkFixture, big_input: tuple[Pat
     dst = tmp_path / "output.bin"
     with teaclave.Executor(WORDCOUNT, mode=wamr_mode) as ex:
         assert benchmark(ex.run, None, {"input": src}, {"output": dst}) == lines
+    assert dst.stat().st_size == FILE_SIZE
+    _throughput(benchmark)
+
+
+@pytest.mark.benchmark(group="file-throughput")
+def test_file_copy_pywamr_bridge(benchmark: BenchmarkFixture, big_input: tuple[Path, int],
+                                 tmp_path: Path) -> None:
+    """tc_probe's "copy" case: 1 MiB reads/writes and nothing else (the bridge itself)."""
+    src, _ = big_input
+    dst = tmp_path / "copy.bin"
+    with teaclave.Executor(PROBE) as ex:
+        assert benchmark(ex.run, {"case": "copy"}, {"in": src}, {"out": dst}) == FILE_SIZE
     assert dst.stat().st_size == FILE_SIZE
     _throughput(benchmark)
 
