@@ -89,6 +89,11 @@ class Instance:
         """Call export ``name``; see :meth:`Function.call`."""
         return self.function(name).call(*args, timeout=timeout)
 
+    def _module_exports(self) -> Any:
+        if self._module.closed:  # the native module is alive while the instance is
+            raise ClosedError("the module is closed; keep it open to list exports")
+        return self._module.exports
+
     # -- guest output ----------------------------------------------------
     def capture_output(self, enabled: bool = True) -> None:
         """Collect what the guest prints (printf, puts, ...) instead of
@@ -168,16 +173,6 @@ class Exports(Mapping[str, "Function"]):
 
     def __len__(self) -> int:
         return len(self._names)
-
-
-def _module_exports(self: Instance) -> Any:
-    module = self._module
-    if module.closed:  # the native module is alive while the instance is
-        raise ClosedError("the module is closed; keep it open to list exports")
-    return module.exports
-
-
-Instance._module_exports = _module_exports  # type: ignore[attr-defined]
 
 
 class Function:
@@ -266,10 +261,6 @@ class Function:
         if len(results) == 1:
             return results[0][0]
         return tuple(view[0] for view in results)
-
-    def _fail_int(self, args: tuple[Any, ...]) -> Any:
-        """Slow path of the integer fast path: a status, or a bad argument."""
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"<pywamr.Function {self.name}{self.type}>"

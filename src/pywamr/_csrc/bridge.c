@@ -1065,17 +1065,26 @@ pw_view_release(pw_instance *inst)
         deinstantiate(inst);
 }
 
+/* Native address of [offset, offset + size) in linear memory, or NULL. */
+static uint8_t *
+memory_range(pw_instance *inst, uint64_t offset, uint64_t size)
+{
+    uint64_t mem_size;
+    uint8_t *base = pw_memory(inst, &mem_size);
+    if (!base || offset > mem_size || size > mem_size - offset)
+        return NULL;
+    return base + offset;
+}
+
 int
 pw_memory_read(pw_instance *inst, uint64_t offset, uint8_t *out, uint64_t size)
 {
-    uint64_t mem_size;
-    uint8_t *base;
+    uint8_t *src;
     if (inst->closed)
         return PW_ERR_CLOSED;
-    base = pw_memory(inst, &mem_size);
-    if (!base || offset > mem_size || size > mem_size - offset)
+    if (!(src = memory_range(inst, offset, size)))
         return PW_ERR_RANGE;
-    memcpy(out, base + offset, size);
+    memcpy(out, src, size);
     return PW_OK;
 }
 
@@ -1083,14 +1092,12 @@ int
 pw_memory_write(pw_instance *inst, uint64_t offset, const uint8_t *data,
                 uint64_t size)
 {
-    uint64_t mem_size;
-    uint8_t *base;
+    uint8_t *dst;
     if (inst->closed)
         return PW_ERR_CLOSED;
-    base = pw_memory(inst, &mem_size);
-    if (!base || offset > mem_size || size > mem_size - offset)
+    if (!(dst = memory_range(inst, offset, size)))
         return PW_ERR_RANGE;
-    memcpy(base + offset, data, size);
+    memcpy(dst, data, size);
     return PW_OK;
 }
 
