@@ -36,7 +36,7 @@ def payload(name: str) -> Path:
 
 @pytest.fixture(autouse=True)
 def _record_per_call(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After a benchmark, store its median per call (``extra_info["calls_per_round"]``, default 1)."""
+    """After a benchmark, record its median per call (``calls_per_round`` default 1)."""
     yield
     benchmark = request.node.funcargs.get("benchmark")
     if not isinstance(benchmark, BenchmarkFixture) or benchmark.stats is None:
@@ -52,7 +52,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     terminalreporter.section("median per call (ns)")
     for group, name, calls, ns in sorted(_per_call):
-        terminalreporter.write_line(f"{group:<10} {name:<45} {calls:>5} calls/round {ns:>12.1f} ns")
+        terminalreporter.write_line(f"{group:<16} {name:<45} {calls:>5} calls/round {ns:>14.1f} ns")
 
 
 # -- pywamr ------------------------------------------------------------

@@ -217,3 +217,33 @@ def test_closed_executor(files: dict[str, Path]) -> None:
     executor.close()
     with pytest.raises(pywamr.WamrError, match="closed"):
         executor.run({"a": 1, "b": 1})
+
+
+@pytest.mark.parametrize("policy", teaclave.POLICIES)
+def test_every_policy_isolates_invocations(mode: str, policy: str) -> None:
+    with teaclave.Executor(payload("tc_probe"), mode=mode, policy=policy) as executor:
+        # static counter, leaked and dirtied app-heap memory: none survive
+        assert [executor.run({"case": "dirty"}) for _ in range(5)] == [1000] * 5
+        pages = [executor.run({"case": "grow"}) for _ in range(3)]
+        assert len(set(pages)) == 1 and pages[0] > 0  # a grown memory is replaced
+        assert executor.run({"case": "dirty"}) == 1000
+
+
+def test_reuse_instance_is_the_default_and_survives_traps(files: dict[str, Path]) -> None:
+    assert teaclave.DEFAULT_POLICY == "reuse-instance"
+    with teaclave.Executor(payload("tc_probe")) as executor:
+        for _ in range(3):
+            trapped = executor.invoke({"case": "trap-after-write"},
+                                      outputs={"out": files["dir"] / "t"})
+            assert trapped.trap == "unreachable"
+            assert executor.run({"case": "dirty"}) == 1000
+        timings = executor.invoke({"case": "dirty"}, timings=True).timings
+        assert timings is not None and set(timings) == {"marshal", "call", "cleanup"}
+
+
+def test_reuse_instance_after_timeout(files: dict[str, Path]) -> None:
+    with teaclave.Executor(payload("tc_probe")) as executor:
+        executor.run({"case": "dirty"})
+        with pytest.raises(pywamr.Timeout):
+            executor.run({"case": "many"}, timeout=1e-6)
+        assert executor.run({"case": "dirty"}) == 1000

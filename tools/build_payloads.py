@@ -176,7 +176,8 @@ PAYLOADS: list[Payload] = [
     Payload(
         "tc_probe", "c", TEST_SRC / "tc_probe.c", TEST_OUT / "tc_probe.wasm",
         allow_undefined=True, include=EX_DIR / "include",
-        imports={**TEACLAVE_IMPORTS, "env.strcmp": sig("i32, i32", "i32")},
+        imports={**TEACLAVE_IMPORTS, "env.strcmp": sig("i32, i32", "i32"),
+                 "env.malloc": sig("i32", "i32")},
         exports={**C_AUX, **ENTRYPOINT},
     ),
     Payload(

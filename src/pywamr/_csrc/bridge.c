@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bh_log.h"
 #include "wasm_exec_env.h"
@@ -779,10 +780,19 @@ pw_module_import(pw_module *m, uint32_t i, const char **module_name,
 /* Instances                                                           */
 /* ------------------------------------------------------------------ */
 
+static uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void
 deinstantiate(pw_instance *inst)
 {
     pw_files_reset(inst);
+    pw_snapshot_free(inst);
     if (inst->exec_env) {
         wasm_runtime_destroy_exec_env(inst->exec_env);
         inst->exec_env = NULL;
@@ -803,6 +813,7 @@ pw_instance_new(pw_module *m, uint32_t stack_size, uint32_t heap_size,
                 uint32_t err_len)
 {
     pw_instance *inst;
+    uint64_t t0, t1;
     *out = NULL;
     inst = calloc(1, sizeof(*inst));
     if (!inst) {
@@ -817,12 +828,16 @@ pw_instance_new(pw_module *m, uint32_t stack_size, uint32_t heap_size,
         set_err(err, err_len, "could not set up WAMR's thread environment");
         goto fail;
     }
+    t0 = now_ns();
     inst->module_inst =
         wasm_runtime_instantiate(m->module, stack_size, heap_size, err, err_len);
     if (!inst->module_inst)
         goto fail;
     wasm_runtime_set_custom_data(inst->module_inst, inst);
+    t1 = now_ns();
     inst->exec_env = wasm_runtime_create_exec_env(inst->module_inst, stack_size);
+    inst->instantiate_ns = t1 - t0;
+    inst->exec_env_ns = now_ns() - t1;
     if (!inst->exec_env) {
         set_err(err, err_len, "could not create an execution environment");
         goto fail;
@@ -833,6 +848,14 @@ fail:
     deinstantiate(inst);
     free(inst);
     return PW_ERR_TRAP;
+}
+
+void
+pw_instance_timings(pw_instance *inst, uint64_t *instantiate_ns,
+                    uint64_t *exec_env_ns)
+{
+    *instantiate_ns = inst->instantiate_ns;
+    *exec_env_ns = inst->exec_env_ns;
 }
 
 int
@@ -1117,30 +1140,42 @@ pw_heap_free(pw_instance *inst, uint32_t offset)
 }
 
 int
-pw_marshal_argv(pw_instance *inst, uint32_t n, const char **strings,
-                const uint32_t *lengths, uint32_t *argv_out)
+pw_marshal_argv(pw_instance *inst, uint32_t n, const char *packed,
+                uint32_t packed_len, uint32_t *argv_out)
 {
-    uint32_t i, array;
+    uint32_t i, array, block;
     uint32_t *slots;
+    char *native;
     if (inst->closed)
         return PW_ERR_CLOSED;
-    array = wasm_runtime_module_malloc(inst->module_inst, 4 * (n ? n : 1),
+    /* One block for the strings, one for the pointer array (as Teaclave
+     * does, both live in the app heap). */
+    array = wasm_runtime_module_malloc(inst->module_inst, 4 * n + 4,
                                        (void **)&slots);
     if (!array)
         return PW_ERR_NOMEM;
-    for (i = 0; i < n; i++) {
-        char *native;
-        uint32_t s = wasm_runtime_module_malloc(inst->module_inst,
-                                                lengths[i] + 1, (void **)&native);
-        if (!s) {
-            pw_free_argv(inst, array, i);
-            return PW_ERR_NOMEM;
-        }
-        memcpy(native, strings[i], lengths[i]);
-        native[lengths[i]] = '\0';
-        slots[i] = s;
+    if (!n) {
+        slots[0] = 0;
+        *argv_out = array;
+        return PW_OK;
     }
-    /* Heap allocations may not move memory, but re-derive to be safe. */
+    block = wasm_runtime_module_malloc(inst->module_inst, packed_len,
+                                       (void **)&native);
+    if (!block) {
+        wasm_runtime_module_free(inst->module_inst, array);
+        return PW_ERR_NOMEM;
+    }
+    memcpy(native, packed, packed_len);
+    slots = wasm_runtime_addr_app_to_native(inst->module_inst, array);
+    for (i = 0; i < n; i++) { /* Python packs exactly n terminated strings */
+        uint32_t len = (uint32_t)strnlen(native, packed_len);
+        uint32_t step = len < packed_len ? len + 1 : packed_len;
+        slots[i] = block;
+        block += step;
+        native += step;
+        packed_len -= step;
+    }
+    slots[n] = 0; /* argv[argc] == NULL, as C expects */
     *argv_out = array;
     return PW_OK;
 }
@@ -1148,12 +1183,12 @@ pw_marshal_argv(pw_instance *inst, uint32_t n, const char **strings,
 void
 pw_free_argv(pw_instance *inst, uint32_t array, uint32_t n)
 {
-    uint32_t i, *slots;
+    uint32_t *slots;
     if (inst->closed || !array)
         return;
     slots = wasm_runtime_addr_app_to_native(inst->module_inst, array);
-    for (i = 0; slots && i < n; i++)
-        wasm_runtime_module_free(inst->module_inst, slots[i]);
+    if (slots && n)
+        wasm_runtime_module_free(inst->module_inst, slots[0]); /* the strings */
     wasm_runtime_module_free(inst->module_inst, array);
 }
 

@@ -93,6 +93,14 @@ int pw_instance_close(pw_instance *inst);
 /* Free the handle itself (the cffi finaliser); closes first if needed. */
 void pw_instance_free(pw_instance *inst);
 int pw_instance_is_closed(pw_instance *inst);
+/* Record the instance's state for pw_instance_reset (reset.c). */
+int pw_instance_snapshot(pw_instance *inst);
+/* Restore the recorded state; PW_ERR_STATE if it cannot be (e.g. the memory
+ * grew): replace the instance then. */
+int pw_instance_reset(pw_instance *inst);
+/* How long pw_instance_new spent instantiating and creating the exec env. */
+void pw_instance_timings(pw_instance *inst, uint64_t *instantiate_ns,
+                         uint64_t *exec_env_ns);
 wasm_module_inst_t pw_instance_raw(pw_instance *inst);
 const char *pw_instance_error(pw_instance *inst);
 
@@ -129,10 +137,11 @@ int pw_memory_write(pw_instance *inst, uint64_t offset, const uint8_t *data,
 /* App heap (module_malloc): 0 on failure. */
 uint32_t pw_heap_alloc(pw_instance *inst, uint32_t size);
 void pw_heap_free(pw_instance *inst, uint32_t offset);
-/* Copy n strings into the app heap plus a pointer array; *argv_out gets the
- * array's offset.  Returns PW_OK or PW_ERR_NOMEM (nothing left allocated). */
-int pw_marshal_argv(pw_instance *inst, uint32_t n, const char **strings,
-                    const uint32_t *lengths, uint32_t *argv_out);
+/* Copy n NUL-terminated strings, packed back to back, into the app heap
+ * plus a NULL-terminated pointer array; *argv_out gets the array's offset.
+ * Returns PW_OK or PW_ERR_NOMEM (nothing left allocated). */
+int pw_marshal_argv(pw_instance *inst, uint32_t n, const char *packed,
+                    uint32_t packed_len, uint32_t *argv_out);
 /* Free what pw_marshal_argv allocated. */
 void pw_free_argv(pw_instance *inst, uint32_t argv_offset, uint32_t n);
 

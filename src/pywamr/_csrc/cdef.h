@@ -58,6 +58,10 @@ int pw_instance_new(pw_module *module, uint32_t stack_size, uint32_t heap_size,
 int pw_instance_close(pw_instance *inst);
 void pw_instance_free(pw_instance *inst);
 int pw_instance_is_closed(pw_instance *inst);
+int pw_instance_snapshot(pw_instance *inst);
+int pw_instance_reset(pw_instance *inst);
+void pw_instance_timings(pw_instance *inst, uint64_t *instantiate_ns,
+                         uint64_t *exec_env_ns);
 wasm_module_inst_t pw_instance_raw(pw_instance *inst);
 const char *pw_instance_error(pw_instance *inst);
 wasm_function_inst_t pw_instance_func(pw_instance *inst, const char *name,
@@ -80,8 +84,8 @@ int pw_memory_write(pw_instance *inst, uint64_t offset, const uint8_t *data,
                     uint64_t size);
 uint32_t pw_heap_alloc(pw_instance *inst, uint32_t size);
 void pw_heap_free(pw_instance *inst, uint32_t offset);
-int pw_marshal_argv(pw_instance *inst, uint32_t n, const char **strings,
-                    const uint32_t *lengths, uint32_t *argv_out);
+int pw_marshal_argv(pw_instance *inst, uint32_t n, const char *packed,
+                    uint32_t packed_len, uint32_t *argv_out);
 void pw_free_argv(pw_instance *inst, uint32_t argv_offset, uint32_t n);
 
 void pw_output_capture(pw_instance *inst, int enabled);

@@ -67,10 +67,17 @@ struct pw_instance {
     struct pw_instance *watch_next;
     /* Teaclave file API */
     pw_files files;
+    /* reuse-instance: state right after instantiation (reset.c) */
+    struct pw_snapshot *snapshot;
+    /* phase timings of pw_instance_new, nanoseconds */
+    uint64_t instantiate_ns, exec_env_ns;
 };
 
 int pw_vprintf(const char *format, va_list ap);
 void pw_files_free(pw_instance *inst);
+
+/* reset.c */
+void pw_snapshot_free(pw_instance *inst);
 
 /* watchdog.c */
 int pw_watchdog_arm(pw_instance *inst, double timeout);

@@ -15,6 +15,7 @@ from typing import Any
 from .. import natives
 from .._errors import LinkError, Timeout, Trap, WamrError
 from .._lib import DEFAULT_MODE, OK, raise_status
+from .._instance import Instance
 from .._module import Module
 from .._runtime import HostSpec, Runtime
 from .._types import FuncType, ValType
@@ -23,8 +24,9 @@ from ._result import RunResult
 
 TEACLAVE_STACK_SIZE = 160 * 1024
 TEACLAVE_HEAP_SIZE = 20 * 1024 * 1024
-POLICIES = ("cold", "reuse-runtime", "reuse-module")
-DEFAULT_POLICY = "reuse-module"
+POLICIES = ("cold", "reuse-runtime", "reuse-module", "reuse-instance")
+DEFAULT_POLICY = "reuse-instance"
+_KEEPS_MODULE = ("reuse-module", "reuse-instance")
 ENTRYPOINT = "entrypoint"
 _ENTRYPOINT_TYPE = FuncType((ValType.I32, ValType.I32), (ValType.I32,))
 _temp_ids = itertools.count()
@@ -66,10 +68,15 @@ class Executor:
       natives, loads, instantiates, calls, and tears everything down,
       exactly as Teaclave does; it needs the mode's WAMR core to itself.
     * ``"reuse-runtime"``: the runtime stays; load and instantiate per call.
-    * ``"reuse-module"`` (default): the loaded module stays; every
-      invocation gets a fresh instance, so nothing leaks between them.
+    * ``"reuse-module"``: the loaded module stays; every invocation gets a
+      fresh instance.
+    * ``"reuse-instance"`` (default): one instance stays and is reset to its
+      state right after instantiation between invocations (linear memory,
+      app heap, globals, tables, files, output); if its memory grew it is
+      replaced by a fresh instance instead.
 
-    Extra host functions can be given as ``{"env": {"name": (func, sig)}}``.
+    Every policy gives each invocation the same starting state.  Extra host
+    functions can be given as ``{"env": {"name": (func, sig)}}``.
     """
 
     def __init__(self, payload: bytes | bytearray | memoryview | PathLike, *,
@@ -89,6 +96,7 @@ class Executor:
         self._extra_hosts = hosts or {}
         self._lock = threading.Lock()
         self._closed = False
+        self._instance: Instance | None = None
         runtime = self._new_runtime(fresh=False)
         try:
             module = runtime.load(self._bytes)
@@ -97,11 +105,13 @@ class Executor:
             runtime.close()
             raise
         self._runtime: Runtime | None = runtime if policy != "cold" else None
-        self._module: Module | None = module if policy == "reuse-module" else None
+        self._module: Module | None = module if policy in _KEEPS_MODULE else None
         if self._module is None:
             module.close()
         if self._runtime is None:
             runtime.close()
+        if policy == "reuse-instance":
+            self._instance = self._snapshotted_instance()
 
     @property
     def payload_hash(self) -> str:
@@ -132,6 +142,15 @@ class Executor:
             raise
         mark("register_natives")
         return runtime
+
+    def _snapshotted_instance(self) -> Instance:
+        assert self._module is not None
+        instance = self._module.instantiate(self.stack_size, self.heap_size)
+        rc = instance._core.lib.pw_instance_snapshot(instance._c)
+        if rc != OK:
+            instance.close()
+            raise_status(rc, "could not snapshot the instance")
+        return instance
 
     # ------------------------------------------------------------------
     def run(self, arguments: Mapping[str, Any] | None = None,
@@ -178,12 +197,11 @@ class Executor:
                 marks[phase] = now - last
                 last = now
 
+        if self._instance is not None:
+            return self._invoke_kept(self._instance, flat, inputs, outputs, timeout, mark, marks)
         cold = self._runtime is None
-        if cold:
-            runtime = self._new_runtime(fresh=True, mark=mark)
-        else:
-            runtime = self._runtime
-            assert runtime is not None
+        runtime = self._new_runtime(fresh=True, mark=mark) if cold else self._runtime
+        assert runtime is not None
         module = self._module
         owns_module = module is None
         instance = None
@@ -192,7 +210,8 @@ class Executor:
                 module = runtime.load(self._bytes)
             mark("load")
             instance = module.instantiate(self.stack_size, self.heap_size)
-            mark("instantiate")
+            if marks is not None:
+                last = _split_instantiate(instance, marks, last, clock)
             result = self._call(instance, flat, inputs, outputs, timeout, mark)
         finally:
             if instance is not None:
@@ -206,7 +225,20 @@ class Executor:
         result.timings = marks
         return result
 
-    def _call(self, instance: Any, flat: list[bytes], inputs: dict[str, str],
+    def _invoke_kept(self, instance: Instance, flat: list[bytes], inputs: dict[str, str],
+                     outputs: dict[str, str], timeout: float | None,
+                     mark: Callable[[str], None], marks: dict[str, int] | None) -> RunResult:
+        try:
+            result = self._call(instance, flat, inputs, outputs, timeout, mark)
+        finally:
+            if instance._core.lib.pw_instance_reset(instance._c) != OK:
+                instance.close()  # grown memory (or a failed reset): start afresh
+                self._instance = self._snapshotted_instance()
+            mark("cleanup")
+        result.timings = marks
+        return result
+
+    def _call(self, instance: Instance, flat: list[bytes], inputs: dict[str, str],
               outputs: dict[str, str], timeout: float | None,
               mark: Callable[[str], None]) -> RunResult:
         lib, ffi, c = instance._core.lib, instance._core.ffi, instance._c
@@ -215,29 +247,30 @@ class Executor:
             _check(lib.pw_files_declare(c, fid.encode(), os.fsencode(path), 0))
         for fid, temp in temps.items():
             _check(lib.pw_files_declare(c, fid.encode(), os.fsencode(temp), 1))
-        strings = [ffi.new("char[]", s) for s in flat]
+        packed = b"\0".join(flat) + b"\0" if flat else b""
         argv = ffi.new("uint32_t *")
-        rc = lib.pw_marshal_argv(c, len(flat), ffi.new("char *[]", strings) if flat else ffi.NULL,
-                                 [len(s) for s in flat], argv)
-        if rc != OK:
+        if lib.pw_marshal_argv(c, len(flat), packed, len(packed), argv) != OK:
             raise MemoryError(f"the app heap ({self.heap_size} bytes) cannot hold the arguments")
-        if self.capture_output:
-            instance.capture_output(True)
+        instance.capture_output(self.capture_output)
         mark("marshal")
-        entry = instance.function(ENTRYPOINT)
         result = RunResult(return_value=None)
         try:
             try:
-                result.return_value = entry.call(len(flat), argv[0], timeout=timeout)
+                result.return_value = instance.function(ENTRYPOINT).call(
+                    len(flat), argv[0], timeout=timeout)
             except Trap as trap:
                 result.trap = trap.message
                 result.timed_out = isinstance(trap, Timeout)
             mark("call")
         finally:
-            result.files_left_open = lib.pw_files_close_all(c)
-            result.file_errors = [ffi.string(lib.pw_files_error(c, i)).decode(errors="replace")
-                                  for i in range(lib.pw_files_error_count(c))]
-            self._publish(lib, ffi, c, outputs, temps, result)
+            if inputs or outputs:
+                result.files_left_open = lib.pw_files_close_all(c)
+            errors = lib.pw_files_error_count(c)
+            if errors:
+                result.file_errors = [ffi.string(lib.pw_files_error(c, i)).decode(errors="replace")
+                                      for i in range(errors)]
+            if outputs:
+                self._publish(lib, ffi, c, outputs, temps, result)
         if self.capture_output:
             result.stdout = instance.take_output()
         lib.pw_free_argv(c, argv[0], len(flat))
@@ -264,11 +297,13 @@ class Executor:
 
     # ------------------------------------------------------------------
     def close(self) -> None:
-        """Release the kept runtime and module."""
+        """Release the kept runtime, module and instance."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            if self._instance is not None:
+                self._instance.close()
             if self._module is not None:
                 self._module.close()
             if self._runtime is not None:
@@ -279,6 +314,18 @@ class Executor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _split_instantiate(instance: Instance, marks: dict[str, int], last: int,
+                       clock: Callable[[], int]) -> int:
+    """Record instantiate and exec-env creation as the bridge measured them."""
+    ffi, lib = instance._core.ffi, instance._core.lib
+    inst_ns, env_ns = ffi.new("uint64_t *"), ffi.new("uint64_t *")
+    lib.pw_instance_timings(instance._c, inst_ns, env_ns)
+    now = clock()
+    marks["instantiate"] = now - last - env_ns[0]
+    marks["exec_env"] = env_ns[0]
+    return now
 
 
 def _paths(mapping: Mapping[str, PathLike] | None, label: str) -> dict[str, str]:

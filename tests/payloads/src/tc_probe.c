@@ -4,6 +4,9 @@
 #include "teaclave_file.h"
 
 int strcmp(const char *a, const char *b);
+void *malloc(size_t size);
+
+static int counter; /* .bss: must read 0 at the start of every invocation */
 
 static char buf[256];
 static char chunk[1 << 20];
@@ -109,6 +112,23 @@ entrypoint(int argc, char *argv[])
         teaclave_close_file(h);
         teaclave_close_file(w);
         return i < 0 ? -1 : n;
+    }
+    if (!strcmp(which, "dirty")) {
+        /* Leave traces everywhere; an isolated invocation never sees them. */
+        unsigned char *p = malloc(4096);
+        int stale = 0;
+        if (!p)
+            return -1;
+        for (i = 0; i < 4096; i++)
+            stale += p[i] == 0xAB; /* a previous invocation's fill */
+        for (i = 0; i < 4096; i++)
+            p[i] = 0xAB; /* and leak p */
+        counter++;
+        return counter * 1000 + stale;
+    }
+    if (!strcmp(which, "grow")) {
+        /* memory.grow by one page; returns the page count before growing */
+        return __builtin_wasm_memory_grow(0, 1);
     }
     if (!strcmp(which, "args")) {
         w = teaclave_create_output("out");

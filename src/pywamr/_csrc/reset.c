@@ -1,0 +1,245 @@
+/*
+ * Instance reset for the reuse-instance policy.
+ *
+ * pw_instance_snapshot records an instance's state right after
+ * instantiation; pw_instance_reset puts it back between invocations:
+ *   - linear memory outside the app heap: pages that were all zeros are
+ *     dropped (madvise), the others copied back from the snapshot;
+ *   - the app heap: its pages are dropped with madvise(MADV_DONTNEED), so
+ *     they read as zeros again (only pages that were touched cost anything),
+ *     and WAMR's heap allocator is re-created over the same pool;
+ *   - globals (mutable ones included, e.g. the aux stack pointer) and, for
+ *     bytecode modules, table elements: copied back;
+ *   - exception, captured output and Teaclave file state: cleared.
+ * A memory that grew cannot shrink back: reset then reports PW_ERR_STATE
+ * and the caller replaces the instance.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pw_internal.h"
+#include "mem_alloc.h"
+#include "../interpreter/wasm_runtime.h"
+
+/* A run of linear memory outside the app heap: all zeros at snapshot time
+ * (restored by dropping its pages) or copied. */
+typedef struct pw_segment {
+    uint64_t offset, length;
+    uint8_t *copy; /* NULL for a zero run */
+} pw_segment;
+
+typedef struct pw_snapshot {
+    uint32_t pages;
+    pw_segment *segments;
+    uint32_t nsegments;
+    uint8_t *globals;
+    uint32_t globals_len;
+    uint8_t *tables; /* bytecode: each table's elems, in order */
+    uint64_t tables_len;
+} pw_snapshot;
+
+static WASMMemoryInstance *
+default_memory(pw_instance *inst)
+{
+    WASMModuleInstance *mi = (WASMModuleInstance *)inst->module_inst;
+    return mi->memory_count ? mi->memories[0] : NULL;
+}
+
+static int
+is_zero(const uint8_t *p, uint64_t n)
+{
+    return n == 0 || (p[0] == 0 && !memcmp(p, p + 1, n - 1));
+}
+
+static int
+add_segment(pw_snapshot *s, const uint8_t *base, uint64_t offset, uint64_t length,
+            int zero)
+{
+    pw_segment *seg;
+    if (s->nsegments && !!s->segments[s->nsegments - 1].copy == !zero
+        && s->segments[s->nsegments - 1].offset + s->segments[s->nsegments - 1].length
+               == offset && zero) {
+        s->segments[s->nsegments - 1].length += length; /* extend a zero run */
+        return 1;
+    }
+    seg = realloc(s->segments, (s->nsegments + 1) * sizeof(*seg));
+    if (!seg)
+        return 0;
+    s->segments = seg;
+    seg = &s->segments[s->nsegments];
+    seg->offset = offset;
+    seg->length = length;
+    seg->copy = NULL;
+    if (!zero) {
+        if (!(seg->copy = malloc(length)))
+            return 0;
+        memcpy(seg->copy, base + offset, length);
+    }
+    s->nsegments++;
+    return 1;
+}
+
+/* Split [start, end) into page-sized pieces, each a zero run or a copy. */
+static int
+snapshot_range(pw_snapshot *s, const uint8_t *base, uint64_t start, uint64_t end)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), at = start;
+    while (at < end) {
+        uint64_t next = (at / page + 1) * page;
+        if (next > end)
+            next = end;
+        if (!add_segment(s, base, at, next - at, is_zero(base + at, next - at)))
+            return 0;
+        at = next;
+    }
+    return 1;
+}
+
+static uint64_t
+tables_size(WASMModuleInstance *mi)
+{
+    uint64_t n = 0;
+    uint32_t i;
+    if (mi->module_type != Wasm_Module_Bytecode)
+        return 0;
+    for (i = 0; i < mi->table_count; i++)
+        n += (uint64_t)mi->tables[i]->cur_size * sizeof(uint32);
+    return n;
+}
+
+static void
+copy_tables(WASMModuleInstance *mi, uint8_t *buf, int to_instance)
+{
+    uint32_t i;
+    if (mi->module_type != Wasm_Module_Bytecode)
+        return;
+    for (i = 0; i < mi->table_count; i++) {
+        uint64_t len = (uint64_t)mi->tables[i]->cur_size * sizeof(uint32);
+        if (to_instance)
+            memcpy(mi->tables[i]->elems, buf, len);
+        else
+            memcpy(buf, mi->tables[i]->elems, len);
+        buf += len;
+    }
+}
+
+void
+pw_snapshot_free(pw_instance *inst)
+{
+    pw_snapshot *s = inst->snapshot;
+    if (!s)
+        return;
+    uint32_t i;
+    for (i = 0; i < s->nsegments; i++)
+        free(s->segments[i].copy);
+    free(s->segments);
+    free(s->globals);
+    free(s->tables);
+    free(s);
+    inst->snapshot = NULL;
+}
+
+int
+pw_instance_snapshot(pw_instance *inst)
+{
+    WASMModuleInstance *mi;
+    WASMMemoryInstance *mem;
+    pw_snapshot *s;
+    if (inst->closed)
+        return PW_ERR_CLOSED;
+    pw_snapshot_free(inst);
+    mi = (WASMModuleInstance *)inst->module_inst;
+    mem = default_memory(inst);
+    if (!(s = calloc(1, sizeof(*s))))
+        return PW_ERR_NOMEM;
+    if (mem) {
+        uint64_t size = mem->memory_data_size;
+        uint64_t heap_off = mem->heap_data ? (uint64_t)(mem->heap_data - mem->memory_data)
+                                           : size;
+        uint64_t heap_end = mem->heap_data
+                                ? (uint64_t)(mem->heap_data_end - mem->memory_data)
+                                : size;
+        s->pages = mem->cur_page_count;
+        if (!snapshot_range(s, mem->memory_data, 0, heap_off)
+            || !snapshot_range(s, mem->memory_data, heap_end, size))
+            goto nomem;
+    }
+    s->globals_len = mi->global_data_size;
+    if (s->globals_len && !(s->globals = malloc(s->globals_len)))
+        goto nomem;
+    memcpy(s->globals, mi->global_data, s->globals_len);
+    s->tables_len = tables_size(mi);
+    if (s->tables_len && !(s->tables = malloc(s->tables_len)))
+        goto nomem;
+    copy_tables(mi, s->tables, 0);
+    inst->snapshot = s;
+    return PW_OK;
+nomem:
+    inst->snapshot = s;
+    pw_snapshot_free(inst);
+    return PW_ERR_NOMEM;
+}
+
+/* Zero [start, end): whole pages are dropped, the edges are cleared. */
+static void
+zero_range(uint8_t *start, uint8_t *end)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uint8_t *first = (uint8_t *)(((uintptr_t)start + page - 1) & ~(page - 1));
+    uint8_t *last = (uint8_t *)((uintptr_t)end & ~(page - 1));
+    if (first >= last || madvise(first, last - first, MADV_DONTNEED) != 0) {
+        memset(start, 0, end - start);
+        return;
+    }
+    memset(start, 0, first - start);
+    memset(last, 0, end - last);
+}
+
+int
+pw_instance_reset(pw_instance *inst)
+{
+    pw_snapshot *s = inst->snapshot;
+    WASMModuleInstance *mi;
+    WASMMemoryInstance *mem;
+    if (inst->closed)
+        return PW_ERR_CLOSED;
+    if (!s)
+        return PW_ERR_STATE;
+    if (__atomic_load_n(&inst->owner, __ATOMIC_ACQUIRE))
+        return PW_ERR_BUSY;
+    mi = (WASMModuleInstance *)inst->module_inst;
+    mem = default_memory(inst);
+    if (mem) {
+        if (mem->cur_page_count != s->pages)
+            return PW_ERR_STATE; /* grown memory cannot shrink back */
+        uint32_t i;
+        for (i = 0; i < s->nsegments; i++) {
+            pw_segment *seg = &s->segments[i];
+            uint8_t *at = mem->memory_data + seg->offset;
+            if (seg->copy)
+                memcpy(at, seg->copy, seg->length);
+            else
+                zero_range(at, at + seg->length);
+        }
+        if (mem->heap_data && mem->heap_handle) {
+            uint32_t heap_size = (uint32_t)(mem->heap_data_end - mem->heap_data);
+            mem_allocator_destroy(mem->heap_handle);
+            zero_range(mem->heap_data, mem->heap_data_end);
+            if (!mem_allocator_create_with_struct_and_pool(
+                    mem->heap_handle, mem_allocator_get_heap_struct_size(),
+                    mem->heap_data, heap_size))
+                return PW_ERR_STATE;
+        }
+    }
+    memcpy(mi->global_data, s->globals, s->globals_len);
+    if (tables_size(mi) != s->tables_len)
+        return PW_ERR_STATE;
+    copy_tables(mi, s->tables, 1);
+    wasm_runtime_clear_exception(inst->module_inst);
+    pw_files_reset(inst);
+    pw_output_clear(inst);
+    return PW_OK;
+}
