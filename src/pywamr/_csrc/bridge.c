@@ -1242,6 +1242,12 @@ pw_output_peek(pw_instance *inst, uint64_t *size)
     return inst->out;
 }
 
+uint64_t
+pw_output_size(pw_instance *inst)
+{
+    return inst->out_len;
+}
+
 void
 pw_output_clear(pw_instance *inst)
 {

@@ -151,6 +151,7 @@ void pw_output_capture(pw_instance *inst, int enabled);
  * this instance or pw_output_clear. */
 const uint8_t *pw_output_peek(pw_instance *inst, uint64_t *size);
 void pw_output_clear(pw_instance *inst);
+uint64_t pw_output_size(pw_instance *inst);
 
 /* ---- Teaclave file API state, per instance -------------------------- */
 /* Declare a file id; is_output selects the output table.  path is where the

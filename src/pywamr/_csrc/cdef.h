@@ -91,6 +91,7 @@ void pw_free_argv(pw_instance *inst, uint32_t argv_offset, uint32_t n);
 void pw_output_capture(pw_instance *inst, int enabled);
 const uint8_t *pw_output_peek(pw_instance *inst, uint64_t *size);
 void pw_output_clear(pw_instance *inst);
+uint64_t pw_output_size(pw_instance *inst);
 
 int pw_files_declare(pw_instance *inst, const char *file_id, const char *path,
                      int is_output);

@@ -15,14 +15,20 @@ def flatten(arguments: Mapping[str, Any] | None) -> list[bytes]:
     """
     if arguments is None:
         return []
-    if not isinstance(arguments, Mapping):
+    if type(arguments) is not dict and not isinstance(arguments, Mapping):
         raise TypeError(f"arguments must be a mapping, not {type(arguments).__name__}")
     flat: list[bytes] = []
     for key in sorted(arguments):
-        if not isinstance(key, str):
+        if type(key) is not str and not isinstance(key, str):
             raise TypeError(f"argument names must be str, not {type(key).__name__}")
         value = arguments[key]
-        text = value if isinstance(value, str) else json.dumps(value)
+        kind = type(value)
+        if kind is str:
+            text = value
+        elif kind is int:
+            text = str(value)  # what JSON writes for an int, without json's overhead
+        else:
+            text = json.dumps(value)
         for item in (key, text):
             encoded = item.encode("utf-8")
             if b"\0" in encoded:

@@ -97,6 +97,7 @@ class Executor:
         self._lock = threading.Lock()
         self._closed = False
         self._instance: Instance | None = None
+        self._argv: Any = None
         runtime = self._new_runtime(fresh=False)
         try:
             module = runtime.load(self._bytes)
@@ -110,6 +111,7 @@ class Executor:
             module.close()
         if self._runtime is None:
             runtime.close()
+        self._argv = module._core.ffi.new("uint32_t *")  # used under self._lock
         if policy == "reuse-instance":
             self._instance = self._snapshotted_instance()
 
@@ -248,16 +250,19 @@ class Executor:
         for fid, temp in temps.items():
             _check(lib.pw_files_declare(c, fid.encode(), os.fsencode(temp), 1))
         packed = b"\0".join(flat) + b"\0" if flat else b""
-        argv = ffi.new("uint32_t *")
+        argv = self._argv
         if lib.pw_marshal_argv(c, len(flat), packed, len(packed), argv) != OK:
             raise MemoryError(f"the app heap ({self.heap_size} bytes) cannot hold the arguments")
-        instance.capture_output(self.capture_output)
+        lib.pw_output_capture(c, self.capture_output)
         mark("marshal")
         result = RunResult(return_value=None)
+        entry = instance.function(ENTRYPOINT)
         try:
             try:
-                result.return_value = instance.function(ENTRYPOINT).call(
-                    len(flat), argv[0], timeout=timeout)
+                if timeout is None:
+                    result.return_value = entry(len(flat), argv[0])  # the int fast path
+                else:
+                    result.return_value = entry.call(len(flat), argv[0], timeout=timeout)
             except Trap as trap:
                 result.trap = trap.message
                 result.timed_out = isinstance(trap, Timeout)
@@ -271,7 +276,7 @@ class Executor:
                                       for i in range(errors)]
             if outputs:
                 self._publish(lib, ffi, c, outputs, temps, result)
-        if self.capture_output:
+        if self.capture_output and lib.pw_output_size(c):
             result.stdout = instance.take_output()
         lib.pw_free_argv(c, argv[0], len(flat))
         return result
@@ -329,8 +334,9 @@ def _split_instantiate(instance: Instance, marks: dict[str, int], last: int,
 
 
 def _paths(mapping: Mapping[str, PathLike] | None, label: str) -> dict[str, str]:
-    if mapping is None:
-        return {}
+    if not mapping:
+        if mapping is None or isinstance(mapping, Mapping):
+            return {}
     if not isinstance(mapping, Mapping):
         raise TypeError(f"{label} must map file ids to paths")
     out = {}
