@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import resource
+from pathlib import Path
 
 import pywamr
 from conftest import payload
@@ -49,3 +50,22 @@ def test_load_close_cycles_stay_flat(mode: str) -> None:
         gc.collect()
         growth = _rss_kib() - before
     assert growth < 8 * 1024, f"RSS grew by {growth} KiB over 5000 loads"
+
+
+def test_every_policy_keeps_memory_flat() -> None:
+    from pywamr import teaclave
+
+    adder = (Path(__file__).parent.parent / "examples" / "payloads" / "wasm" / "adder.wasm")
+    teaclave.clear_cache()
+    for policy in teaclave.POLICIES:
+        with teaclave.Executor(adder, mode="classic-interp", policy=policy,
+                               heap_size=64 * 1024) as executor:
+            for _ in range(300):
+                executor.run({"a": 1, "b": 2})
+            gc.collect()
+            before = _rss_kib()
+            for _ in range(3000):
+                assert executor.run({"a": 1, "b": 2}) == 3
+            gc.collect()
+            growth = _rss_kib() - before
+        assert growth < 4 * 1024, f"{policy}: RSS grew by {growth} KiB over 3000 invocations"
