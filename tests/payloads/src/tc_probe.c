@@ -130,6 +130,11 @@ entrypoint(int argc, char *argv[])
         /* memory.grow by one page; returns the page count before growing */
         return __builtin_wasm_memory_grow(0, 1);
     }
+    if (!strcmp(which, "spin")) {
+        volatile int spins = 0;
+        for (;;)
+            spins++; /* runs until a timeout stops it */
+    }
     if (!strcmp(which, "args")) {
         w = teaclave_create_output("out");
         for (i = 0; i < argc; i++) {
