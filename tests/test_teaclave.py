@@ -247,3 +247,28 @@ def test_reuse_instance_after_timeout(files: dict[str, Path]) -> None:
         with pytest.raises(pywamr.Timeout):
             executor.run({"case": "spin"}, timeout=0.05)
         assert executor.run({"case": "dirty"}) == 1000
+
+
+EXAMPLE_RUNS = {
+    "adder": ({"a": 40, "b": 2}, {}, {}),
+    "compare": ({}, {"input_a": "a", "input_b": "b"}, {"result": "out"}),
+    "wordcount": ({}, {"input": "a"}, {"output": "out"}),
+    "intersection": ({}, {"input_a": "a", "input_b": "b"}, {"output": "out"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLE_RUNS))
+def test_every_example_agrees_under_every_policy(files: dict[str, Path], mode: str,
+                                                 name: str) -> None:
+    arguments, inputs, outputs = EXAMPLE_RUNS[name]
+    paths = {"a": files["a"], "b": files["b"]}
+    seen = set()
+    for policy in teaclave.POLICIES:
+        with teaclave.Executor(example(name), mode=mode, policy=policy) as executor:
+            for _ in range(2):
+                out = files["dir"] / f"{name}-{policy}.out"
+                result = executor.invoke(arguments, {k: paths[v] for k, v in inputs.items()},
+                                         {k: out for k in outputs})
+                text = out.read_text() if outputs else ""
+                seen.add((result.return_value, text, tuple(result.file_errors)))
+    assert len(seen) == 1, seen
