@@ -186,7 +186,7 @@ class Function:
     """
 
     __slots__ = ("name", "type", "_instance", "_c", "_func", "_sig", "_nparams", "_has_result",
-                 "_lib", "_ffi", "_call_int", "_lock", "_buf", "_param_views",
+                 "_lib", "_ffi", "_call_int", "_call_float", "_lock", "_buf", "_param_views",
                  "_result_views", "_cells")
 
     name: str
@@ -194,11 +194,7 @@ class Function:
 
     @classmethod
     def _make(cls, instance: Instance, name: str, func: Any, ftype: FuncType) -> Function:
-        ints = {ValType.I32, ValType.I64}
-        fast = (len(ftype.params) <= 4 and set(ftype.params) <= ints
-                and len(ftype.results) <= 1 and set(ftype.results) <= ints)
-        klass = _INT_CALLERS[len(ftype.params)] if fast else Function
-        self = object.__new__(klass)
+        self = object.__new__(_caller_class(ftype))
         self.name = name
         self.type = ftype
         self._instance = instance
@@ -210,6 +206,7 @@ class Function:
         self._lib = instance._core.lib
         self._ffi = instance._core.ffi
         self._call_int = self._lib.pw_call_int
+        self._call_float = self._lib.pw_call_float
         self._lock = threading.Lock()
         param_cells = sum(_CELLS[t] for t in ftype.params)
         result_cells = sum(_CELLS[t] for t in ftype.results)
@@ -297,12 +294,15 @@ def _store(view: Any, value: Any, t: ValType, index: int, name: str) -> None:
         raise ValueError(f"{name}: argument {index} = {value} is out of range for {t}") from None
 
 
-class _IntFunction(Function):
-    """Integer-only signatures (<= 4 params): one C call, no buffers."""
+class _ScalarFunction(Function):
+    """Scalar signatures with <= 4 params and <= 1 result: one C call, no
+    buffers.  Subclasses get a ``__call__`` generated for their signature."""
 
     __slots__ = ()
 
-    def _failed(self, args: tuple[Any, ...], result: int) -> Any:
+    def _failed(self, args: tuple[Any, ...], result: Any) -> Any:
+        """The call returned the failure value: a real failure, or a result
+        that happens to equal it."""
         rc = self._lib.pw_last_status()
         if rc == OK:
             return result if self._has_result else None
@@ -314,35 +314,68 @@ class _IntFunction(Function):
         raise AssertionError  # unreachable
 
     def _bad_args(self, args: tuple[Any, ...], exc: Exception) -> Any:
+        """cffi refused an argument: say which, as TypeError or ValueError."""
         for i, (value, t) in enumerate(zip(args, self.type.params)):
-            if isinstance(value, float) or not isinstance(value, int):
-                raise TypeError(f"{self.name}: argument {i} must be int for {t}, "
+            if t in (ValType.I32, ValType.I64):
+                if isinstance(value, float) or not isinstance(value, int):
+                    raise TypeError(f"{self.name}: argument {i} must be int for {t}, "
+                                    f"not {type(value).__name__}") from None
+                bits = 32 if t is ValType.I32 else 64
+                if not -(1 << (bits - 1)) <= value < 1 << bits:
+                    raise ValueError(f"{self.name}: argument {i} = {value} is out of range "
+                                     f"for {t}") from None
+            elif not isinstance(value, (int, float)):
+                raise TypeError(f"{self.name}: argument {i} must be float for {t}, "
                                 f"not {type(value).__name__}") from None
-            bits = 32 if t is ValType.I32 else 64
-            if not -(1 << (bits - 1)) <= value < 1 << bits:
+            elif isinstance(value, int) and not -(1 << 1023) < value < 1 << 1023:
                 raise ValueError(f"{self.name}: argument {i} = {value} is out of range "
                                  f"for {t}") from None
         raise exc
 
 
-def _int_caller(n: int) -> type[_IntFunction]:
-    """A subclass whose __call__ takes exactly n integers (fastest path)."""
-    names = ", ".join(f"a{i}" for i in range(n))
-    padded = ", ".join([f"a{i}" for i in range(n)] + ["0"] * (4 - n))
+_callers: dict[str, type[Function]] = {}
+
+
+def _caller_class(ftype: FuncType) -> type[Function]:
+    """The Function class for a signature: generated fast paths for scalar
+    signatures (<= 4 params, <= 1 result), the generic one otherwise."""
+    sig = ftype.signature
+    found = _callers.get(sig)
+    if found is not None:
+        return found
+    ints = (ValType.I32, ValType.I64)
+    n = len(ftype.params)
+    all_int = all(t in ints for t in ftype.params + ftype.results)
+    float_result = not ftype.results or ftype.results[0] not in ints
+    if n > 4 or len(ftype.results) > 1 or not (all_int or float_result):
+        _callers[sig] = Function
+        return Function
+    names = [f"a{i}" for i in range(n)]
+    args_tuple = "(" + "".join(f"{a}, " for a in names) + ")"
+    if all_int:
+        call = (f"self._call_int(self._c, self._func, self._sig, {n}, "
+                + ", ".join(names + ["0"] * (4 - n)) + ")")
+        failed = f"r == {_INT_SENTINEL}"
+    else:
+        islots = [a if t in ints else "0" for a, t in zip(names, ftype.params)] + ["0"] * (4 - n)
+        dslots = [a if t not in ints else "0.0" for a, t in zip(names, ftype.params)]
+        dslots += ["0.0"] * (4 - n)
+        call = (f"self._call_float(self._c, self._func, self._sig, {n}, "
+                + ", ".join(islots + dslots) + ")")
+        failed = "r != r"  # NaN: failure, or a NaN result
     source = f"""
-def __call__(self{', ' if n else ''}{names}):
+def __call__(self{''.join(', ' + a for a in names)}):
     try:
-        r = self._call_int(self._c, self._func, self._sig, {n}, {padded})
+        r = {call}
     except (TypeError, OverflowError) as exc:
-        return self._bad_args(({names}{',' if n else ''}), exc)
-    if r == {_INT_SENTINEL}:
-        return self._failed(({names}{',' if n else ''}), r)
+        return self._bad_args({args_tuple}, exc)
+    if {failed}:
+        return self._failed({args_tuple}, r)
     return r if self._has_result else None
 """
     namespace: dict[str, Any] = {}
-    exec(compile(source, f"<pywamr int caller {n}>", "exec"), namespace)  # noqa: S102
-    return type(f"_IntFunction{n}", (_IntFunction,), {"__slots__": (),
-                                                       "__call__": namespace["__call__"]})
-
-
-_INT_CALLERS = [_int_caller(n) for n in range(5)]
+    exec(compile(source, f"<pywamr caller {sig}>", "exec"), namespace)  # noqa: S102
+    klass = type(f"_Function{sig}", (_ScalarFunction,),
+                 {"__slots__": (), "__call__": namespace["__call__"]})
+    _callers[sig] = klass
+    return klass

@@ -124,6 +124,13 @@ int64_t pw_call_int(pw_instance *inst, wasm_function_inst_t func,
                     const char *sig, uint32_t nparams, int64_t a0, int64_t a1,
                     int64_t a2, int64_t a3);
 int pw_last_status(void);
+/* Any scalar signature with <= 4 params and <= 1 result: ints in i0..i3,
+ * floats in d0..d3 (by position); a float (or no) result; NaN on failure
+ * (then pw_last_status() tells). */
+double pw_call_float(pw_instance *inst, wasm_function_inst_t func,
+                     const char *sig, uint32_t nparams, int64_t i0, int64_t i1,
+                     int64_t i2, int64_t i3, double d0, double d1, double d2,
+                     double d3);
 
 /* Linear memory (default memory): base and current size in bytes. */
 uint8_t *pw_memory(pw_instance *inst, uint64_t *size);
