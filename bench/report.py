@@ -195,6 +195,22 @@ def plot(report: dict[str, Any], modes: list[str], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def _compact(report: dict[str, Any], keep: int = 200) -> dict[str, Any]:
+    """Summary statistics for every series, plus at most ``keep`` raw samples."""
+    def series(values: list[int]) -> dict[str, Any]:
+        return {"n": len(values), "median_ns": statistics.median(values) if values else None,
+                "p95_ns": sorted(values)[int(0.95 * (len(values) - 1))] if values else None,
+                "min_ns": min(values) if values else None, "samples_ns": values[:keep]}
+
+    out = dict(report)
+    for engine in ("pywamr", "wasmtime"):
+        out[engine] = {key: {name: (series(v) if name == "totals_ns" else
+                                    {p: series(x) for p, x in v.items()})
+                             for name, v in entry.items()}
+                       for key, entry in report[engine].items()}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short budgets")
@@ -207,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     rss = args.rss if args.rss is not None else (2000 if args.quick else 100_000)
     report = run(args.quick, modes, rss)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "startup.json").write_text(json.dumps(report))
+    (args.out / "startup.json").write_text(json.dumps(_compact(report)))
     (args.out / "startup.md").write_text(markdown(report, modes))
     plot(report, modes, args.out / "startup.png")
     print(f"wrote {args.out}/startup.md, startup.json, startup.png")
