@@ -1247,6 +1247,24 @@ pw_free_argv(pw_instance *inst, uint32_t array, uint32_t n)
     wasm_runtime_module_free(inst->module_inst, array);
 }
 
+int
+pw_invoke_entry(pw_instance *inst, wasm_function_inst_t func, uint32_t n,
+                const char *packed, uint32_t packed_len, double timeout,
+                int32_t *result)
+{
+    uint32_t argv_off, argv[2];
+    int rc = pw_marshal_argv(inst, n, packed, packed_len, &argv_off);
+    if (rc != PW_OK)
+        return rc;
+    argv[0] = n;
+    argv[1] = argv_off;
+    rc = pw_call_deadline(inst, func, 2, argv, timeout);
+    if (rc == PW_OK)
+        *result = (int32_t)argv[0];
+    pw_free_argv(inst, argv_off, n);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Guest output                                                        */
 /* ------------------------------------------------------------------ */

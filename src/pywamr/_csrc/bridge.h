@@ -149,6 +149,12 @@ void pw_heap_free(pw_instance *inst, uint32_t offset);
  * Returns PW_OK or PW_ERR_NOMEM (nothing left allocated). */
 int pw_marshal_argv(pw_instance *inst, uint32_t n, const char *packed,
                     uint32_t packed_len, uint32_t *argv_out);
+/* Teaclave's call in one step: marshal n packed strings, call
+ * entrypoint(argc = n, argv) (a (ii)i function) with an optional deadline,
+ * free the arguments; *result gets the return value. */
+int pw_invoke_entry(pw_instance *inst, wasm_function_inst_t func, uint32_t n,
+                    const char *packed, uint32_t packed_len, double timeout,
+                    int32_t *result);
 /* Free what pw_marshal_argv allocated. */
 void pw_free_argv(pw_instance *inst, uint32_t argv_offset, uint32_t n);
 

@@ -90,6 +90,9 @@ uint32_t pw_heap_alloc(pw_instance *inst, uint32_t size);
 void pw_heap_free(pw_instance *inst, uint32_t offset);
 int pw_marshal_argv(pw_instance *inst, uint32_t n, const char *packed,
                     uint32_t packed_len, uint32_t *argv_out);
+int pw_invoke_entry(pw_instance *inst, wasm_function_inst_t func, uint32_t n,
+                    const char *packed, uint32_t packed_len, double timeout,
+                    int32_t *result);
 void pw_free_argv(pw_instance *inst, uint32_t argv_offset, uint32_t n);
 
 void pw_output_capture(pw_instance *inst, int enabled);

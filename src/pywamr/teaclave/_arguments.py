@@ -35,3 +35,12 @@ def flatten(arguments: Mapping[str, Any] | None) -> list[bytes]:
                 raise ValueError(f"argument {key!r} contains a NUL character")
             flat.append(encoded)
     return flat
+
+
+def pack(arguments: Mapping[str, Any] | None) -> tuple[int, bytes]:
+    """The flattened strings, each NUL-terminated, back to back (and how many)."""
+    if not arguments:
+        if arguments is None or isinstance(arguments, Mapping):
+            return 0, b""
+    flat = flatten(arguments)
+    return len(flat), b"\0".join(flat) + b"\0"

@@ -14,12 +14,12 @@ from typing import Any
 
 from .. import natives
 from .._errors import LinkError, Timeout, Trap, WamrError
-from .._lib import DEFAULT_MODE, OK, raise_status
+from .._lib import DEFAULT_MODE, ERR_NOMEM, OK, raise_status
 from .._instance import Instance
 from .._module import Module
 from .._runtime import HostSpec, Runtime
 from .._types import FuncType, ValType
-from ._arguments import flatten
+from ._arguments import pack
 from ._result import RunResult
 
 TEACLAVE_STACK_SIZE = 160 * 1024
@@ -97,7 +97,7 @@ class Executor:
         self._lock = threading.Lock()
         self._closed = False
         self._instance: Instance | None = None
-        self._argv: Any = None
+        self._ret: Any = None
         runtime = self._new_runtime(fresh=False)
         try:
             module = runtime.load(self._bytes)
@@ -111,7 +111,7 @@ class Executor:
             module.close()
         if self._runtime is None:
             runtime.close()
-        self._argv = module._core.ffi.new("uint32_t *")  # used under self._lock
+        self._ret = module._core.ffi.new("int32_t *")  # used under self._lock
         if policy == "reuse-instance":
             self._instance = self._snapshotted_instance()
 
@@ -177,16 +177,16 @@ class Executor:
         a temporary file beside the path and renamed into place only when the
         payload returns normally and every write succeeded.
         """
-        flat = flatten(arguments)
+        packed = pack(arguments)
         input_map = _paths(inputs, "inputs")
         output_map = _paths(outputs, "outputs")
         deadline = self.timeout if timeout is None else timeout
         with self._lock:
             if self._closed:
                 raise WamrError("the executor is closed")
-            return self._invoke(flat, input_map, output_map, deadline, timings)
+            return self._invoke(packed, input_map, output_map, deadline, timings)
 
-    def _invoke(self, flat: list[bytes], inputs: dict[str, str], outputs: dict[str, str],
+    def _invoke(self, packed: tuple[int, bytes], inputs: dict[str, str], outputs: dict[str, str],
                 timeout: float | None, timings: bool) -> RunResult:
         marks: dict[str, int] | None = {} if timings else None
         clock = time.perf_counter_ns
@@ -200,7 +200,8 @@ class Executor:
                 last = now
 
         if self._instance is not None:
-            return self._invoke_kept(self._instance, flat, inputs, outputs, timeout, mark, marks)
+            return self._invoke_kept(self._instance, packed, inputs, outputs, timeout, mark,
+                                     marks)
         cold = self._runtime is None
         runtime = self._new_runtime(fresh=True, mark=mark) if cold else self._runtime
         assert runtime is not None
@@ -214,7 +215,7 @@ class Executor:
             instance = module.instantiate(self.stack_size, self.heap_size)
             if marks is not None:
                 last = _split_instantiate(instance, marks, last, clock)
-            result = self._call(instance, flat, inputs, outputs, timeout, mark)
+            result = self._call(instance, packed, inputs, outputs, timeout, mark)
         finally:
             if instance is not None:
                 instance.close()
@@ -227,11 +228,11 @@ class Executor:
         result.timings = marks
         return result
 
-    def _invoke_kept(self, instance: Instance, flat: list[bytes], inputs: dict[str, str],
+    def _invoke_kept(self, instance: Instance, packed: tuple[int, bytes], inputs: dict[str, str],
                      outputs: dict[str, str], timeout: float | None,
                      mark: Callable[[str], None], marks: dict[str, int] | None) -> RunResult:
         try:
-            result = self._call(instance, flat, inputs, outputs, timeout, mark)
+            result = self._call(instance, packed, inputs, outputs, timeout, mark)
         finally:
             if instance._core.lib.pw_instance_reset(instance._c) != OK:
                 instance.close()  # grown memory (or a failed reset): start afresh
@@ -240,32 +241,33 @@ class Executor:
         result.timings = marks
         return result
 
-    def _call(self, instance: Instance, flat: list[bytes], inputs: dict[str, str],
+    def _call(self, instance: Instance, packed: tuple[int, bytes], inputs: dict[str, str],
               outputs: dict[str, str], timeout: float | None,
               mark: Callable[[str], None]) -> RunResult:
         lib, ffi, c = instance._core.lib, instance._core.ffi, instance._c
-        temps = {fid: _temp_path(path) for fid, path in outputs.items()}
+        temps = {fid: _temp_path(path) for fid, path in outputs.items()} if outputs else {}
         for fid, path in inputs.items():
             _check(lib.pw_files_declare(c, fid.encode(), os.fsencode(path), 0))
         for fid, temp in temps.items():
             _check(lib.pw_files_declare(c, fid.encode(), os.fsencode(temp), 1))
-        packed = b"\0".join(flat) + b"\0" if flat else b""
-        argv = self._argv
-        if lib.pw_marshal_argv(c, len(flat), packed, len(packed), argv) != OK:
-            raise MemoryError(f"the app heap ({self.heap_size} bytes) cannot hold the arguments")
         lib.pw_output_capture(c, self.capture_output)
         mark("marshal")
         result = RunResult(return_value=None)
-        entry = instance.function(ENTRYPOINT)
+        count, data = packed
         try:
-            try:
-                if timeout is None:
-                    result.return_value = entry(len(flat), argv[0])  # the int fast path
-                else:
-                    result.return_value = entry.call(len(flat), argv[0], timeout=timeout)
-            except Trap as trap:
-                result.trap = trap.message
-                result.timed_out = isinstance(trap, Timeout)
+            rc = lib.pw_invoke_entry(c, instance.function(ENTRYPOINT)._func, count, data,
+                                     len(data), timeout or 0.0, self._ret)
+            if rc == OK:
+                result.return_value = self._ret[0]
+            elif rc == ERR_NOMEM:
+                raise MemoryError(f"the app heap ({self.heap_size} bytes) cannot hold the "
+                                  "arguments")
+            else:
+                try:
+                    instance._raise(rc)
+                except Trap as trap:
+                    result.trap = trap.message
+                    result.timed_out = isinstance(trap, Timeout)
             mark("call")
         finally:
             if inputs or outputs:
@@ -278,7 +280,6 @@ class Executor:
                 self._publish(lib, ffi, c, outputs, temps, result)
         if self.capture_output and lib.pw_output_size(c):
             result.stdout = instance.take_output()
-        lib.pw_free_argv(c, argv[0], len(flat))
         return result
 
     @staticmethod
