@@ -216,3 +216,19 @@ def test_native_function_by_address(runtime: pywamr.Runtime) -> None:
     inst = host_instance(runtime)
     assert inst.call("call_ptr", 5) == -1  # handle 5 is not open: the native says -1
     assert inst.call("call_add", 1, 2) == 3
+
+
+def test_generated_invokers_release_every_view() -> None:
+    from pywamr import _host, _lib
+
+    ffi = _lib.core("fast-interp").ffi
+    kept: list[memoryview] = []
+    invoke = _host._compile_invoker(lambda a, b: kept.extend([a, b]), "env.two", "*~*~", "",
+                                    False, ffi)
+    memory = ffi.new("uint8_t[]", b"abcdefgh")
+    args = ffi.new("uint64_t[]", [0, 3, 4, 4])
+    assert invoke(args, memory, 0) == 0
+    assert len(kept) == 2
+    for view in kept:
+        with pytest.raises(ValueError):
+            bytes(view)

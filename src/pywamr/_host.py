@@ -60,17 +60,16 @@ class NativeFunction:
 
 
 class _Binding:
-    """A Python host function with its precomputed decode/encode plan."""
+    """A Python host function and its invoker, generated for its signature."""
 
-    __slots__ = ("func", "qualname", "pass_instance", "decoders", "result", "__weakref__")
+    __slots__ = ("func", "qualname", "pass_instance", "invoke", "__weakref__")
 
     def __init__(self, func: Callable[..., Any], qualname: str, params: str, result: str,
                  pass_instance: bool, ffi: Any) -> None:
         self.func = func
         self.qualname = qualname
         self.pass_instance = pass_instance
-        self.decoders = _decoders(params, ffi)
-        self.result = result
+        self.invoke = _compile_invoker(func, qualname, params, result, pass_instance, ffi)
 
 
 _bindings: dict[int, _Binding] = {}
@@ -98,56 +97,78 @@ def track_instance(instance: Instance) -> int:
     return handle
 
 
-def _decoders(params: str, ffi: Any) -> tuple[Callable[[Any, Any], Any], ...]:
-    """One decoder per Python argument: raw args (uint64_t*) and memory -> value."""
-    out: list[Callable[[Any, Any], Any]] = []
+def _compile_invoker(func: Callable[..., Any], qualname: str, params: str, result: str,
+                     pass_instance: bool, ffi: Any) -> Callable[[Any, Any, int], int]:
+    """Generate ``invoke(args, memory, inst_handle)`` for one signature.
+
+    Straight-line code: decode each raw wasm value, call ``func``, check and
+    encode its result into ``args[0]``.  ``*~`` views are released when the
+    call returns, so guest memory is never reachable afterwards.
+    """
+    lines: list[str] = []
+    names: list[str] = []
+    views: list[str] = []
     i = 0
     while i < len(params):
-        letter = params[i]
-        k = i
+        letter, v = params[i], f"v{len(names)}"
         if letter == "*" and params[i + 1 : i + 2] == "~":
-            out.append(lambda a, m, k=k: memoryview(ffi.buffer(m + (a[k] & 0xFFFFFFFF),
-                                                                a[k + 1] & 0xFFFFFFFF)))
+            lines.append(f"{v} = memoryview(buffer(m + (a[{i}] & 0xFFFFFFFF), "
+                         f"a[{i + 1}] & 0xFFFFFFFF))")
+            views.append(v)
             i += 2
-            continue
-        if letter in "i*~":
-            if letter == "i":
-                out.append(lambda a, m, k=k: ((a[k] & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000)
-            else:
-                out.append(lambda a, m, k=k: a[k] & 0xFFFFFFFF)
-        elif letter == "I":
-            out.append(lambda a, m, k=k: (a[k] ^ 0x8000000000000000) - 0x8000000000000000)
-        elif letter == "f":
-            out.append(lambda a, m, k=k: ffi.cast("float *", a + k)[0])
-        elif letter == "F":
-            out.append(lambda a, m, k=k: ffi.cast("double *", a + k)[0])
-        elif letter == "$":
-            out.append(lambda a, m, k=k: ffi.string(ffi.cast("char *", m + (a[k] & 0xFFFFFFFF)))
-                       .decode("utf-8", "surrogateescape"))
-        i += 1
-    return tuple(out)
+        else:
+            lines.append(f"{v} = " + {
+                "i": f"((a[{i}] & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000",
+                "*": f"a[{i}] & 0xFFFFFFFF",
+                "~": f"a[{i}] & 0xFFFFFFFF",
+                "I": f"(a[{i}] ^ 0x8000000000000000) - 0x8000000000000000",
+                "f": f"cast('float *', a + {i})[0]",
+                "F": f"cast('double *', a + {i})[0]",
+                "$": f"string(cast('char *', m + (a[{i}] & 0xFFFFFFFF)))"
+                     f".decode('utf-8', 'surrogateescape')",
+            }[letter])
+            i += 1
+        names.append(v)
+    call_args = ", ".join((["instance_of(h)"] if pass_instance else []) + names)
+    call = f"r = func({call_args})"
+    if views:
+        lines += ["try:", f"    {call}", "finally:"] + [f"    release({v})" for v in views]
+    else:
+        lines.append(call)
+    kind = {"i": "int", "I": "int", "f": "float", "F": "float"}.get(result)
+    if not result:
+        lines += ["if r is not None:",
+                  f"    raise TypeError('host function {qualname} has no result but returned '"
+                  " + type(r).__name__)"]
+    elif kind == "int":
+        bits = 32 if result == "i" else 64
+        lines += ["if not isinstance(r, int):",
+                  f"    raise TypeError('host function {qualname} must return int, not '"
+                  " + type(r).__name__)",
+                  f"if not {-(1 << (bits - 1))} <= r < {1 << bits}:",
+                  f"    raise ValueError('host function {qualname} returned ' + str(r) + "
+                  f"', out of range for {'i32' if bits == 32 else 'i64'}')",
+                  f"a[0] = r & {(1 << bits) - 1}"]
+    else:
+        lines += ["if isinstance(r, bool) or not isinstance(r, (int, float)):",
+                  f"    raise TypeError('host function {qualname} must return float, not '"
+                  " + type(r).__name__)",
+                  f"cast('{'float' if result == 'f' else 'double'} *', a)[0] = r"]
+    body = "\n".join("    " + line for line in lines)
+    source = f"def invoke(a, m, h):\n{body}\n    return 0\n"
+    namespace: dict[str, Any] = {"func": func, "buffer": ffi.buffer, "cast": ffi.cast,
+                                 "string": ffi.string, "release": _release,
+                                 "instance_of": _instances.get}
+    exec(compile(source, f"<pywamr host {qualname}>", "exec"), namespace)  # noqa: S102
+    invoke: Callable[[Any, Any, int], int] = namespace["invoke"]
+    return invoke
 
 
-def _encode(binding: _Binding, value: Any, args: Any, ffi: Any) -> None:
-    letter = binding.result
-    if not letter:
-        if value is not None:
-            raise TypeError(f"host function {binding.qualname} has no result "
-                            f"but returned {type(value).__name__}")
-        return
-    if letter in "iI":
-        if not isinstance(value, int):
-            raise TypeError(f"host function {binding.qualname} must return int, "
-                            f"not {type(value).__name__}")
-        if value not in (_I32_RANGE if letter == "i" else _I64_RANGE):
-            raise ValueError(f"host function {binding.qualname} returned {value}, "
-                             f"out of range for {'i32' if letter == 'i' else 'i64'}")
-        args[0] = value & (0xFFFFFFFF if letter == "i" else 0xFFFFFFFFFFFFFFFF)
-        return
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"host function {binding.qualname} must return float, "
-                        f"not {type(value).__name__}")
-    ffi.cast("float *" if letter == "f" else "double *", args)[0] = value
+def _release(view: memoryview) -> None:
+    try:
+        view.release()
+    except BufferError:  # the host function exported it further: it stays valid
+        pass
 
 
 def install(ffi: Any) -> None:
@@ -155,23 +176,10 @@ def install(ffi: Any) -> None:
 
     @ffi.def_extern(name="pw_py_host")
     def dispatch(py_id: int, inst_handle: int, args: Any, memory: Any) -> int:
-        instance = _instances.get(inst_handle)
-        views: list[memoryview] = []
         try:
-            binding = _bindings[py_id]
-            values = [decode(args, memory) for decode in binding.decoders]
-            views = [v for v in values if type(v) is memoryview]
-            if binding.pass_instance:
-                values.insert(0, instance)
-            _encode(binding, binding.func(*values), args, ffi)
-            return 0
+            return _bindings[py_id].invoke(args, memory, inst_handle)  # type: ignore[no-any-return]
         except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
+            instance = _instances.get(inst_handle)
             if instance is not None:
                 instance._set_host_error(exc, _bindings.get(py_id))
             return ERR_HOST
-        finally:
-            for view in views:  # guest memory must not be reachable afterwards
-                try:
-                    view.release()
-                except BufferError:
-                    pass
