@@ -46,3 +46,32 @@ def test_payload_fixtures_rebuild_identically() -> None:
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "build_payloads.py"), "--check"],
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_zig_builds_of_the_c_examples_agree(tmp_path: Path) -> None:
+    pytest.importorskip("ziglang")
+    if not shutil.which("wasm-strip") and not shutil.which("wasm-opt"):
+        pytest.skip("wabt/binaryen are not installed (tools/setup.sh installs them)")
+    from pywamr import teaclave
+
+    spec = importlib.util.spec_from_file_location("build_payloads",
+                                                  ROOT / "tools" / "build_payloads.py")
+    assert spec and spec.loader
+    build_payloads = importlib.util.module_from_spec(spec)
+    sys.modules["build_payloads"] = build_payloads  # dataclasses look their module up
+    spec.loader.exec_module(build_payloads)
+    built = {p.stem: p for p in build_payloads.build_zig(tmp_path / "zig")}
+    assert set(built) == {"adder", "compare", "wordcount"}
+    (tmp_path / "a").write_text("one\ntwo\n")
+    (tmp_path / "b").write_text("one\nthree\n")
+    files = {"input_a": tmp_path / "a", "input_b": tmp_path / "b", "input": tmp_path / "a"}
+    runs = {"adder": ({"a": 40, "b": 2}, [], []), "compare": ({}, ["input_a", "input_b"],
+                                                                ["result"]),
+            "wordcount": ({}, ["input"], ["output"])}
+    for name, (arguments, inputs, outputs) in runs.items():
+        results = []
+        for path in (built[name], ROOT / "examples" / "payloads" / "wasm" / f"{name}.wasm"):
+            out = {o: tmp_path / f"{name}-{path.parent.name}-{o}" for o in outputs}
+            value = teaclave.run(path, arguments, {i: files[i] for i in inputs}, out)
+            results.append((value, [p.read_bytes() for p in out.values()]))
+        assert results[0] == results[1], name
