@@ -174,10 +174,10 @@ def _release(view: memoryview) -> None:
 def install(ffi: Any) -> None:
     """Hook the dispatcher into one core's cffi module."""
 
-    @ffi.def_extern(name="pw_py_host")
+    @ffi.def_extern(name="pw_py_host")  # type: ignore[untyped-decorator]
     def dispatch(py_id: int, inst_handle: int, args: Any, memory: Any) -> int:
         try:
-            return _bindings[py_id].invoke(args, memory, inst_handle)  # type: ignore[no-any-return]
+            return _bindings[py_id].invoke(args, memory, inst_handle)
         except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
             instance = _instances.get(inst_handle)
             if instance is not None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _host
 from ._errors import ClosedError, ExportNotFound, InstantiationError
-from ._lib import ERR_BUF, ERR_HOST, ERR_RANGE, OK, raise_status
+from ._lib import ERR_BUF, ERR_HOST, ERR_RANGE, OK, Core, raise_status
 from ._memory import Memory
 from ._types import ExternKind, FuncType, ValType
 
@@ -31,6 +31,12 @@ class Instance:
     """
 
     _c: Any
+    _handle: int
+    _module: Module
+    _core: Core
+    _functions: dict[str, Function]
+    _host_error: BaseException | None
+    _memory: Memory | None
 
     @classmethod
     def _create(cls, module: Module, stack_size: int, heap_size: int) -> Instance:
@@ -46,9 +52,9 @@ class Instance:
         self._module = module
         self._core = module._core
         self._c = ffi.gc(out[0], lib.pw_instance_free)
-        self._functions: dict[str, Function] = {}
-        self._host_error: BaseException | None = None
-        self._memory: Memory | None = None
+        self._functions = {}
+        self._host_error = None
+        self._memory = None
         return self
 
     @property
@@ -191,6 +197,21 @@ class Function:
 
     name: str
     type: FuncType
+    _instance: Instance
+    _c: Any
+    _func: Any
+    _sig: bytes
+    _nparams: int
+    _has_result: bool
+    _lib: Any
+    _ffi: Any
+    _call_int: Any
+    _call_float: Any
+    _lock: threading.Lock
+    _buf: Any
+    _param_views: tuple[Any, ...]
+    _result_views: tuple[Any, ...]
+    _cells: int
 
     @classmethod
     def _make(cls, instance: Instance, name: str, func: Any, ftype: FuncType) -> Function:

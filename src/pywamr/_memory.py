@@ -55,7 +55,8 @@ class Memory:
         rc = self._lib.pw_memory_read(self._c, offset, out, size)
         if rc != OK:
             self._raise(rc, offset, size)
-        return self._ffi.unpack(self._ffi.cast("char *", out), size)
+        data: bytes = self._ffi.unpack(self._ffi.cast("char *", out), size)
+        return data
 
     def write(self, offset: int, data: Buffer) -> None:
         """Copy ``data`` into memory at ``offset``."""

@@ -6,7 +6,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ClosedError, LinkError, LoadError
-from ._lib import ERR_BUF, ERR_STATE, OK
+from ._lib import ERR_BUF, ERR_STATE, OK, Core
 from ._types import ExportType, ExternKind, FuncType, ImportType
 
 if TYPE_CHECKING:
@@ -23,6 +23,10 @@ class Module:
     """A module loaded into a :class:`Runtime`; use :meth:`Runtime.load`."""
 
     _c: Any
+    _runtime: Runtime
+    _core: Core
+    _release: weakref.finalize[..., Any]
+    _exports: tuple[ExportType, ...] | None
 
     @classmethod
     def _load(cls, runtime: Runtime, data: bytes | bytearray | memoryview,
@@ -43,7 +47,7 @@ class Module:
         self._core = runtime._core
         self._c = out[0]
         self._release = weakref.finalize(self, lib.pw_module_release, self._c)
-        self._exports: tuple[ExportType, ...] | None = None
+        self._exports = None
         return self
 
     @property

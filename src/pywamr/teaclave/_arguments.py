@@ -53,7 +53,7 @@ def pack(arguments: Mapping[str, Any] | None) -> tuple[int, bytes]:
     if not arguments:
         if arguments is None or isinstance(arguments, Mapping):
             return 0, b""
-    texts = _texts(arguments)  # type: ignore[arg-type]
+    texts = _texts(arguments)
     data = "\0".join(texts).encode("utf-8") + b"\0"
     if data.count(b"\0") != len(texts):
         flatten(arguments)  # raises, naming the argument
