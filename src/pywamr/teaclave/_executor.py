@@ -257,11 +257,15 @@ class Executor:
             created = lib.pw_files_output_state(c, fid.encode(), failed) == 1
             temp = temps[fid]
             if created and not failed[0] and result.trap is None:
-                os.replace(temp, path)
-                result.outputs[fid] = path
-                continue
-            if created:
+                try:
+                    os.replace(temp, path)
+                    result.outputs[fid] = path
+                    continue
+                except OSError as exc:  # e.g. the path is a directory: recorded, temp removed
+                    why = f"it could not be moved into place ({exc.strerror or exc})"
+            else:
                 why = "a write failed" if failed[0] else "the payload trapped"
+            if created:
                 result.file_errors.append(f"output '{fid}' discarded: {why}")
             try:
                 os.unlink(temp)
@@ -299,6 +303,8 @@ def _paths(mapping: Mapping[str, PathLike] | None, label: str) -> dict[str, str]
         if "\0" in fid:
             raise ValueError(f"file id {fid!r} contains a NUL character")
         out[fid] = os.fspath(path)
+        if "\0" in os.fsdecode(out[fid]):  # C would cut the path short there
+            raise ValueError(f"the path of file id {fid!r} contains a NUL character")
     return out
 
 

@@ -1,0 +1,106 @@
+"""Bounded fuzz runs (tools/fuzz.py), the harness's crash capture, and a
+regression test for everything fuzzing has found.
+
+The long runs are for developers: ``python tools/fuzz.py --target load
+--seconds 600`` (and ``--target teaclave``); see README.md, "Reliability".
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pywamr
+from conftest import ROOT, example
+from pywamr import teaclave
+from wasm_bytes import leb, section, vec
+
+FUZZ = ROOT / "tools" / "fuzz.py"
+REGRESSIONS = ROOT / "tests" / "payloads" / "regressions"
+
+
+def fuzz(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(FUZZ), *args], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+@pytest.mark.parametrize("target, seed", [("load", "11"), ("teaclave", "12")])
+def test_bounded_fuzz_run_finds_nothing(tmp_path: Path, target: str, seed: str) -> None:
+    done = fuzz("--target", target, "--seconds", "4", "--seed", seed, "--batch", "400",
+                "--crashes", str(tmp_path))
+    summary = json.loads(done.stdout[done.stdout.index("{"):])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert summary["found"] == [] and summary["inputs"] > 50
+    assert not list(tmp_path.iterdir())
+
+
+def test_harness_saves_crashes_and_findings_with_their_seed(tmp_path: Path) -> None:
+    done = fuzz("--target", "crashme", "--seconds", "60", "--seed", "5", "--batch", "8",
+                "--max-inputs", "8", "--crashes", str(tmp_path))
+    assert done.returncode == 1
+    crash = json.loads((tmp_path / "crashme-5-3.json").read_text())
+    assert (crash["target"], crash["seed"], crash["index"]) == ("crashme", 5, 3)
+    report = (tmp_path / "crashme-5-3.txt").read_text()
+    assert "worker died: signal 11" in report and "replayed alone: exit status -11" in report
+    assert "not an allowed exception" in (tmp_path / "crashme-5-5.txt").read_text()
+    replay = fuzz("--replay", str(tmp_path / "crashme-5-3.json"))
+    assert replay.returncode == -11
+    summary = json.loads(done.stdout[done.stdout.index("{"):])
+    assert summary["inputs"] == 8  # the batch went on after the crash
+
+
+# -- regressions -----------------------------------------------------------
+def _loads_in_a_subprocess(data: bytes, tmp_path: Path) -> None:
+    """Load in both modes in a child, so a regression fails the test, not pytest."""
+    path = tmp_path / "module.wasm"
+    path.write_bytes(data)
+    code = (f"import pywamr\nfor mode in pywamr.MODES:\n"
+            f"    try:\n        pywamr.Runtime(mode).load(open({str(path)!r}, 'rb').read(),"
+            f" allow_unresolved=True)\n    except pywamr.LoadError as e:\n"
+            f"        print(mode, 'LoadError', e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, f"status {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.count("LoadError") == 2, done.stdout
+
+
+def test_regression_br_depth_overflow(tmp_path: Path) -> None:
+    """vendor/patches/0002: `br 0xFFFFFFFF` made WAMR's loader read past its stack."""
+    body = b"\x00" + b"\x0c" + leb(0xFFFFFFFF) + b"\x0b"  # no locals; br 0xFFFFFFFF; end
+    module = (b"\0asm\x01\0\0\0" + section(1, vec([b"\x60\x00\x00"]))
+              + section(3, vec([b"\x00"])) + section(10, vec([leb(len(body)) + body])))
+    _loads_in_a_subprocess(module, tmp_path)
+    with pywamr.Runtime() as rt, pytest.raises(pywamr.LoadError, match="unknown label"):
+        rt.load(module)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in REGRESSIONS.glob("*.wasm")))
+def test_saved_fuzz_crashes_are_refused(tmp_path: Path, name: str) -> None:
+    _loads_in_a_subprocess((REGRESSIONS / name).read_bytes(), tmp_path)
+
+
+def test_regression_nul_in_a_path_is_refused(tmp_path: Path) -> None:
+    """The C side would have cut the path at the NUL: another file was created."""
+    with teaclave.Executor(example("wordcount")) as executor:
+        (tmp_path / "in").write_text("x\n")
+        with pytest.raises(ValueError, match="NUL"):
+            executor.run({}, {"input": tmp_path / "in"}, {"output": f"{tmp_path}/out\0tail"})
+        with pytest.raises(ValueError, match="NUL"):
+            executor.run({}, {"input": f"{tmp_path}/in\0x"}, {"output": tmp_path / "out"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_regression_output_path_that_cannot_be_replaced(tmp_path: Path) -> None:
+    """os.replace onto a directory raised out of invoke and left the temp file."""
+    (tmp_path / "in").write_text("a\nb\n")
+    (tmp_path / "outdir").mkdir()
+    with teaclave.Executor(example("wordcount")) as executor:
+        result = executor.invoke({}, {"input": tmp_path / "in"}, {"output": tmp_path / "outdir"})
+    assert result.ok and result.return_value == 2 and result.outputs == {}
+    assert any("output 'output' discarded: it could not be moved into place" in e
+               for e in result.file_errors)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "outdir"]

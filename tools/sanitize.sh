@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Build pywamr's native extensions with AddressSanitizer + UndefinedBehaviorSanitizer
+# into a separate venv (.venv-asan, build dir build/asan/) and run the test suite
+# under them.  Usage:
+#
+#   bash tools/sanitize.sh                 # build, then the whole suite
+#   bash tools/sanitize.sh tests/test_host.py -k buf   # build, then these pytest args
+#   SANITIZE_SKIP_BUILD=1 bash tools/sanitize.sh ...   # reuse the last build
+#
+# CPython is not built with ASan, so libasan is preloaded; leak detection is off
+# (the interpreter keeps its objects at exit).  Any ASan or UBSan report stops
+# the process (halt_on_error), so a report is a failing test.  WAMR's own signal
+# handler takes over SIGSEGV from ASan (wasm out-of-bounds accesses are traps)
+# and forwards every other fault to it.  tools/ubsan.supp lists UBSan checks we
+# silence, each with its reason.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+VENV=${SANITIZE_VENV:-.venv-asan}
+CC=${CC:-gcc}
+export CC
+
+if [ -z "${SANITIZE_SKIP_BUILD:-}" ]; then
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV" --system-site-packages
+  PYWAMR_SANITIZE=address,undefined "$VENV/bin/python" -m pip install --quiet \
+    -C build-dir=build/asan -C cmake.build-type=RelWithDebInfo ".[test]"
+  # The environment variable must have reached CMake (pyproject maps it).
+  grep -q '^PYWAMR_SANITIZE:STRING=address,undefined$' build/asan/CMakeCache.txt
+fi
+ext=$("$VENV/bin/python" - <<'PY'
+import importlib.util
+print(importlib.util.find_spec("pywamr._native_fast").origin)
+PY
+)
+if ! nm -D "$ext" | grep __asan_init >/dev/null; then
+  echo "sanitize.sh: $ext is not built with ASan" >&2
+  exit 1
+fi
+
+# Reports go to files: pytest captures stderr, and a halted process would lose them.
+REPORTS=build/asan/reports
+rm -rf "$REPORTS"
+mkdir -p "$REPORTS"
+LIBASAN=$("$CC" -print-file-name=libasan.so)
+export LD_PRELOAD="$LIBASAN${LD_PRELOAD:+:$LD_PRELOAD}"
+export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:allow_user_segv_handler=1:log_path=$PWD/$REPORTS/asan:${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tools/ubsan.supp:log_path=$PWD/$REPORTS/ubsan:${UBSAN_OPTIONS:-}"
+export PYTHONMALLOC=malloc  # let ASan see Python's allocations too
+echo "sanitize.sh: running pytest under ASan+UBSan ($LIBASAN)" >&2
+set +e
+"$VENV/bin/python" -m pytest -p no:cacheprovider "${@:-tests}"
+status=$?
+set -e
+if compgen -G "$REPORTS/*" >/dev/null; then
+  echo "sanitize.sh: sanitizer reports in $REPORTS:" >&2
+  cat "$REPORTS"/* >&2
+  exit 1
+fi
+echo "sanitize.sh: no sanitizer reports" >&2
+exit "$status"
