@@ -146,6 +146,7 @@ def test_one_shot_cache_from_threads() -> None:
     teaclave.clear_cache()
 
 
+@pytest.mark.deliberate_crash
 def test_isolated_executor_threads_times_invocations(tmp_path: Path) -> None:
     (tmp_path / "a").write_text("x\ny\nz\n")
     (tmp_path / "b").write_text("y\nz\nw\n")

@@ -143,6 +143,7 @@ def test_startup_errors_are_raised_by_the_constructor() -> None:
 
 
 # -- crashes and hangs -----------------------------------------------------
+@pytest.mark.deliberate_crash
 @pytest.mark.parametrize("action, signal_number, exitcode", [
     (H.SEGV, 11, -11),   # a real NULL dereference in a host function
     (H.KILL, 11, -11),   # SIGSEGV sent with kill() (WAMR used to swallow it: patch 0001)
@@ -209,6 +210,7 @@ def test_dead_workers_temporary_outputs_are_removed(tmp_path: Path) -> None:
 
 
 # -- concurrency and lifetime ----------------------------------------------
+@pytest.mark.deliberate_crash
 def test_concurrent_callers_with_crashes_in_between(hooked: teaclave.IsolatedExecutor) -> None:
     errors: list[BaseException] = []
     outcomes: dict[str, int] = {"ok": 0, "crashed": 0}
@@ -286,6 +288,7 @@ def test_an_unclosed_executor_kills_its_workers_when_collected() -> None:
     assert_reaped(pids)
 
 
+@pytest.mark.deliberate_crash
 def test_spawn_start_method() -> None:
     with teaclave.IsolatedExecutor(payload("tc_hook"), workers=1, start_method="spawn",
                                    hosts=H.HOSTS, heap_size=64 * 1024) as executor:

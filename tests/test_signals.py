@@ -45,6 +45,7 @@ def test_out_of_bounds_traps_repeatedly(mode: str) -> None:
     assert done.returncode == 0 and done.stdout.count("trap: out of bounds") == 2
 
 
+@pytest.mark.deliberate_crash
 def test_kill_with_sigsegv_still_kills(mode: str) -> None:
     done = run("os.kill(os.getpid(), signal.SIGSEGV); print('survived', flush=True); oob()", mode)
     assert done.returncode == -signal.SIGSEGV, done.stderr
@@ -60,6 +61,7 @@ def test_ignored_sigsegv_stays_ignored_and_traps_still_work(mode: str) -> None:
     assert done.stdout.endswith("trap: out of bounds memory access\nend\n")
 
 
+@pytest.mark.deliberate_crash
 @pytest.mark.parametrize("where", ["main", "thread"])
 def test_a_real_crash_reaches_faulthandler(mode: str, where: str) -> None:
     body = """
