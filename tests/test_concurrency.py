@@ -11,11 +11,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 import isolated_hosts as H
-import pywamr
+import pytest
 from conftest import example, payload
+
+import pywamr
 from pywamr import teaclave
 
 THREADS = 6

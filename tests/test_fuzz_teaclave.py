@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, example
+from wasm_bytes import leb, name, section, vec
 
 import pywamr
-from conftest import ROOT, example
 from pywamr import teaclave
-from wasm_bytes import leb, name, section, vec
 
 FUZZ = ROOT / "tools" / "fuzz.py"
 REGRESSIONS = ROOT / "tests" / "payloads" / "regressions"

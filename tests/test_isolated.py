@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import isolated_hosts as H
-import pywamr
+import pytest
 from conftest import example, payload
+
+import pywamr
 from pywamr import teaclave
 from pywamr.teaclave._isolated import _remove_temps
 

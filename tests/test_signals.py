@@ -18,7 +18,6 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import PAYLOADS
 
 PRELUDE = f"""
@@ -64,16 +63,16 @@ def test_ignored_sigsegv_stays_ignored_and_traps_still_work(mode: str) -> None:
 @pytest.mark.deliberate_crash
 @pytest.mark.parametrize("where", ["main", "thread"])
 def test_a_real_crash_reaches_faulthandler(mode: str, where: str) -> None:
-    body = """
+    body = f"""
         def crash():
-            inst2 = rt.load(%r).instantiate(heap_size=0)
+            inst2 = rt.load({str(PAYLOADS / "basic.wasm")!r}).instantiate(heap_size=0)
             inst2.call("add", 1, 2)  # this thread gets WAMR's signal environment
             ctypes.string_at(0)
         if sys.argv[2] == "thread":
             t = threading.Thread(target=crash); t.start(); t.join()
         else:
             crash()
-        """ % str(PAYLOADS / "basic.wasm")
+        """
     done = subprocess.run([sys.executable, "-X", "faulthandler", "-c",
                            PRELUDE + textwrap.dedent(body), mode, where],
                           capture_output=True, text=True, timeout=60, check=False)

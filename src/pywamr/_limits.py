@@ -25,7 +25,7 @@ PAGE_SIZE = 65536
 
 _SECTION_IMPORT = 2
 _SECTION_MEMORY = 5
-_KNOWN_SECTIONS = range(0, 13)  # custom .. data count
+_KNOWN_SECTIONS = range(13)  # custom .. data count
 _IMPORT_FUNC, _IMPORT_TABLE, _IMPORT_MEMORY, _IMPORT_GLOBAL = range(4)
 _LIMIT_FLAGS = {0: False, 1: True, 2: False, 3: True}  # flag -> has max (2, 3: shared)
 
@@ -43,7 +43,7 @@ class MemoryLimits:
 class _Reader:
     """Bounds-checked reads over ``data[pos:end]``; every failure is a LoadError."""
 
-    __slots__ = ("data", "pos", "end")
+    __slots__ = ("data", "end", "pos")
 
     def __init__(self, data: bytes, pos: int, end: int) -> None:
         self.data, self.pos, self.end = data, pos, end
