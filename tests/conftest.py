@@ -15,6 +15,12 @@ EXAMPLES = ROOT / "examples" / "payloads" / "wasm"
 INTERP_MODES = ["fast-interp", "classic-interp"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "deliberate_crash: kills a process on purpose (deselected by "
+        "tools/sanitize.sh: AddressSanitizer reports every such crash)")
+
+
 def payload(name: str) -> Path:
     return PAYLOADS / f"{name}.wasm"
 

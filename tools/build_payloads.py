@@ -141,6 +141,11 @@ PAYLOADS: list[Payload] = [
         },
     ),
     Payload(
+        "tc_hook", "wat", TEST_SRC / "tc_hook.wat", TEST_OUT / "tc_hook.wasm",
+        imports={"env.hook": sig("i32", "i32")},
+        exports={"memory": "memory", **ENTRYPOINT, "pages": sig("", "i32")},
+    ),
+    Payload(
         "unresolved", "wat", TEST_SRC / "unresolved.wat", TEST_OUT / "unresolved.wasm",
         imports={"env.nobody_registered": sig("i32", "i32")},
         exports={"call_it": sig("i32", "i32"), "fine": sig("", "i32")},

@@ -10,6 +10,7 @@ from ._errors import (
     Timeout,
     Trap,
     WamrError,
+    WorkerCrashed,
 )
 from ._host import NativeFunction
 from ._instance import Exports, Function, Instance
@@ -48,4 +49,5 @@ __all__ = [
     "Trap",
     "ValType",
     "WamrError",
+    "WorkerCrashed",
 ]

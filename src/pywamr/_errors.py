@@ -44,3 +44,27 @@ class ClosedError(WamrError):
 
 class InstanceBusy(WamrError, RuntimeError):
     """The instance is running a call on another thread."""
+
+
+class WorkerCrashed(WamrError):
+    """A worker process of an isolated executor died during a call.
+
+    ``signal`` is the signal that killed it (e.g. 11 for SIGSEGV) or ``None``;
+    ``exitcode`` is the process's exit status as :mod:`multiprocessing`
+    reports it (negative for a signal); ``pid`` is the worker's process id.
+    """
+
+    def __init__(self, message: str, *, pid: int | None = None, exitcode: int | None = None,
+                 signal: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.exitcode = exitcode
+        self.signal = signal
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_worker_crashed, (str(self), self.pid, self.exitcode, self.signal))
+
+
+def _worker_crashed(message: str, pid: int | None, exitcode: int | None,
+                    signal: int | None) -> WorkerCrashed:
+    return WorkerCrashed(message, pid=pid, exitcode=exitcode, signal=signal)

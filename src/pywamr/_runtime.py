@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, Union
 
-from . import _host
+from . import _host, _limits
 from ._errors import ClosedError, WamrError
 from ._host import NativeFunction
 from ._lib import DEFAULT_MODE, ERR_BUF, OK, Core, core
@@ -142,13 +142,16 @@ class Runtime:
         return dict(self._host_specs)
 
     # -- modules -------------------------------------------------------
-    def load(self, source: Source, *, allow_unresolved: bool = False) -> Module:
+    def load(self, source: Source, *, allow_unresolved: bool = False,
+             max_memory_pages: int | None = None) -> Module:
         """Load a ``.wasm`` or AOT module from bytes or a file path.
 
         Every function import must be provided by a host function registered
         on this runtime or by WAMR's libc-builtin, otherwise :class:`LinkError`
         names it; with ``allow_unresolved`` the load succeeds and calling the
-        missing import traps.
+        missing import traps.  ``max_memory_pages`` caps every linear memory
+        of a ``.wasm`` module at that many 64 KiB pages (``memory.grow`` past
+        it returns -1; the app heap comes on top); see :mod:`pywamr._limits`.
         """
         from ._module import Module
 
@@ -160,6 +163,8 @@ class Runtime:
             data = source
         else:
             raise TypeError(f"expected bytes or a path, not {type(source).__name__}")
+        if max_memory_pages is not None:  # reliability: memory cap (see _limits)
+            data = _limits.cap_memory_pages(data, max_memory_pages)
         return Module._load(self, data, allow_unresolved)
 
     # -- lifetime ------------------------------------------------------

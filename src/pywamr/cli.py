@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, metavar="SECONDS", help="stop a run that takes longer")
     run.add_argument("--stack-size", type=int, default=TEACLAVE_STACK_SIZE)
     run.add_argument("--heap-size", type=int, default=TEACLAVE_HEAP_SIZE)
+    run.add_argument("--max-memory-pages", type=int, metavar="N",
+                     help="cap the payload's linear memory at N 64 KiB pages (plus the app heap)")
 
     inspect = commands.add_parser("inspect", help="list a module's imports and exports")
     inspect.add_argument("payload")
@@ -68,7 +70,8 @@ def _run(args: argparse.Namespace) -> int:
     inputs = _pairs(args.input, "--input")
     outputs = _pairs(args.output, "--output")
     with Executor(args.payload, mode=args.mode, policy=args.policy, stack_size=args.stack_size,
-                  heap_size=args.heap_size, timeout=args.timeout) as executor:
+                  heap_size=args.heap_size, timeout=args.timeout,
+                  max_memory_pages=args.max_memory_pages) as executor:
         elapsed: list[int] = []
         phases: dict[str, list[int]] = {}
         for _ in range(args.repeat):

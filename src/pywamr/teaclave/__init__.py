@@ -21,6 +21,7 @@ from ._executor import (
     run,
 )
 from ._arguments import flatten
+from ._isolated import IsolatedExecutor
 from ._result import RunResult
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "TEACLAVE_STACK_SIZE",
     "EntrypointError",
     "Executor",
+    "IsolatedExecutor",
     "RunResult",
     "check_entrypoint",
     "clear_cache",

@@ -14,8 +14,9 @@ from typing import Any
 
 from .. import natives
 from .._errors import LinkError, Timeout, Trap, WamrError
-from .._lib import DEFAULT_MODE, ERR_NOMEM, OK, raise_status
 from .._instance import Instance
+from .._lib import DEFAULT_MODE, ERR_NOMEM, OK, raise_status
+from .._limits import cap_memory_pages
 from .._module import Module
 from .._runtime import HostSpec, Runtime
 from .._types import FuncType, ValType
@@ -77,16 +78,21 @@ class Executor:
 
     Every policy gives each invocation the same starting state.  Extra host
     functions can be given as ``{"env": {"name": (func, sig)}}``.
+    ``max_memory_pages`` caps the payload's linear memory (64 KiB pages, the
+    app heap comes on top); ``memory.grow`` past it returns -1.
     """
 
     def __init__(self, payload: bytes | bytearray | memoryview | PathLike, *,
                  mode: str = DEFAULT_MODE, policy: str = DEFAULT_POLICY,
                  stack_size: int = TEACLAVE_STACK_SIZE, heap_size: int = TEACLAVE_HEAP_SIZE,
                  timeout: float | None = None, hosts: Hosts | None = None,
-                 capture_output: bool = True) -> None:
+                 capture_output: bool = True, max_memory_pages: int | None = None) -> None:
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
         self._bytes = read_payload(payload)
+        self.max_memory_pages = max_memory_pages  # reliability: rewrite the declared maximum
+        if max_memory_pages is not None:
+            self._bytes = cap_memory_pages(self._bytes, max_memory_pages)
         self.mode = mode
         self.policy = policy
         self.stack_size = stack_size
@@ -290,11 +296,15 @@ class Executor:
             created = lib.pw_files_output_state(c, fid.encode(), failed) == 1
             temp = temps[fid]
             if created and not failed[0] and result.trap is None:
-                os.replace(temp, path)
-                result.outputs[fid] = path
-                continue
-            if created:
+                try:
+                    os.replace(temp, path)
+                    result.outputs[fid] = path
+                    continue
+                except OSError as exc:  # e.g. the path is a directory: recorded, temp removed
+                    why = f"it could not be moved into place ({exc.strerror or exc})"
+            else:
                 why = "a write failed" if failed[0] else "the payload trapped"
+            if created:
                 result.file_errors.append(f"output '{fid}' discarded: {why}")
             try:
                 os.unlink(temp)
@@ -347,6 +357,8 @@ def _paths(mapping: Mapping[str, PathLike] | None, label: str) -> dict[str, str]
         if "\0" in fid:
             raise ValueError(f"file id {fid!r} contains a NUL character")
         out[fid] = os.fspath(path)
+        if "\0" in os.fsdecode(out[fid]):  # C would cut the path short there
+            raise ValueError(f"the path of file id {fid!r} contains a NUL character")
     return out
 
 
@@ -361,20 +373,22 @@ def _check(rc: int) -> None:
 
 
 # -- the one-shot form, with a bounded cache of executors ------------------
-_cache: OrderedDict[tuple[str, str, int, int], Executor] = OrderedDict()
+_cache: OrderedDict[tuple[str, str, int, int, int | None], Executor] = OrderedDict()
 _cache_lock = threading.Lock()
 CACHE_ENTRIES = 32
 CACHE_BYTES = 256 * 1024 * 1024
 
 
-def _cached_executor(data: bytes, mode: str, stack_size: int, heap_size: int) -> Executor:
-    key = (mode, hashlib.sha256(data).hexdigest(), stack_size, heap_size)
+def _cached_executor(data: bytes, mode: str, stack_size: int, heap_size: int,
+                     max_memory_pages: int | None = None) -> Executor:
+    key = (mode, hashlib.sha256(data).hexdigest(), stack_size, heap_size, max_memory_pages)
     with _cache_lock:
         found = _cache.get(key)
         if found is not None:
             _cache.move_to_end(key)
             return found
-    executor = Executor(data, mode=mode, stack_size=stack_size, heap_size=heap_size)
+    executor = Executor(data, mode=mode, stack_size=stack_size, heap_size=heap_size,
+                        max_memory_pages=max_memory_pages)
     with _cache_lock:
         _cache[key] = executor
         while len(_cache) > CACHE_ENTRIES or (
@@ -397,7 +411,7 @@ def invoke(payload: bytes | bytearray | memoryview | PathLike,
            outputs: Mapping[str, PathLike] | None = None, *, mode: str = DEFAULT_MODE,
            policy: str = DEFAULT_POLICY, stack_size: int = TEACLAVE_STACK_SIZE,
            heap_size: int = TEACLAVE_HEAP_SIZE, timeout: float | None = None,
-           timings: bool = False) -> RunResult:
+           timings: bool = False, max_memory_pages: int | None = None) -> RunResult:
     """Run a payload once and return the full :class:`RunResult`.
 
     With the default policy the loaded module is cached (keyed by the
@@ -405,10 +419,10 @@ def invoke(payload: bytes | bytearray | memoryview | PathLike,
     """
     data = read_payload(payload)
     if policy == DEFAULT_POLICY:
-        executor = _cached_executor(data, mode, stack_size, heap_size)
+        executor = _cached_executor(data, mode, stack_size, heap_size, max_memory_pages)
         return executor.invoke(arguments, inputs, outputs, timeout=timeout, timings=timings)
     with Executor(data, mode=mode, policy=policy, stack_size=stack_size,
-                  heap_size=heap_size) as executor:
+                  heap_size=heap_size, max_memory_pages=max_memory_pages) as executor:
         return executor.invoke(arguments, inputs, outputs, timeout=timeout, timings=timings)
 
 
@@ -419,7 +433,8 @@ def run(payload: bytes | bytearray | memoryview | PathLike,
     """Run a payload once as Teaclave does and return the entrypoint's result.
 
     A trap raises :class:`~pywamr.Trap` with WAMR's message.  Options:
-    ``mode``, ``policy``, ``stack_size``, ``heap_size``, ``timeout``.
+    ``mode``, ``policy``, ``stack_size``, ``heap_size``, ``timeout``,
+    ``max_memory_pages``.
     """
     result = invoke(payload, arguments, inputs, outputs, **options)
     if result.trap is not None:
