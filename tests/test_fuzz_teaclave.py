@@ -8,6 +8,7 @@ The long runs are for developers: ``python tools/fuzz.py --target load
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,19 @@ def test_regression_int32_min_file_handle() -> None:
     assert result.return_value == -2
     assert result.file_errors == ["teaclave_close_file: bad or closed handle -2147483648",
                                   "teaclave_read_file: bad or closed handle -2147483648"]
+
+
+def test_regression_output_never_replaces_a_special_file(tmp_path: Path) -> None:
+    """An output declared at /dev/null was renamed over it: the device became a
+    regular file.  A FIFO stands in for the device here."""
+    import stat
+
+    (tmp_path / "in").write_text("a\nb\n")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with teaclave.Executor(example("wordcount")) as executor:
+        result = executor.invoke({}, {"input": tmp_path / "in"}, {"output": fifo})
+    assert result.ok and result.outputs == {}
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert any("not a regular file" in e for e in result.file_errors), result.file_errors
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "in"]
