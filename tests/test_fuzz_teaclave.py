@@ -8,6 +8,7 @@ The long runs are for developers: ``python tools/fuzz.py --target load
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,63 @@ def test_regression_output_path_that_cannot_be_replaced(tmp_path: Path) -> None:
     assert any("output 'output' discarded: it could not be moved into place" in e
                for e in result.file_errors)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "outdir"]
+
+
+@pytest.mark.parametrize("ops", [
+    b"\x02",  # block, its type byte missing
+    b"\x3f",  # memory.size, its reserved byte missing
+    b"\x40",  # memory.grow
+    b"\xfc\x0b",  # memory.fill
+    b"\xfc\x0a\x00",  # memory.copy, one of two bytes
+    b"\x43\x00\x00",  # f32.const, two of four bytes
+    b"\x44\x00\x00\x00\x00\x00\x00",  # f64.const, six of eight bytes
+], ids=["block", "memory.size", "memory.grow", "memory.fill", "memory.copy", "f32.const",
+        "f64.const"])
+def test_regression_truncated_immediates(tmp_path: Path, ops: bytes) -> None:
+    """vendor/patches/0004: a body ending inside an immediate made the loader read
+    past the module's buffer (seen by tools/sanitize.sh; here, the module is refused)."""
+    body = b"\x00" + ops  # the last bytes of the module
+    module = (b"\0asm\x01\0\0\0" + section(1, vec([b"\x60\x00\x00"]))
+              + section(3, vec([b"\x00"])) + section(5, vec([b"\x00\x01"]))
+              + section(10, vec([leb(len(body)) + body])))
+    _loads_in_a_subprocess(module, tmp_path)
+    with pywamr.Runtime() as rt, pytest.raises(pywamr.LoadError, match="unexpected end"):
+        rt.load(module)
+
+
+def test_regression_int32_min_file_handle() -> None:
+    """teaclave_files.c computed handle - 1 before its range check (signed overflow
+    for INT32_MIN, reported by UBSan under tools/sanitize.sh --fuzz)."""
+    # entrypoint(argc, argv) = close(INT32_MIN) + read(INT32_MIN, 0, 0)
+    types = section(1, vec([b"\x60\x02\x7f\x7f\x01\x7f", b"\x60\x01\x7f\x01\x7f",
+                            b"\x60\x03\x7f\x7f\x7f\x01\x7f"]))
+    imports = section(2, vec([name("env") + name("teaclave_close_file") + b"\x00\x01",
+                              name("env") + name("teaclave_read_file") + b"\x00\x02"]))
+    int32_min = b"\x41\x80\x80\x80\x80\x78"
+    body = (b"\x00" + int32_min + b"\x10\x00" + int32_min + b"\x41\x00\x41\x00\x10\x01"
+            + b"\x6a\x0b")  # close(MIN) + read(MIN, 0, 0)
+    module = (b"\0asm\x01\0\0\0" + types + imports + section(3, vec([b"\x00"]))
+              + section(5, vec([b"\x00\x01"]))
+              + section(7, vec([name("entrypoint") + b"\x00\x02", name("memory") + b"\x02\x00"]))
+              + section(10, vec([leb(len(body)) + body])))
+    with teaclave.Executor(module, heap_size=4096) as executor:
+        result = executor.invoke({})
+    assert result.return_value == -2
+    assert result.file_errors == ["teaclave_close_file: bad or closed handle -2147483648",
+                                  "teaclave_read_file: bad or closed handle -2147483648"]
+
+
+def test_regression_output_never_replaces_a_special_file(tmp_path: Path) -> None:
+    """An output declared at /dev/null was renamed over it: the device became a
+    regular file.  A FIFO stands in for the device here."""
+    import stat
+
+    (tmp_path / "in").write_text("a\nb\n")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with teaclave.Executor(example("wordcount")) as executor:
+        result = executor.invoke({}, {"input": tmp_path / "in"}, {"output": fifo})
+    assert result.ok and result.outputs == {}
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert any("not a regular file" in e for e in result.file_errors), result.file_errors
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "in"]

@@ -500,13 +500,17 @@ class TeaclaveTarget(Target):
         return {
             "payload": name,
             "mode": rng.choice(MODES),
-            "policy": rng.choice(["reuse-module", "reuse-module", "reuse-runtime"]),
+            "policy": rng.choice(["reuse-instance", "reuse-instance", "reuse-module",
+                                  "reuse-runtime"]),
             "heap_size": rng.choice([0, 4096, 64 * 1024, 1 << 20, 20 << 20]),
             "stack_size": rng.choice([4096, 32 * 1024, 160 * 1024]),
             "max_memory_pages": rng.choice([None, None, None, 1, 17, 18, 20, 32, 1000]),
             "timeout": 2.0,
             "arguments": arguments,
             "files": files,
+            # run it twice on the same executor: the second run must give the same
+            # result (nothing may leak between invocations, e.g. through a reset instance)
+            "repeat": rng.random() < 0.5,
         }
 
     def executor(self, case: dict[str, Any]) -> Any:
@@ -537,7 +541,13 @@ class TeaclaveTarget(Target):
             elif kind == "dir":
                 os.mkdir(path)
             elif kind == "devnull":
-                path = os.devnull
+                # /dev/null as an input; as an output, a FIFO of our own: a regression
+                # that renamed over it must never clobber a system file
+                if spec["output"]:
+                    path = str(work / f"fifo{n}")
+                    os.mkfifo(path)
+                else:
+                    path = os.devnull
             elif kind == "nodir":
                 path = str(work / "no" / "such" / f"f{n}")
             elif kind == "nul":
@@ -561,22 +571,35 @@ class TeaclaveTarget(Target):
     def execute(self, case: dict[str, Any], stats: Counter[str]) -> None:
         import pywamr
 
+        try:
+            executor = self.executor(case)
+        except (pywamr.WamrError, TypeError, ValueError) as exc:
+            stats[f"executor:{type(exc).__name__}"] += 1
+            return
+        first = self._run_once(case, executor, stats)
+        if case.get("repeat"):
+            second = self._run_once(case, executor, stats)
+            if first != second and not (first[0] == second[0] == "ok"
+                                        and (first[3] or second[3])):  # a timeout may vary
+                raise Finding(f"the same invocation gave a different result the second time:\n"
+                              f"first:  {first!r:.1500}\nsecond: {second!r:.1500}")
+
+    def _run_once(self, case: dict[str, Any], executor: Any,
+                  stats: Counter[str]) -> tuple[Any, ...]:
+        """One invocation in a fresh directory; its outcome, comparable across runs."""
+        import pywamr
+
         self.count += 1
         work = self.base / f"w{self.count}"
         work.mkdir()
         try:
             inputs, outputs, made = self._paths(case, work)
             try:
-                executor = self.executor(case)
-            except (pywamr.WamrError, TypeError, ValueError) as exc:
-                stats[f"executor:{type(exc).__name__}"] += 1
-                return
-            try:
                 result = executor.invoke(case["arguments"], inputs, outputs)
             except (pywamr.WamrError, TypeError, ValueError, MemoryError) as exc:
                 stats[f"invoke:{type(exc).__name__}"] += 1
                 self._check_files(work, {}, outputs, made, inputs)
-                return
+                return ("error", type(exc).__name__, str(exc).replace(str(work), "<dir>"))
             stats["ok" if result.ok else "trap"] += 1
             if result.ok != isinstance(result.return_value, int):
                 raise Finding(f"inconsistent result {result!r}")
@@ -586,6 +609,11 @@ class TeaclaveTarget(Target):
                 if path != outputs[fid] or not os.path.exists(path):
                     raise Finding(f"output {fid!r} reported at {path!r} but missing")
             self._check_files(work, result.outputs, outputs, made, inputs)
+            written = {fid: Path(path).read_bytes() if os.path.isfile(path) else None
+                       for fid, path in result.outputs.items()}
+            return ("ok", result.return_value, result.trap, result.timed_out,
+                    [e.replace(str(work), "<dir>") for e in result.file_errors],
+                    result.files_left_open, result.stdout, written)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -597,7 +625,7 @@ class TeaclaveTarget(Target):
             text = str(path)
             if ".pywamr-" in path.name:
                 raise Finding(f"temporary file left behind: {text!r}")
-            if path.is_dir():
+            if path.is_dir() or path.is_fifo():  # FIFOs are the harness's own
                 continue
             if text not in made and text not in output_paths:
                 raise Finding(f"a file nobody declared was created: {text!r}")

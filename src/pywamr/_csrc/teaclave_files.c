@@ -143,9 +143,14 @@ slot_of(pw_files *f, const char *fn, int32_t handle, int want_write)
 {
     int is_write = (handle & PW_WRITE_FLAG) != 0;
     int32_t n = handle & ~PW_WRITE_FLAG;
-    int slot = n - 1;
+    int slot = 0;
     files_init(f);
-    if (handle <= 0 || n < 1 || n > PW_MAX_OPEN_FILES || f->fds[slot] < 0
+    /* The range check comes first: n - 1 overflows for INT32_MIN. */
+    if (handle > 0 && n >= 1 && n <= PW_MAX_OPEN_FILES)
+        slot = n - 1;
+    else
+        n = 0;
+    if (!n || f->fds[slot] < 0
         || f->decls[f->slot_decl[slot]].is_output != is_write) {
         record(f, "%s: bad or closed handle %d", fn, handle);
         return -1;

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import hashlib
 import itertools
 import os
+import stat
 import threading
 import time
 from collections import OrderedDict
@@ -297,6 +299,7 @@ class Executor:
             temp = temps[fid]
             if created and not failed[0] and result.trap is None:
                 try:
+                    _check_replaceable(path)
                     os.replace(temp, path)
                     result.outputs[fid] = path
                     continue
@@ -360,6 +363,17 @@ def _paths(mapping: Mapping[str, PathLike] | None, label: str) -> dict[str, str]
         if "\0" in os.fsdecode(out[fid]):  # C would cut the path short there
             raise ValueError(f"the path of file id {fid!r} contains a NUL character")
     return out
+
+
+def _check_replaceable(path: str) -> None:
+    """Outputs are renamed over regular files (or symlinks) only, never over a
+    device, FIFO, socket or directory (e.g. ``/dev/null``)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise OSError(errno.EEXIST, "the path exists and is not a regular file", path)
 
 
 def _temp_path(path: str) -> str:
