@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -226,37 +228,36 @@ def test_traps_in_aot(aot_basic: pywamr.Instance, call: tuple[Any, ...], message
 
 
 def isolated(code: str, *args: str) -> str:
-    """Run ``code`` in a fresh interpreter; returns its stdout.
-
-    Tests that start wasm on new threads run there: with WAMR 1.1.2 as
-    shipped, a thread initialising one core's signal environment pushes the
-    other core's fault handler out of the chain, and a later out-of-bounds
-    trap of that core elsewhere in this process would crash it (fixed by the
-    reliability branch's WAMR patch 0001).
-    """
+    """Run ``code`` in a fresh interpreter (same environment); returns its stdout."""
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def test_stack_overflow_in_a_thread() -> None:
-    out = isolated("""
-import threading, sys, pywamr
-def deep():
-    with pywamr.Runtime("aot") as rt, rt.load(sys.argv[1]).instantiate() as inst:
+def test_stack_overflow_in_threads() -> None:
+    caught: list[Any] = []
+
+    def deep() -> None:
+        with pywamr.Runtime("aot") as rt, rt.load(payload("basic")).instantiate() as inst:
+            try:
+                inst.call("recurse", 0)
+            except pywamr.Trap as trap:
+                caught.append(trap.message)
+            caught.append(inst.call("add", 2, 2))
+
+    for stack in (0, 1 << 20):  # the default thread stack, and 1 MiB
+        previous = threading.stack_size(stack)
         try:
-            inst.call("recurse", 0)
-        except pywamr.Trap as trap:
-            print(trap.message)
-        print(inst.call("add", 2, 2))
-for stack in (0, 1 << 20):  # the default thread stack, and 1 MiB
-    threading.stack_size(stack)
-    worker = threading.Thread(target=deep)
-    worker.start()
-    worker.join()
-""", str(payload("basic")))
-    assert out == "native stack overflow\n4\n" * 2
+            worker = threading.Thread(target=deep)
+            worker.start()
+            worker.join()
+        finally:
+            threading.stack_size(previous)
+    assert caught == ["native stack overflow", 4] * 2
+    with pywamr.Runtime("classic-interp") as rt, rt.load(payload("basic")).instantiate() as inst:
+        with pytest.raises(pywamr.Trap, match="out of bounds"):  # the other core still traps
+            inst.call("load", 1 << 20)
 
 
 def test_timeout_stops_aot_code(aot_basic: pywamr.Instance) -> None:
@@ -569,47 +570,36 @@ def test_concurrent_processes_do_not_corrupt_the_cache(own_cache: Path) -> None:
 
 # ---------------------------------------------------------------------------
 # Teaclave and the command line
-POLICY = """
-import sys
-from pathlib import Path
-from pywamr import teaclave
-policy, tmp, intersection, adder = sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4]
-(tmp / "a").write_text("x\\ny\\nz\\n")
-(tmp / "b").write_text("y\\nz\\n")
-with teaclave.Executor(intersection, mode="aot", policy=policy) as executor:
-    for _ in range(3):
-        out = tmp / "out"
-        result = executor.invoke({}, {"input_a": tmp / "a", "input_b": tmp / "b"},
-                                 {"output": out}, timings=True)
-        print(result.return_value, repr(out.read_text()), sorted(result.timings)[:2])
-with teaclave.Executor(adder, mode="aot", policy=policy) as executor:
-    print([executor.run({"a": i, "b": 1}) for i in range(3)])
-"""
-
-
 @pytest.mark.parametrize("policy", teaclave.POLICIES)
 def test_teaclave_executor_in_aot_with_every_policy(policy: str, tmp_path: Path) -> None:
-    # Isolated: the cold policy re-initialises the fast core, which with WAMR 1.1.2 as shipped
-    # breaks the fault-handler chain for the other core in this process (see isolated()).
-    out = isolated(POLICY, policy, str(tmp_path), str(example("intersection")),
-                   str(example("adder"))).splitlines()
-    assert out[:3] == ["2 'y\\nz\\n' ['call', 'cleanup']"] * 3
-    assert out[3] == "[1, 2, 3]"
+    (tmp_path / "a").write_text("x\ny\nz\n")
+    (tmp_path / "b").write_text("y\nz\n")
+    with teaclave.Executor(example("intersection"), mode="aot", policy=policy) as executor:
+        for _ in range(3):
+            out = tmp_path / "out"
+            result = executor.invoke({}, {"input_a": tmp_path / "a", "input_b": tmp_path / "b"},
+                                     {"output": out}, timings=True)
+            assert (result.return_value, out.read_text()) == (2, "y\nz\n")
+            assert result.timings is not None and result.timings["call"] > 0
+    with teaclave.Executor(example("adder"), mode="aot", policy=policy) as executor:
+        assert [executor.run({"a": i, "b": 1}) for i in range(3)] == [1, 2, 3]
+    (tmp_path / "in").write_bytes(b"input bytes\n" * 10)
+    files = ({"in": tmp_path / "in"}, {"out": tmp_path / "o"})
+    with teaclave.Executor(payload("tc_probe"), mode="aot", policy=policy) as executor:
+        assert executor.invoke({"case": "leave-open"}, *files).files_left_open == 2
+        second = executor.invoke({"case": "handles"}, *files)  # nothing leaks between runs
+        assert (second.return_value, second.files_left_open, second.file_errors) == (1, 1, [])
 
 
 def test_aot_shares_the_fast_core_for_cold_runs() -> None:
-    out = isolated("""
-import sys, pywamr
-from pywamr import teaclave
-rt = pywamr.Runtime("fast-interp")
-try:
-    teaclave.run(sys.argv[1], {"a": 1, "b": 2}, mode="aot", policy="cold")
-except pywamr.WamrError as exc:
-    print("refused:", "close other runtimes" in str(exc))
-rt.close()
-print(teaclave.run(sys.argv[1], {"a": 1, "b": 2}, mode="aot", policy="cold"))
-""", str(example("adder")))
-    assert out == "refused: True\n3\n"
+    gc.collect()
+    rt = pywamr.Runtime("fast-interp")
+    try:
+        with pytest.raises(pywamr.WamrError, match="close other runtimes"):
+            teaclave.run(example("adder"), {"a": 1, "b": 2}, mode="aot", policy="cold")
+    finally:
+        rt.close()
+    assert teaclave.run(example("adder"), {"a": 1, "b": 2}, mode="aot", policy="cold") == 3
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
