@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import EXAMPLES, ROOT, example, payload
 
 import pywamr
-from conftest import EXAMPLES, ROOT, example, payload
 from pywamr import _aot, teaclave
 
 pytestmark = pytest.mark.skipif(not pywamr.aot_available(),
@@ -171,9 +171,13 @@ def test_file_api_probe_identical_in_every_mode(case: str, tmp_path: Path) -> No
 def test_host_functions_and_libc_in_aot() -> None:
     with pywamr.Runtime("aot") as rt:
         seen: list[bytes] = []
+
+        def h_buf(data: memoryview) -> int:
+            seen.append(bytes(data))
+            return len(data)
+
         rt.register_hosts("env", {
-            "h_add": (lambda a, b: a + b, "(ii)i"), "h_buf": (lambda d: seen.append(bytes(d))
-                                                              or len(d), "(*~)i"),
+            "h_add": (lambda a, b: a + b, "(ii)i"), "h_buf": (h_buf, "(*~)i"),
             "h_str": (lambda s: len(s), "($)i"), "h_ptr": (lambda p: p, "(*)i"),
             "h_i64": (lambda v: v * 2, "(I)I"), "h_f32": (lambda v: v / 2, "(f)f"),
             "h_f64": (lambda v: v * 1.5, "(F)F"), "h_void": (lambda: None, "()")})
@@ -255,9 +259,9 @@ def test_stack_overflow_in_threads() -> None:
         finally:
             threading.stack_size(previous)
     assert caught == ["native stack overflow", 4] * 2
-    with pywamr.Runtime("classic-interp") as rt, rt.load(payload("basic")).instantiate() as inst:
-        with pytest.raises(pywamr.Trap, match="out of bounds"):  # the other core still traps
-            inst.call("load", 1 << 20)
+    with (pywamr.Runtime("classic-interp") as rt, rt.load(payload("basic")).instantiate() as inst,
+          pytest.raises(pywamr.Trap, match="out of bounds")):  # the other core still traps
+        inst.call("load", 1 << 20)
 
 
 def test_timeout_stops_aot_code(aot_basic: pywamr.Instance) -> None:
@@ -316,7 +320,7 @@ def test_raw_wamr_aot_is_refused(mode: str, tmp_path: Path) -> None:
 def test_damaged_containers_raise_load_error(basic_container: bytes, mode: str) -> None:
     split = _aot._HEADER.size + int.from_bytes(basic_container[13:17], "little")
     with pywamr.Runtime(mode) as rt:
-        for cut in [*range(0, split + 40), len(basic_container) // 2, len(basic_container) - 1]:
+        for cut in [*range(split + 40), len(basic_container) // 2, len(basic_container) - 1]:
             with pytest.raises(pywamr.LoadError):
                 rt.load(basic_container[:cut])
         with pytest.raises(pywamr.LoadError, match="trailing"):
