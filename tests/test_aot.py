@@ -415,6 +415,14 @@ def test_cpu_choice_is_recorded_and_keyed(own_cache: Path, compiles: list[str],
     assert len(compiles) == len({_aot.DEFAULT_CPU, host})
 
 
+def test_memory_cap_is_compiled_in(basic_container: bytes) -> None:
+    with pywamr.Runtime("aot") as rt:
+        inst = rt.load(payload("basic"), max_memory_pages=2).instantiate(heap_size=0)
+        assert [inst.call("grow", 1), inst.call("grow", 1), inst.call("pages")] == [1, -1, 2]
+        with pytest.raises(pywamr.LoadError, match="max_memory_pages"):
+            rt.load(basic_container, max_memory_pages=2)
+
+
 def test_without_the_compiler(monkeypatch: pytest.MonkeyPatch, basic_container: bytes) -> None:
     def missing() -> Any:
         raise _aot.AotUnavailableError("built without the AOT compiler")

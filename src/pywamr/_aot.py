@@ -95,8 +95,9 @@ def _compiler() -> Any:
     except ImportError as exc:
         raise AotUnavailableError(
             "this pywamr was built without the AOT compiler (LLVM 14 was not found at build "
-            "time): install llvm-14-dev and reinstall pywamr (PYWAMR_AOT=ON makes its absence "
-            f"a build error). Loading AOT containers still works. ({exc})") from None
+            "time, or PYWAMR_AOT=OFF): install llvm-14-dev and reinstall pywamr (PYWAMR_AOT=ON "
+            f"makes a missing LLVM a build error). Loading AOT containers still works. ({exc})"
+        ) from None
     return _compiler
 
 
