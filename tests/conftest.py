@@ -21,6 +21,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "tools/sanitize.sh: AddressSanitizer reports every such crash)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_aot_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Mode "aot" compiles into this session's cache, not ~/.cache/pywamr (see _aot.py)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYWAMR_CACHE_DIR", str(tmp_path_factory.mktemp("pywamr-cache")))
+        mp.delenv("PYWAMR_AOT_KEY", raising=False)
+        yield
+
+
 def payload(name: str) -> Path:
     return PAYLOADS / f"{name}.wasm"
 

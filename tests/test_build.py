@@ -75,3 +75,16 @@ def test_zig_builds_of_the_c_examples_agree(tmp_path: Path) -> None:
             value = teaclave.run(path, arguments, {i: files[i] for i in inputs}, out)
             results.append((value, [p.read_bytes() for p in out.values()]))
         assert results[0] == results[1], name
+
+
+def test_aot_compiler_is_built_where_llvm_14_is() -> None:
+    """tools/setup.sh installs llvm-14-dev: then the AOT tests must run, not skip."""
+    import os
+
+    import pywamr
+
+    if not Path("/usr/lib/llvm-14/lib/cmake/llvm/LLVMConfig.cmake").exists():
+        pytest.skip("LLVM 14 (llvm-14-dev) is not installed")
+    if os.environ.get("PYWAMR_AOT", "").upper() == "OFF":
+        pytest.skip("built with PYWAMR_AOT=OFF")
+    assert pywamr.aot_available(), "LLVM 14 is installed, but pywamr._compiler was not built"

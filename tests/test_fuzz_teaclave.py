@@ -56,9 +56,10 @@ def test_harness_saves_crashes_and_findings_with_their_seed(tmp_path: Path) -> N
 
 
 # -- regressions -----------------------------------------------------------
-def _loads_in_a_subprocess(data: bytes, tmp_path: Path, refused: int | None = 2) -> None:
-    """Load in both modes in a child, so a regression fails the test, not pytest;
-    ``refused``: how many of the two loads must raise LoadError (None: any)."""
+def _loads_in_a_subprocess(data: bytes, tmp_path: Path,
+                           refused: int | None = len(pywamr.MODES)) -> None:
+    """Load in every mode in a child, so a regression fails the test, not pytest;
+    ``refused``: how many of the loads must raise LoadError (None: any)."""
     path = tmp_path / "module.wasm"
     path.write_bytes(data)
     code = (f"import pywamr\nfor mode in pywamr.MODES:\n"

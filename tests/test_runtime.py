@@ -11,7 +11,7 @@ from conftest import payload
 
 
 def test_modes() -> None:
-    assert set(pywamr.MODES) == {"fast-interp", "classic-interp"}
+    assert set(pywamr.MODES) == {"fast-interp", "classic-interp", "aot"}
     with pytest.raises(ValueError, match="unknown mode"):
         pywamr.Runtime("jit-of-the-future")
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Emit the cffi (out-of-line API mode) C source for one pywamr core.
 
-CMake runs this at build time: ``python tools/ffibuild.py MODULE OUT.c``.
-The declarations live in ``src/pywamr/_csrc/cdef.h``; the generated C is
-compiled together with the bridge and WAMR into ``pywamr.MODULE``.
+CMake runs this at build time: ``python tools/ffibuild.py MODULE OUT.c [CDEF HEADER]``.
+The declarations live in ``src/pywamr/_csrc/cdef.h`` (or CDEF, a file name in
+that directory, with HEADER the C header the generated source includes; the
+AOT compiler module uses ``compiler_cdef.h`` and ``compiler.h``); the
+generated C is compiled together with the bridge and WAMR into ``pywamr.MODULE``.
 """
 
 from __future__ import annotations
@@ -16,20 +18,20 @@ import cffi
 CSRC = Path(__file__).resolve().parent.parent / "src" / "pywamr" / "_csrc"
 
 
-def make_ffi(module_name: str) -> cffi.FFI:
+def make_ffi(module_name: str, cdef: str = "cdef.h", header: str = "bridge.h") -> cffi.FFI:
     """The FFI builder for ``pywamr.<module_name>``."""
     ffi = cffi.FFI()
-    ffi.cdef((CSRC / "cdef.h").read_text())
-    ffi.set_source(f"pywamr.{module_name}", '#include "bridge.h"')
+    ffi.cdef((CSRC / cdef).read_text())
+    ffi.set_source(f"pywamr.{module_name}", f'#include "{header}"')
     return ffi
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
-        print("usage: ffibuild.py MODULE OUT.c", file=sys.stderr)
+    if len(argv) not in (3, 5):
+        print("usage: ffibuild.py MODULE OUT.c [CDEF HEADER]", file=sys.stderr)
         return 2
     out = Path(argv[2])
-    make_ffi(argv[1]).emit_c_code(str(out) + ".tmp")
+    make_ffi(argv[1], *argv[3:]).emit_c_code(str(out) + ".tmp")
     Path(str(out) + ".tmp").replace(out)
     return 0
 

@@ -1,5 +1,7 @@
 """pywamr: run WebAssembly on the WebAssembly Micro Runtime (WAMR) from Python."""
 
+from ._aot import AotUnavailableError, compile_aot  # AOT: see _aot.py
+from ._aot import available as aot_available
 from ._errors import (
     ClosedError,
     ExportNotFound,
@@ -28,6 +30,7 @@ __all__ = [
     "DEFAULT_STACK_SIZE",
     "MODES",
     "WAMR_VERSION",
+    "AotUnavailableError",
     "ClosedError",
     "ExportNotFound",
     "ExportType",
@@ -50,4 +53,6 @@ __all__ = [
     "ValType",
     "WamrError",
     "WorkerCrashed",
+    "aot_available",
+    "compile_aot",
 ]

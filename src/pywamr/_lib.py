@@ -17,6 +17,7 @@ from ._errors import ClosedError, InstanceBusy, Timeout, Trap, WamrError
 MODES: dict[str, str] = {
     "fast-interp": "_native_fast",
     "classic-interp": "_native_classic",
+    "aot": "_native_fast",  # AOT code runs in the fast core (it has the AOT loader)
 }
 DEFAULT_MODE = "fast-interp"
 ERR_BUF = 1024
@@ -58,7 +59,8 @@ def core(mode: str) -> Core:
             native = importlib.import_module(f"pywamr.{MODES[mode]}")
             from . import _host
 
-            _host.install(native.ffi)
+            if not any(c.lib is native.lib for c in _cores.values()):  # "aot" shares a core
+                _host.install(native.ffi)
             _cores[mode] = Core(mode, native.ffi, native.lib)
     return _cores[mode]
 

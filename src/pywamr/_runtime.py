@@ -144,7 +144,11 @@ class Runtime:
     # -- modules -------------------------------------------------------
     def load(self, source: Source, *, allow_unresolved: bool = False,
              max_memory_pages: int | None = None) -> Module:
-        """Load a ``.wasm`` or AOT module from bytes or a file path.
+        """Load a ``.wasm`` module or a pywamr AOT container from bytes or a file path.
+
+        Containers (:func:`pywamr.compile_aot`) are integrity-checked first;
+        raw WAMR AOT files are refused with :class:`LoadError`.  In mode
+        ``"aot"``, wasm is compiled (once, then cached on disk) and loaded as AOT.
 
         Every function import must be provided by a host function registered
         on this runtime or by WAMR's libc-builtin, otherwise :class:`LinkError`
@@ -165,6 +169,9 @@ class Runtime:
             raise TypeError(f"expected bytes or a path, not {type(source).__name__}")
         if max_memory_pages is not None:  # reliability: memory cap (see _limits)
             data = _limits.cap_memory_pages(data, max_memory_pages)
+        # AOT (see _aot.py): containers verified, raw AOT refused, wasm compiled in mode "aot".
+        from . import _aot
+        data = _aot.prepare(data, self._core)
         return Module._load(self, data, allow_unresolved)
 
     # -- lifetime ------------------------------------------------------

@@ -55,7 +55,31 @@ def _parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="list a module's imports and exports")
     inspect.add_argument("payload")
     inspect.add_argument("--mode", choices=sorted(MODES), default=DEFAULT_MODE)
+
+    # AOT (see _aot.py)
+    compile_ = commands.add_parser("compile", help="compile a .wasm ahead of time into a "
+                                   "pywamr AOT container (integrity-checked when loaded)")
+    compile_.add_argument("payload", help="a .wasm file")
+    compile_.add_argument("-o", "--output", required=True, metavar="OUT.aot")
+    compile_.add_argument("--opt-level", type=int, default=3, choices=range(4))
+    compile_.add_argument("--size-level", type=int, default=3, choices=range(4))
+    compile_.add_argument("--cpu", help="x86-64-v2 (default, portable), x86-64-v3, x86-64-v4, "
+                          "or host (the best level this CPU has)")
+    compile_.add_argument("--target", help="target architecture (default: this machine's)")
     return parser
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from ._aot import compile_aot, load_key, unseal
+
+    container = compile_aot(args.payload, opt_level=args.opt_level, size_level=args.size_level,
+                            target=args.target, cpu=args.cpu)
+    with open(args.output, "wb") as handle:
+        handle.write(container)
+    meta = unseal(container, load_key())[0]
+    print(f"{args.output}: {len(container)} bytes, target {meta['target']}, cpu {meta['cpu']}, "
+          f"opt level {meta['opt_level']}")
+    return 0
 
 
 def _percentile(values: list[int], q: float) -> float:
@@ -124,7 +148,7 @@ def _inspect(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _run(args) if args.command == "run" else _inspect(args)
+        return {"run": _run, "inspect": _inspect, "compile": _compile}[args.command](args)
     except (WamrError, OSError, ValueError, TypeError) as exc:
         print(f"pywamr: error: {exc}", file=sys.stderr)
         return 1
