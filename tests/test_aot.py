@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, ROOT, example, payload
+from wasm_bytes import leb, name, section, vec
 
 import pywamr
 from pywamr import _aot, teaclave
@@ -262,6 +264,39 @@ def test_stack_overflow_in_threads() -> None:
     with (pywamr.Runtime("classic-interp") as rt, rt.load(payload("basic")).instantiate() as inst,
           pytest.raises(pywamr.Trap, match="out of bounds")):  # the other core still traps
         inst.call("load", 1 << 20)
+
+
+def deep_host_module() -> bytes:
+    """down(n) = h(n) + down(n + 1): recursion that calls the host at every depth."""
+    body = (b"\x00" + b"\x20\x00\x10\x00" + b"\x20\x00\x41\x01\x6a\x10\x01" + b"\x6a"
+            + b"\x0b")
+    return (b"\0asm\x01\0\0\0" + section(1, vec([b"\x60\x01\x7f\x01\x7f"]))
+            + section(2, vec([name("env") + name("h") + b"\x00\x00"]))
+            + section(3, vec([b"\x00"])) + section(7, vec([name("down") + b"\x00\x01"]))
+            + section(10, vec([leb(len(body)) + body])))
+
+
+def test_host_calls_at_the_native_stack_limit() -> None:
+    """The host runs at the deepest level, just above the overflow check (the stack guard)."""
+    calls: list[int] = []
+
+    def h(depth: int) -> int:
+        calls.append(depth)
+        return len(json.dumps([[[{"depth": depth}]]] * 8))  # some real Python work
+
+    def run() -> None:
+        with pywamr.Runtime("aot") as rt:
+            rt.register_host("env", "h", h, "(i)i")
+            with rt.load(deep_host_module()).instantiate() as inst:
+                for _ in range(2):  # and again: the instance stays usable
+                    with pytest.raises(pywamr.Trap, match="native stack overflow"):
+                        inst.call("down", 0)
+
+    run()
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert len(calls) > 1000
 
 
 def test_timeout_stops_aot_code(aot_basic: pywamr.Instance) -> None:
