@@ -118,6 +118,8 @@ copy_tables(WASMModuleInstance *mi, uint8_t *buf, int to_instance)
         return;
     for (i = 0; i < mi->table_count; i++) {
         uint64_t len = (uint64_t)mi->tables[i]->cur_size * sizeof(uint32);
+        if (!len)
+            continue;
         if (to_instance)
             memcpy(mi->tables[i]->elems, buf, len);
         else
@@ -170,7 +172,8 @@ pw_instance_snapshot(pw_instance *inst)
     s->globals_len = mi->global_data_size;
     if (s->globals_len && !(s->globals = malloc(s->globals_len)))
         goto nomem;
-    memcpy(s->globals, mi->global_data, s->globals_len);
+    if (s->globals_len) /* memcpy from/to NULL is undefined even for 0 bytes */
+        memcpy(s->globals, mi->global_data, s->globals_len);
     s->tables_len = tables_size(mi);
     if (s->tables_len && !(s->tables = malloc(s->tables_len)))
         goto nomem;
@@ -234,7 +237,8 @@ pw_instance_reset(pw_instance *inst)
                 return PW_ERR_STATE;
         }
     }
-    memcpy(mi->global_data, s->globals, s->globals_len);
+    if (s->globals_len)
+        memcpy(mi->global_data, s->globals, s->globals_len);
     if (tables_size(mi) != s->tables_len)
         return PW_ERR_STATE;
     copy_tables(mi, s->tables, 1);
