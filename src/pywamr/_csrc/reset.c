@@ -8,8 +8,8 @@
  *   - the app heap: its pages are dropped with madvise(MADV_DONTNEED), so
  *     they read as zeros again (only pages that were touched cost anything),
  *     and WAMR's heap allocator is re-created over the same pool;
- *   - globals (mutable ones included, e.g. the aux stack pointer) and, for
- *     bytecode modules, table elements: copied back;
+ *   - globals (mutable ones included, e.g. the aux stack pointer) and table
+ *     elements: copied back;
  *   - exception, captured output and Teaclave file state: cleared.
  * A memory that grew cannot shrink back: reset then reports PW_ERR_STATE
  * and the caller replaces the instance.
@@ -37,7 +37,7 @@ typedef struct pw_snapshot {
     uint32_t nsegments;
     uint8_t *globals;
     uint32_t globals_len;
-    uint8_t *tables; /* bytecode: each table's elems, in order */
+    uint8_t *tables; /* each table's elems, in order */
     uint64_t tables_len;
 } pw_snapshot;
 
@@ -103,8 +103,9 @@ tables_size(WASMModuleInstance *mi)
 {
     uint64_t n = 0;
     uint32_t i;
-    if (mi->module_type != Wasm_Module_Bytecode)
-        return 0;
+    /* AOTTableInstance is WASMTableInstance in 1.1.2: one walk serves both.
+     * (Without reference types, which our cores leave off, nothing can
+     * change a table; restoring it keeps the reset sound if they are on.) */
     for (i = 0; i < mi->table_count; i++)
         n += (uint64_t)mi->tables[i]->cur_size * sizeof(uint32);
     return n;
@@ -114,8 +115,6 @@ static void
 copy_tables(WASMModuleInstance *mi, uint8_t *buf, int to_instance)
 {
     uint32_t i;
-    if (mi->module_type != Wasm_Module_Bytecode)
-        return;
     for (i = 0; i < mi->table_count; i++) {
         uint64_t len = (uint64_t)mi->tables[i]->cur_size * sizeof(uint32);
         if (!len)
