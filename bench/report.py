@@ -161,6 +161,11 @@ def markdown(report: dict[str, Any], modes: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _median_of(series: Any) -> float:
+    """Median of a raw list, or of a compacted series from startup.json."""
+    return float(series["median_ns"] if isinstance(series, dict) else statistics.median(series))
+
+
 def plot(report: dict[str, Any], modes: list[str], path: Path) -> None:
     import matplotlib
 
@@ -168,7 +173,7 @@ def plot(report: dict[str, Any], modes: list[str], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     cases = ("adder", "wordcount", "large")
-    fig, axes = plt.subplots(1, len(cases), figsize=(5 * len(cases), 4.5))
+    fig, axes = plt.subplots(1, len(cases), figsize=(5.5 * len(cases), 5.5))
     colors = plt.get_cmap("tab10")
     for ax, case in zip(axes, cases):
         labels, bottoms = [], []
@@ -181,14 +186,13 @@ def plot(report: dict[str, Any], modes: list[str], path: Path) -> None:
             for mode in modes:
                 for policy in startup.POLICIES:
                     phases = report["pywamr"][f"{case}|{mode}|{policy}"]["phases_ns"]
-                    heights.append(statistics.median(phases[phase]) / 1e3 if phase in phases
-                                   else 0.0)
+                    heights.append(_median_of(phases[phase]) / 1e3 if phase in phases else 0.0)
             if any(heights):
                 ax.bar(labels, heights, bottom=bottoms, label=phase, color=colors(k))
                 bottoms = [b + h for b, h in zip(bottoms, heights)]
         ax.set_title(case)
         ax.set_ylabel("µs per invocation (median)")
-        ax.tick_params(axis="x", labelsize=7)
+        ax.tick_params(axis="x", labelsize=7, labelrotation=90)
     axes[0].legend(fontsize=7)
     fig.suptitle("pywamr per-phase time per lifecycle policy")
     fig.tight_layout()
@@ -215,11 +219,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short budgets")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw startup.png from an existing startup.json")
     parser.add_argument("--rss", type=int, default=None,
                         help="invocations per policy for the memory check "
                              "(default 100,000; 2,000 with --quick)")
     args = parser.parse_args(argv)
     modes = [m for m in ("fast-interp", "classic-interp", "aot") if m in pywamr.MODES]
+    if args.plot_only:
+        plot(json.loads((args.out / "startup.json").read_text()), modes, args.out / "startup.png")
+        return 0
     rss = args.rss if args.rss is not None else (2000 if args.quick else 100_000)
     report = run(args.quick, modes, rss)
     args.out.mkdir(parents=True, exist_ok=True)
