@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 spec = importlib.util.spec_from_file_location("fetch_wamr", ROOT / "tools" / "fetch_wamr.py")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 
-import pywamr
 from conftest import example, payload
+
+import pywamr
 
 SEEDS = ["basic", "host", "cpu", "libc", "unresolved"]
 

@@ -6,9 +6,9 @@ import struct
 from typing import Any
 
 import pytest
+from conftest import payload
 
 import pywamr
-from conftest import payload
 
 SIGS = {"h_add": "(ii)i", "h_buf": "(*~)i", "h_str": "($)i", "h_ptr": "(*)i",
         "h_i64": "(I)I", "h_f32": "(f)f", "h_f64": "(F)F", "h_void": "()"}

@@ -6,8 +6,9 @@ import gc
 import resource
 from pathlib import Path
 
-import pywamr
 from conftest import payload
+
+import pywamr
 
 
 def _rss_kib() -> int:

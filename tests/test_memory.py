@@ -5,9 +5,9 @@ from __future__ import annotations
 import gc
 
 import pytest
+from conftest import payload
 
 import pywamr
-from conftest import payload
 
 PAGE = 65536
 
@@ -43,7 +43,7 @@ def test_bad_types(basic: pywamr.Instance) -> None:
     with pytest.raises(TypeError):
         basic.memory.write(0, "text")  # type: ignore[arg-type]
     with pytest.raises(IndexError):
-        basic.memory[PAGE]  # noqa: B018
+        basic.memory[PAGE]
 
 
 def test_zero_copy_view(basic: pywamr.Instance) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import payload
 
 import pywamr
-from conftest import payload
 from pywamr import ExternKind
 
 

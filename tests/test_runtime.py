@@ -5,9 +5,9 @@ from __future__ import annotations
 import gc
 
 import pytest
+from conftest import payload
 
 import pywamr
-from conftest import payload
 
 
 def test_modes() -> None:

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import example, payload
 
 import pywamr
-from conftest import example, payload
 from pywamr import teaclave
 
 

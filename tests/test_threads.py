@@ -6,9 +6,9 @@ import threading
 import time
 
 import pytest
+from conftest import payload
 
 import pywamr
-from conftest import payload
 
 
 def test_threads_on_separate_instances(mode: str) -> None:

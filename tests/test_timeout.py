@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import payload
 
 import pywamr
-from conftest import payload
 
 
 def test_timeout_stops_a_runaway_call(basic: pywamr.Instance) -> None:

@@ -62,7 +62,7 @@ class NativeFunction:
 class _Binding:
     """A Python host function and its invoker, generated for its signature."""
 
-    __slots__ = ("func", "qualname", "pass_instance", "invoke", "__weakref__")
+    __slots__ = ("__weakref__", "func", "invoke", "pass_instance", "qualname")
 
     def __init__(self, func: Callable[..., Any], qualname: str, params: str, result: str,
                  pass_instance: bool, ffi: Any) -> None:

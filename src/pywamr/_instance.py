@@ -91,7 +91,7 @@ class Instance:
         self._functions[name] = found
         return found
 
-    def call(self, name: str, *args: int | float, timeout: float | None = None) -> Any:
+    def call(self, name: str, *args: float, timeout: float | None = None) -> Any:
         """Call export ``name``; see :meth:`Function.call`."""
         return self.function(name).call(*args, timeout=timeout)
 
@@ -191,9 +191,25 @@ class Function:
     out of range ``ValueError``, before wasm is entered.
     """
 
-    __slots__ = ("name", "type", "_instance", "_c", "_func", "_sig", "_nparams", "_has_result",
-                 "_lib", "_ffi", "_call_int", "_call_float", "_lock", "_buf", "_param_views",
-                 "_result_views", "_cells")
+    __slots__ = (
+        "_buf",
+        "_c",
+        "_call_float",
+        "_call_int",
+        "_cells",
+        "_ffi",
+        "_func",
+        "_has_result",
+        "_instance",
+        "_lib",
+        "_lock",
+        "_nparams",
+        "_param_views",
+        "_result_views",
+        "_sig",
+        "name",
+        "type",
+    )
 
     name: str
     type: FuncType
@@ -248,10 +264,10 @@ class Function:
 
         return buf, layout(self.type.params), layout(self.type.results)
 
-    def __call__(self, *args: int | float) -> Any:
+    def __call__(self, *args: float) -> Any:
         return self.call(*args)
 
-    def call(self, *args: int | float, timeout: float | None = None) -> Any:
+    def call(self, *args: float, timeout: float | None = None) -> Any:
         """Call with ``args``; ``timeout`` (seconds) stops a call that runs
         longer with :class:`Timeout`."""
         if len(args) != self._nparams:

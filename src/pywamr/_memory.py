@@ -25,7 +25,7 @@ class Memory:
     instance is deinstantiated when the last view is released).
     """
 
-    __slots__ = ("_instance", "_lib", "_ffi", "_c")
+    __slots__ = ("_c", "_ffi", "_instance", "_lib")
 
     def __init__(self, instance: Instance) -> None:
         self._instance = instance

@@ -204,4 +204,4 @@ class Runtime:
         return f"<pywamr.Runtime mode={self.mode!r} {state}>"
 
 
-from ._module import Module  # noqa: E402  (cycle: Module needs Runtime)
+from ._module import Module

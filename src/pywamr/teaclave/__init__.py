@@ -6,6 +6,7 @@ are reached only through the five ``teaclave_*`` functions in module
 ``env`` (see ``examples/payloads/include/teaclave_file.h``).
 """
 
+from ._arguments import flatten
 from ._executor import (
     CACHE_BYTES,
     CACHE_ENTRIES,
@@ -20,7 +21,6 @@ from ._executor import (
     invoke,
     run,
 )
-from ._arguments import flatten
 from ._isolated import IsolatedExecutor
 from ._result import RunResult
 
