@@ -1,9 +1,11 @@
 """Cost of crash isolation: the warm path of IsolatedExecutor vs the in-process Executor.
 
-Both run the Teaclave ``adder`` payload with a warm module (``reuse-module``: a
-fresh instance per invocation).  The isolated executor adds the round trip to a
-worker process: pickling the request and the ``RunResult`` and two pipe hops.
-Each pair runs side by side in one group; ``calls_per_round`` is 1.
+Both run the Teaclave ``adder`` payload warm, with the default policy
+(``reuse-instance``: one instance, reset between invocations) and with
+``reuse-module`` (a fresh instance per invocation), with a 20 MiB and a 64 KiB app
+heap.  The isolated executor adds the round trip to a worker process: pickling
+the request and the ``RunResult`` and two pipe hops.  Each trio runs side by side
+in one group; ``calls_per_round`` is 1.
 
     python -m pytest bench/test_isolated.py --benchmark-only --benchmark-min-rounds=5
 """
@@ -24,31 +26,39 @@ ARGS: dict[str, Any] = {"a": 1, "b": 2}
 HEAPS = {"heap20MiB": teaclave.TEACLAVE_HEAP_SIZE, "heap64KiB": 64 * 1024}
 
 
-@pytest.fixture(scope="module", params=list(HEAPS))
-def heap(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+POLICIES = ["reuse-instance", "reuse-module"]
+
+
+@pytest.fixture(scope="module", params=[(p, h) for p in POLICIES for h in HEAPS],
+                ids=lambda ph: f"{ph[0]}-{ph[1]}")
+def setup(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return request.param  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
-def isolated(heap: str) -> Iterator[teaclave.IsolatedExecutor]:
-    with teaclave.IsolatedExecutor(ADDER, workers=1, heap_size=HEAPS[heap]) as executor:
+def isolated(setup: tuple[str, str]) -> Iterator[teaclave.IsolatedExecutor]:
+    policy, heap = setup
+    with teaclave.IsolatedExecutor(ADDER, workers=1, policy=policy,
+                                   heap_size=HEAPS[heap]) as executor:
         yield executor
 
 
-def test_in_process(benchmark: BenchmarkFixture, heap: str) -> None:
-    benchmark.group = f"isolation-{heap}"
-    with teaclave.Executor(ADDER, heap_size=HEAPS[heap]) as executor:
+def test_in_process(benchmark: BenchmarkFixture, setup: tuple[str, str]) -> None:
+    policy, heap = setup
+    benchmark.group = f"isolation-{policy}-{heap}"
+    with teaclave.Executor(ADDER, policy=policy, heap_size=HEAPS[heap]) as executor:
         assert benchmark(executor.run, ARGS) == 3
 
 
 def test_isolated(benchmark: BenchmarkFixture, isolated: teaclave.IsolatedExecutor,
-                  heap: str) -> None:
-    benchmark.group = f"isolation-{heap}"
+                  setup: tuple[str, str]) -> None:
+    benchmark.group = f"isolation-{setup[0]}-{setup[1]}"
     assert benchmark(isolated.run, ARGS) == 3
 
 
-def test_isolated_invoke_timeout(benchmark: BenchmarkFixture,
-                                 isolated: teaclave.IsolatedExecutor, heap: str) -> None:
+def test_isolated_with_timeout(benchmark: BenchmarkFixture,
+                               isolated: teaclave.IsolatedExecutor,
+                               setup: tuple[str, str]) -> None:
     """With a timeout: the worker arms WAMR's watchdog, the parent a deadline."""
-    benchmark.group = f"isolation-{heap}"
+    benchmark.group = f"isolation-{setup[0]}-{setup[1]}"
     assert benchmark(isolated.run, ARGS, timeout=5.0) == 3

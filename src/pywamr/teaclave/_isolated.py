@@ -22,9 +22,11 @@ worker leaves behind are removed.
 from __future__ import annotations
 
 import glob
+import math
 import multiprocessing
 import os
 import pickle
+import select
 import signal as signals
 import threading
 import time
@@ -99,6 +101,10 @@ class _Worker:
         self.conn: Connection = parent
         self.pid: int = self.process.pid
         self.ready = False
+        # One poll object per worker: Connection.poll builds a selector per call,
+        # which costs about a third of a warm round trip.
+        self.poller = select.poll()
+        self.poller.register(parent.fileno(), select.POLLIN)
 
     def wait_ready(self, timeout: float) -> None:
         """Wait for the worker's hello; raise what it reported, or WorkerCrashed."""
@@ -302,9 +308,14 @@ class IsolatedExecutor:
     def _wait(worker: _Worker, deadline: float | None) -> bool:
         """Wait for an answer (or EOF); False when the deadline passes first."""
         if deadline is None:
-            worker.conn.poll(None)
-            return True
-        return worker.conn.poll(max(0.0, deadline - time.monotonic()))
+            return True  # recv() blocks until the answer, or EOF if the worker dies
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            # POLLIN, or POLLHUP when the worker died: recv() then raises EOFError
+            if worker.poller.poll(max(1, math.ceil(remaining * 1000))):
+                return True
 
     # -- the pool ----------------------------------------------------------
     def _acquire(self) -> _Worker:
