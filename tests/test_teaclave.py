@@ -272,3 +272,11 @@ def test_every_example_agrees_under_every_policy(files: dict[str, Path], mode: s
                 text = out.read_text() if outputs else ""
                 seen.add((result.return_value, text, tuple(result.file_errors)))
     assert len(seen) == 1, seen
+
+
+def test_run_result_unwrap(files: dict[str, Path]) -> None:
+    ok = teaclave.invoke(example("adder"), {"a": 1, "b": 2})
+    assert ok.unwrap() == 3 and ok.summary == "3"
+    trapped = probe("trap-after-write", files)
+    with pytest.raises(pywamr.Trap, match="unreachable"):
+        trapped.unwrap()

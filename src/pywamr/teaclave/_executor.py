@@ -169,11 +169,7 @@ class Executor:
             timeout: float | None = None) -> int:
         """Invoke the payload and return its int result; a trap raises
         :class:`~pywamr.Trap` (:class:`~pywamr.Timeout` past the deadline)."""
-        result = self.invoke(arguments, inputs, outputs, timeout=timeout)
-        if result.trap is not None:
-            raise (Timeout if result.timed_out else Trap)(result.trap)
-        assert result.return_value is not None
-        return result.return_value
+        return self.invoke(arguments, inputs, outputs, timeout=timeout).unwrap()
 
     def invoke(self, arguments: Mapping[str, Any] | None = None,
                inputs: Mapping[str, PathLike] | None = None,
@@ -450,8 +446,4 @@ def run(payload: bytes | bytearray | memoryview | PathLike,
     ``mode``, ``policy``, ``stack_size``, ``heap_size``, ``timeout``,
     ``max_memory_pages``.
     """
-    result = invoke(payload, arguments, inputs, outputs, **options)
-    if result.trap is not None:
-        raise (Timeout if result.timed_out else Trap)(result.trap)
-    assert result.return_value is not None
-    return result.return_value
+    return invoke(payload, arguments, inputs, outputs, **options).unwrap()

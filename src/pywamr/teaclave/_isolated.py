@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .._errors import ClosedError, Timeout, Trap, WamrError, WorkerCrashed
+from .._errors import ClosedError, Timeout, WamrError, WorkerCrashed
 from ._arguments import flatten
 from ._executor import Executor, PathLike, _paths, read_payload
 from ._result import RunResult
@@ -241,11 +241,7 @@ class IsolatedExecutor:
             outputs: Mapping[str, PathLike] | None = None, *,
             timeout: float | None = None) -> int:
         """Like :meth:`Executor.run`, in a worker process."""
-        result = self.invoke(arguments, inputs, outputs, timeout=timeout)
-        if result.trap is not None:
-            raise (Timeout if result.timed_out else Trap)(result.trap)
-        assert result.return_value is not None
-        return result.return_value
+        return self.invoke(arguments, inputs, outputs, timeout=timeout).unwrap()
 
     def invoke(self, arguments: Mapping[str, Any] | None = None,
                inputs: Mapping[str, PathLike] | None = None,

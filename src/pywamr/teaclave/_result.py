@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .._errors import Timeout, Trap
+
 PHASES = ("runtime_init", "register_natives", "load", "instantiate", "exec_env",
           "marshal", "call", "cleanup", "destroy")
 
@@ -38,3 +40,11 @@ class RunResult:
     @property
     def summary(self) -> str:
         return str(self.return_value) if self.trap is None else self.trap
+
+    def unwrap(self) -> int:
+        """The return value; a trap is raised as :class:`~pywamr.Trap`
+        (:class:`~pywamr.Timeout` when the deadline passed)."""
+        if self.trap is not None:
+            raise (Timeout if self.timed_out else Trap)(self.trap)
+        assert self.return_value is not None
+        return self.return_value
