@@ -22,6 +22,7 @@
 #include "../aot/aot_runtime.h"
 #endif
 #include "pw_internal.h"
+#include "pw_util.h"
 
 #ifndef PW_CORE_NAME
 #define PW_CORE_NAME "unknown"
@@ -67,17 +68,6 @@ ensure_thread_env(void)
     pthread_once(&g_key_once, make_thread_key);
     pthread_setspecific(g_thread_key, (void *)1);
     return 1;
-}
-
-static void
-set_err(char *err, uint32_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || !err_len)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
 }
 
 static int

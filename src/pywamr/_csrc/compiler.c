@@ -22,6 +22,7 @@
 #include "aot_export.h"
 #include "llvm/Config/llvm-config.h"
 #include "wasm_export.h"
+#include "pw_util.h"
 
 /* Exported by compilation/aot_emit_aot_file.c, declared only in
  * aot_compiler.h (which pulls in LLVM's C++-era headers); the buffer comes
@@ -42,17 +43,6 @@ pwc_vprintf(const char *format, va_list ap)
     (void)format;
     (void)ap;
     return 0;
-}
-
-static void
-set_err(char *err, uint32_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || !err_len)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
 }
 
 /* WAMR's compiler errors start with "Error: ". */
