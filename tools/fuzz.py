@@ -842,6 +842,11 @@ def run_atheris(args: argparse.Namespace, extra: list[str]) -> int:
                 "exec_seed": choice}
         target.execute(case, Counter())
 
+    import pywamr  # noqa: F401 - loaded before instrumenting
+
+    # Coverage of the Python layer (the limits rewriter, the bridge wrappers) guides
+    # libFuzzer; the native code is not instrumented.
+    atheris.instrument_all()
     atheris.Setup([sys.argv[0], *extra], one_input)
     atheris.Fuzz()
     return 0
