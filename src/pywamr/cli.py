@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from . import MODES, WAMR_VERSION, __version__, natives
 from ._errors import WamrError
+from ._file_cli import add_file_command, run_file
 from ._lib import DEFAULT_MODE
 from ._runtime import Runtime
 from ._types import ExternKind
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--cpu", help="x86-64-v2 (default, portable), x86-64-v3, x86-64-v4, "
                           "or host (the best level this CPU has)")
     compile_.add_argument("--target", help="target architecture (default: this machine's)")
+    add_file_command(commands)  # pywamr file: Teaclave's encrypted formats (_file_cli.py)
     return parser
 
 
@@ -148,7 +150,8 @@ def _inspect(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": _run, "inspect": _inspect, "compile": _compile}[args.command](args)
+        return {"run": _run, "inspect": _inspect, "compile": _compile,
+                "file": run_file}[args.command](args)
     except (WamrError, OSError, ValueError, TypeError) as exc:
         print(f"pywamr: error: {exc}", file=sys.stderr)
         return 1

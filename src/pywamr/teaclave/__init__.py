@@ -21,7 +21,9 @@ from ._executor import (
     invoke,
     run,
 )
+from ._file_formats import FORMATS, ProtectedFile
 from ._isolated import IsolatedExecutor
+from ._protected_fs import ProtectedFileError
 from ._result import RunResult
 
 __all__ = [
@@ -31,9 +33,12 @@ __all__ = [
     "POLICIES",
     "TEACLAVE_HEAP_SIZE",
     "TEACLAVE_STACK_SIZE",
+    "FORMATS",
     "EntrypointError",
     "Executor",
     "IsolatedExecutor",
+    "ProtectedFile",
+    "ProtectedFileError",
     "RunResult",
     "check_entrypoint",
     "clear_cache",
