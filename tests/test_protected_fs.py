@@ -8,6 +8,7 @@ primitives, checks pywamr's reader and writer both ways.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import struct
 import subprocess
@@ -226,9 +227,10 @@ def test_truncated_files_are_refused(tmp_path, keep):
 
 def test_swapped_data_nodes_are_detected(tmp_path):
     path, _, tag = _written(tmp_path, 3072 + 3 * 4096)
-    blob = bytearray(open(path, "rb").read())
-    blob[2 * NODE:3 * NODE], blob[3 * NODE:4 * NODE] = blob[3 * NODE:4 * NODE], blob[2 * NODE:3 * NODE]
-    open(path, "wb").write(blob)
+    with open(path, "r+b") as handle:
+        blob = handle.read()
+        handle.seek(2 * NODE)
+        handle.write(blob[3 * NODE:4 * NODE] + blob[2 * NODE:3 * NODE])
     with pytest.raises(ProtectedFileError, match="data node 0"):
         verify(ProtectedFile(path, KEY, tag=tag))
 
@@ -318,7 +320,7 @@ def test_conversions_between_all_formats(tmp_path):
              ProtectedFile(tmp_path / "c.gcm", bytes(range(32)), "aes-gcm-256", iv=GCM_IV),
              ProtectedFile(tmp_path / "d.sgx", OTHER)]
     encrypt(io.BytesIO(plain), specs[0])
-    for source, target in zip(specs, specs[1:]):
+    for source, target in itertools.pairwise(specs):
         tag = convert(source, target)
         assert verify(ProtectedFile(target.path, target.key, target.format, iv=target.iv,
                                     tag=tag)) == tag
@@ -346,7 +348,7 @@ def test_descriptions_check_their_keys():
 
 # -- the command line ------------------------------------------------------
 def _cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "pywamr", "file", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "pywamr", "file", *args], input=stdin, check=False,
                           capture_output=True, timeout=60)
 
 

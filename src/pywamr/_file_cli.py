@@ -7,11 +7,16 @@ import os
 import sys
 from typing import Any
 
-from .teaclave._file_formats import FORMATS, TEACLAVE_FILE_128, ProtectedFile
+from .teaclave._file_formats import (
+    FORMATS,
+    TEACLAVE_FILE_128,
+    ProtectedFile,
+    plaintext_reader,
+    verify,
+)
 from .teaclave._file_formats import convert as convert_file
 from .teaclave._file_formats import decrypt as decrypt_file
 from .teaclave._file_formats import encrypt as encrypt_file
-from .teaclave._file_formats import plaintext_reader, verify
 from .teaclave._protected_fs import ProtectedFileReader
 
 

@@ -310,8 +310,7 @@ def decrypt(spec: ProtectedFile, target: BinaryIO, *, check_name: bool = False) 
     with plaintext_reader(spec, check_name=check_name) as reader:
         if tag is not None and reader.tag != tag:  # type: ignore[attr-defined]
             raise ProtectedFileError("Corrupted input file: it changed while being read")
-        for chunk in chunks(reader):
-            target.write(chunk)
+        target.writelines(chunks(reader))
         result: bytes = reader.tag  # type: ignore[attr-defined]
         return result
 
