@@ -110,3 +110,43 @@ def run_file(args: argparse.Namespace) -> int:
     target_spec = ProtectedFile(args.output, args.to_key, args.to_format, iv=args.to_iv)
     print(convert_file(_spec(args.input, args), target_spec).hex())
     return 0
+
+
+# -- protected files for ``pywamr run`` --------------------------------------
+def add_run_options(run: argparse.ArgumentParser) -> None:
+    """``--input-crypto`` / ``--output-crypto`` on ``pywamr run``."""
+    help_ = ("FID=key=HEX[,format=F][,iv=HEX]{} : the file of that id is in one of Teaclave's "
+             f"encrypted formats ({', '.join(FORMATS)}; default {TEACLAVE_FILE_128})")
+    run.add_argument("--input-crypto", action="append", metavar="FID=SPEC",
+                     help=help_.format("[,tag=HEX]") + "; a wrong key or tag refuses the run")
+    run.add_argument("--output-crypto", action="append", metavar="FID=SPEC",
+                     help=help_.format("") + "; its tag is printed on stderr")
+
+
+def _crypto_spec(item: str, flag: str) -> tuple[str, dict[str, str]]:
+    fid, sep, rest = item.partition("=")
+    fields: dict[str, str] = {}
+    for part in rest.split(","):
+        name, eq, value = part.partition("=")
+        if not eq or name not in ("key", "format", "iv", "tag"):
+            raise SystemExit(f"pywamr: {flag} expects FID=key=HEX[,format=F][,iv=HEX][,tag=HEX], "
+                             f"got {item!r}")
+        fields[name] = value
+    if not sep or not fid or "key" not in fields:
+        raise SystemExit(f"pywamr: {flag} needs FID=key=HEX..., got {item!r}")
+    return fid, fields
+
+
+def protect(files: dict[str, str], specs: list[str] | None, flag: str,
+            ) -> dict[str, str | ProtectedFile]:
+    """Replace the paths named by ``--input-crypto``/``--output-crypto`` with descriptions."""
+    out: dict[str, str | ProtectedFile] = dict(files)
+    for item in specs or ():
+        fid, fields = _crypto_spec(item, flag)
+        if fid not in files:
+            raise SystemExit(f"pywamr: {flag} names file id {fid!r}, which has no path")
+        if flag == "--output-crypto" and "tag" in fields:
+            raise SystemExit("pywamr: --output-crypto takes no tag (the run reports it)")
+        out[fid] = ProtectedFile(files[fid], fields["key"], fields.get("format", TEACLAVE_FILE_128),
+                                 iv=fields.get("iv"), tag=fields.get("tag"))
+    return out
