@@ -376,7 +376,8 @@ def test_cli_encrypt_verify_decrypt_convert(tmp_path):
 def test_cli_refusals_are_clear_and_write_nothing(tmp_path):
     (tmp_path / "in.txt").write_bytes(b"secret" * 1000)
     key = KEY.hex()
-    _cli("encrypt", str(tmp_path / "in.txt"), "-o", str(tmp_path / "in.enc"), "--key", key)
+    done = _cli("encrypt", str(tmp_path / "in.txt"), "-o", str(tmp_path / "in.enc"), "--key", key)
+    assert done.returncode == 0, done.stderr
     done = _cli("verify", str(tmp_path / "in.enc"), "--key", OTHER.hex())
     assert done.returncode == 1 and b"wrong key" in done.stderr
     done = _cli("decrypt", str(tmp_path / "in.enc"), "-o", str(tmp_path / "out"), "--key", key,

@@ -16,6 +16,7 @@ from conftest import example, payload
 
 from pywamr import MODES, teaclave
 from pywamr.teaclave import ProtectedFile, ProtectedFileError
+from pywamr.teaclave import _staged
 from pywamr.teaclave._file_formats import decrypt, encrypt
 
 KEY = bytes(range(16))
@@ -50,7 +51,11 @@ def _plaintext(spec: ProtectedFile, tag: bytes) -> bytes:
 
 @pytest.mark.parametrize("mode", ALL_MODES)
 @pytest.mark.parametrize("policy", teaclave.POLICIES)
-def test_intersection_on_protected_files(tmp_path: Path, mode: str, policy: str) -> None:
+@pytest.mark.parametrize("staged", ["in-memory", "streamed"])
+def test_intersection_on_protected_files(tmp_path: Path, mode: str, policy: str, staged: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    if staged == "streamed":  # inputs through FIFOs and feeder threads, not memfds
+        monkeypatch.setattr(_staged, "MEMORY_INPUT_LIMIT", 0)
     a = _protect(tmp_path / "a.enc", b"apple\nbanana\ncherry\n" * 300)
     b = _protect(tmp_path / "b.gcm", b"banana\ncherry\ndate\n", bytes(32), "aes-gcm-256", IV)
     out = ProtectedFile(tmp_path / "common.enc", OUT_KEY)

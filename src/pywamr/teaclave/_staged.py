@@ -1,13 +1,18 @@
 """Protected inputs and outputs of one invocation, streamed through FIFOs.
 
 The payload's five natives open files by path, so a protected file is
-staged as a named pipe (FIFO) in a private directory (mode 0700) that the
-executor declares in its place:
+staged under another path that the executor declares in its place:
 
 * an input is authenticated as a whole (its tag compared with the expected
-  one) before the payload runs; then a feeder thread waits for the payload
-  to open the FIFO and writes the plaintext into it node by node.  Each
-  open, after the previous reader closed, gets the file from its start.
+  one) before the payload runs.  Up to ``MEMORY_INPUT_LIMIT`` bytes of
+  plaintext are then decrypted into an anonymous in-memory file
+  (``memfd``, declared as ``/proc/self/fd/N``): every open gets the file
+  from its start and reads behave exactly as on a plain file.  A larger
+  input is streamed: a named pipe (FIFO) in a private directory (mode
+  0700), and a feeder thread that waits for the payload to open it and
+  writes the plaintext into it node by node.  Each open, after the
+  previous reader closed, gets the file from its start; a read may return
+  fewer bytes than asked before the end (as pipes do).
 * an output's FIFO is drained by a thread that encrypts what the payload
   writes, node by node, into a temporary file beside the destination (in
   the requested schema and key); when the executor publishes the output,
@@ -17,9 +22,10 @@ executor declares in its place:
 
 Plaintext only ever exists in pipe buffers and in memory: nothing of it is
 written to disk.  The payload runs without the GIL, so the threads run
-alongside it.  Known limits: two handles open on one protected input at
-the same time share one stream; an output closed and created again before
-the drain thread saw the first close keeps both versions' bytes.
+alongside it.  Known limits of the streamed forms: two handles open on
+one large protected input at the same time share one stream; an output
+closed and created again before the drain thread saw the first close keeps
+both versions' bytes.
 """
 
 from __future__ import annotations
@@ -31,7 +37,6 @@ import select
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Mapping
 
 from ._file_formats import ProtectedFile, PlaintextWriter, chunks, create_writer, plaintext_reader
@@ -41,6 +46,7 @@ from ._protected_fs import ProtectedFileError
 _temp_ids = itertools.count()
 _PIPE_READ = 64 * 1024
 _RELEASE_TRIES = 500
+MEMORY_INPUT_LIMIT = 1024 * 1024  # protected inputs up to this size are staged in memory
 
 
 def describe(value: object) -> str | ProtectedFile:
@@ -116,7 +122,7 @@ class _Feeder(threading.Thread):
                     return  # no reader left
                 raise
             os.close(probe)
-            time.sleep(pause)
+            self.stop.wait(pause)  # returns at once when the run is over
             pause = min(pause * 2, 0.005)
 
     def release(self) -> None:
@@ -217,6 +223,7 @@ class Staging:
         self._feeders: list[_Feeder] = []
         self._drains: dict[str, _Drain] = {}
         self._dir: str | None = None
+        self._memfds: list[int] = []
         protected_inputs: dict[str, ProtectedFile] = {}
         refused: list[str] = []
         for fid, value in inputs.items():
@@ -239,6 +246,20 @@ class Staging:
                 self.protected_outputs[fid] = value
             else:
                 self.outputs[fid] = value
+        try:
+            for fid in list(protected_inputs):
+                try:
+                    memory = self._in_memory(protected_inputs[fid])
+                except ProtectedFileError as exc:  # it changed since it was verified
+                    error = ProtectedFileError(f"input '{fid}' refused: {exc}")
+                    error.file_errors = [str(error)]  # type: ignore[attr-defined]
+                    raise error from None
+                if memory is not None:
+                    self.inputs[fid] = memory
+                    del protected_inputs[fid]
+        except BaseException:
+            self.close()
+            raise
         if not protected_inputs and not self.protected_outputs:
             return
         self._dir = tempfile.mkdtemp(prefix="pywamr-staged-")  # mode 0700
@@ -259,6 +280,20 @@ class Staging:
         except BaseException:
             self.close()
             raise
+
+    def _in_memory(self, spec: ProtectedFile) -> str | None:
+        """Decrypt a small input into a memfd; its path, or None to stream it."""
+        memfd_create = getattr(os, "memfd_create", None)
+        if memfd_create is None or not os.path.isdir("/proc/self/fd"):
+            return None
+        with plaintext_reader(spec) as reader:
+            if reader.size > MEMORY_INPUT_LIMIT:  # type: ignore[attr-defined]
+                return None
+            fd = memfd_create("pywamr-input", os.MFD_CLOEXEC)
+            self._memfds.append(fd)
+            for chunk in chunks(reader):
+                _write_all(fd, chunk)
+        return f"/proc/self/fd/{fd}"
 
     @property
     def fifo_outputs(self) -> dict[str, str]:
@@ -314,6 +349,9 @@ class Staging:
             if drain.writer is not None:
                 drain.writer.abort()
         self._drains.clear()
+        for fd in self._memfds:
+            os.close(fd)
+        self._memfds.clear()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
