@@ -15,8 +15,7 @@ import pytest
 from conftest import example, payload
 
 from pywamr import MODES, teaclave
-from pywamr.teaclave import ProtectedFile, ProtectedFileError
-from pywamr.teaclave import _staged
+from pywamr.teaclave import ProtectedFile, ProtectedFileError, _staged
 from pywamr.teaclave._file_formats import decrypt, encrypt
 
 KEY = bytes(range(16))
@@ -124,7 +123,7 @@ def test_refused_inputs_stop_the_run_before_it_starts(tmp_path: Path, damage: st
         teaclave.invoke(example("intersection"), {}, {"input_a": a, "input_b": b},
                         {"output": ProtectedFile(out_path, OUT_KEY)})
     which = "input_b" if damage == "wrong-iv" else "input_a"
-    assert info.value.file_errors == [str(info.value)]  # type: ignore[attr-defined]
+    assert info.value.file_errors == [str(info.value)]
     assert f"input '{which}' refused" in str(info.value)
     assert "Corrupted input file" in str(info.value) or "No such file" in str(info.value)
     assert out_path.read_bytes() == b"previous output"  # nothing written

@@ -38,8 +38,8 @@ from typing import Any
 from .._errors import ClosedError, Timeout, WamrError, WorkerCrashed
 from ._arguments import flatten
 from ._executor import Executor, PathLike, _paths, read_payload
-from ._result import RunResult
 from ._file_formats import ProtectedFile
+from ._result import RunResult
 from ._staged import absolute
 
 START_METHODS = ("forkserver", "spawn")

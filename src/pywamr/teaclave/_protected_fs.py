@@ -73,7 +73,14 @@ assert _PLAIN.size == 96 and _PADDING == 628 and _KDF.size == 120
 
 
 class ProtectedFileError(WamrError, ValueError):
-    """A protected file cannot be read: wrong key, wrong tag, or damaged."""
+    """A protected file cannot be read: wrong key, wrong tag, or damaged.
+
+    Raised by an invocation, ``file_errors`` lists every refused input.
+    """
+
+    def __init__(self, message: str, file_errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.file_errors: list[str] = list(file_errors) if file_errors else [message]
 
 
 def _cmac(key: bytes, data: bytes) -> bytes:

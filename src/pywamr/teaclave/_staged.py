@@ -39,7 +39,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping
 
-from ._file_formats import ProtectedFile, PlaintextWriter, chunks, create_writer, plaintext_reader
+from ._file_formats import PlaintextWriter, ProtectedFile, chunks, create_writer, plaintext_reader
 from ._file_formats import verify as verify_file
 from ._protected_fs import ProtectedFileError
 
@@ -238,9 +238,7 @@ class Staging:
             else:
                 self.inputs[fid] = value
         if refused:
-            error = ProtectedFileError("; ".join(refused))
-            error.file_errors = refused  # type: ignore[attr-defined]
-            raise error
+            raise ProtectedFileError("; ".join(refused), refused)
         for fid, value in outputs.items():
             if isinstance(value, ProtectedFile):
                 self.protected_outputs[fid] = value
@@ -251,9 +249,7 @@ class Staging:
                 try:
                     memory = self._in_memory(protected_inputs[fid])
                 except ProtectedFileError as exc:  # it changed since it was verified
-                    error = ProtectedFileError(f"input '{fid}' refused: {exc}")
-                    error.file_errors = [str(error)]  # type: ignore[attr-defined]
-                    raise error from None
+                    raise ProtectedFileError(f"input '{fid}' refused: {exc}") from None
                 if memory is not None:
                     self.inputs[fid] = memory
                     del protected_inputs[fid]
