@@ -65,7 +65,7 @@ def name(text: str) -> bytes:
     return leb_u(len(raw)) + raw
 
 
-def section(section_id: int, body: bytes) -> bytes:
+def section(section_id: int, body: bytes | bytearray) -> bytes:
     """A section: id, size, body."""
     return bytes([section_id]) + leb_u(len(body)) + body
 
