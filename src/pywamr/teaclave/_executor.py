@@ -57,7 +57,8 @@ def check_entrypoint(module: Module) -> None:
         if export.name == ENTRYPOINT and export.type is not None:
             if export.type != _ENTRYPOINT_TYPE:
                 raise EntrypointError(f"entrypoint has type {export.type}, expected "
-                                      f"{_ENTRYPOINT_TYPE} (int entrypoint(int argc, char *argv[]))")
+                                      f"{_ENTRYPOINT_TYPE} "
+                                      "(int entrypoint(int argc, char *argv[]))")
             return
     raise EntrypointError("the payload exports no function named 'entrypoint'")
 
@@ -344,9 +345,8 @@ def _split_instantiate(instance: Instance, marks: dict[str, int], last: int,
 
 
 def _paths(mapping: Mapping[str, PathLike] | None, label: str) -> dict[str, str]:
-    if not mapping:
-        if mapping is None or isinstance(mapping, Mapping):
-            return {}
+    if not mapping and (mapping is None or isinstance(mapping, Mapping)):
+        return {}
     if not isinstance(mapping, Mapping):
         raise TypeError(f"{label} must map file ids to paths")
     out = {}
