@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="run N times and print timing (min/median) on stderr")
     run.add_argument("--timings", action="store_true",
                      help="print a per-phase table (min/median/p95) on stderr")
-    run.add_argument("--timeout", type=float, metavar="SECONDS", help="stop a run that takes longer")
+    run.add_argument("--timeout", type=float, metavar="SECONDS",
+                     help="stop a run that takes longer")
     run.add_argument("--stack-size", type=int, default=TEACLAVE_STACK_SIZE)
     run.add_argument("--heap-size", type=int, default=TEACLAVE_HEAP_SIZE)
     run.add_argument("--max-memory-pages", type=int, metavar="N",
@@ -88,7 +89,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 def _percentile(values: list[int], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _run(args: argparse.Namespace) -> int:

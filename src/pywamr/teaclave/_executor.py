@@ -17,7 +17,7 @@ from typing import Any
 from .. import natives
 from .._errors import LinkError, Timeout, Trap, WamrError
 from .._instance import Instance
-from .._lib import DEFAULT_MODE, ERR_NOMEM, OK, raise_status
+from .._lib import DEFAULT_MODE, raise_status
 from .._limits import cap_memory_pages
 from .._module import Module
 from .._runtime import HostSpec, Runtime
@@ -60,7 +60,8 @@ def check_entrypoint(module: Module) -> None:
         if export.name == ENTRYPOINT and export.type is not None:
             if export.type != _ENTRYPOINT_TYPE:
                 raise EntrypointError(f"entrypoint has type {export.type}, expected "
-                                      f"{_ENTRYPOINT_TYPE} (int entrypoint(int argc, char *argv[]))")
+                                      f"{_ENTRYPOINT_TYPE} "
+                                      "(int entrypoint(int argc, char *argv[]))")
             return
     raise EntrypointError("the payload exports no function named 'entrypoint'")
 
@@ -160,9 +161,9 @@ class Executor:
         assert self._module is not None
         instance = self._module.instantiate(self.stack_size, self.heap_size)
         rc = instance._core.lib.pw_instance_snapshot(instance._c)
-        if rc != OK:
+        if rc != instance._core.lib.PW_OK:
             instance.close()
-            raise_status(rc, "could not snapshot the instance")
+            raise_status(instance._core, rc, "could not snapshot the instance")
         return instance
 
     # ------------------------------------------------------------------
@@ -249,7 +250,7 @@ class Executor:
         try:
             result = self._call(instance, packed, inputs, outputs, timeout, mark)
         finally:
-            if instance._core.lib.pw_instance_reset(instance._c) != OK:
+            if instance._core.lib.pw_instance_reset(instance._c) != instance._core.lib.PW_OK:
                 instance.close()  # grown memory (or a failed reset): start afresh
                 self._instance = self._snapshotted_instance()
             mark("cleanup")
@@ -268,9 +269,9 @@ class Executor:
         inputs, outputs = staging.inputs, staging.outputs
         temps = {fid: _temp_path(path) for fid, path in outputs.items()} if outputs else {}
         for fid, path in inputs.items():
-            _check(lib.pw_files_declare(c, fid.encode(), os.fsencode(path), 0))
+            _check(instance, lib.pw_files_declare(c, fid.encode(), os.fsencode(path), 0))
         for fid, temp in {**temps, **staging.fifo_outputs}.items():
-            _check(lib.pw_files_declare(c, fid.encode(), os.fsencode(temp), 1))
+            _check(instance, lib.pw_files_declare(c, fid.encode(), os.fsencode(temp), 1))
         lib.pw_output_capture(c, self.capture_output)
         mark("marshal")
         result = RunResult(return_value=None)
@@ -278,9 +279,9 @@ class Executor:
         try:
             rc = lib.pw_invoke_entry(c, instance.function(ENTRYPOINT)._func, count, data,
                                      len(data), timeout or 0.0, self._ret)
-            if rc == OK:
+            if rc == lib.PW_OK:
                 result.return_value = self._ret[0]
-            elif rc == ERR_NOMEM:
+            elif rc == lib.PW_ERR_NOMEM:
                 raise MemoryError(f"the app heap ({self.heap_size} bytes) cannot hold the "
                                   "arguments")
             else:
@@ -380,9 +381,8 @@ def _output_verdict(lib: Any, ffi: Any, c: Any, fid: str,
 
 
 def _paths(mapping: Mapping[str, FileSpec] | None, label: str) -> dict[str, str | ProtectedFile]:
-    if not mapping:
-        if mapping is None or isinstance(mapping, Mapping):
-            return {}
+    if not mapping and (mapping is None or isinstance(mapping, Mapping)):
+        return {}
     if not isinstance(mapping, Mapping):
         raise TypeError(f"{label} must map file ids to paths")
     out: dict[str, str | ProtectedFile] = {}
@@ -414,9 +414,9 @@ def _temp_path(path: str) -> str:
     return os.path.join(head, f".{tail}.pywamr-{os.getpid()}-{next(_temp_ids)}.tmp")
 
 
-def _check(rc: int) -> None:
-    if rc != OK:
-        raise_status(rc, "could not declare a file")
+def _check(instance: Instance, rc: int) -> None:
+    if rc != instance._core.lib.PW_OK:
+        raise_status(instance._core, rc, "could not declare a file")
 
 
 # -- the one-shot form, with a bounded cache of executors ------------------
