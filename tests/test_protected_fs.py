@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -392,11 +393,10 @@ def test_cli_refusals_are_clear_and_write_nothing(tmp_path):
 
 def test_random_damage_never_escapes_as_another_error(tmp_path):
     """Seeded random flips, truncations and appends: authenticated or ProtectedFileError."""
-    import random
-
     rng = random.Random(20261202)
     path, plain, tag = _written(tmp_path, 3072 + 200 * 4096 + 77)  # 3 MHT nodes
-    pristine = open(path, "rb").read()
+    with open(path, "rb") as handle:
+        pristine = handle.read()
     outcomes = {"refused": 0, "accepted": 0}
     for _ in range(60):
         blob = bytearray(pristine)
