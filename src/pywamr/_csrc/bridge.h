@@ -84,9 +84,14 @@ int pw_module_import(pw_module *module, uint32_t i, const char **module_name,
                      int *linked);
 
 /* ---- instances ------------------------------------------------------- */
-int pw_instance_new(pw_module *module, uint32_t stack_size, uint32_t heap_size,
-                    uint32_t handle, pw_instance **out, char *err,
-                    uint32_t err_len);
+/* A new, not yet instantiated handle (NULL when out of memory); handle is
+ * what Python host functions receive as the instance. */
+pw_instance *pw_instance_alloc(uint32_t handle);
+/* Instantiate module into inst.  Host functions called by the start function
+ * see the instance (its memory; its exports are callable only once this
+ * returns).  On failure the handle is closed; free it with pw_instance_free. */
+int pw_instance_start(pw_instance *inst, pw_module *module, uint32_t stack_size,
+                      uint32_t heap_size, char *err, uint32_t err_len);
 /* Deinstantiate now, or as soon as the last memory view is released.
  * Fails with PW_ERR_BUSY while a call is running on another thread. */
 int pw_instance_close(pw_instance *inst);

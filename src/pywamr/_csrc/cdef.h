@@ -52,9 +52,14 @@ int pw_module_import(pw_module *module, uint32_t i, const char **module_name,
                      const char **name, int *kind, char *sig, uint32_t sig_len,
                      int *linked);
 
-int pw_instance_new(pw_module *module, uint32_t stack_size, uint32_t heap_size,
-                    uint32_t handle, pw_instance **out, char *err,
-                    uint32_t err_len);
+/* A new, not yet instantiated handle (NULL when out of memory); handle is
+ * what Python host functions receive as the instance. */
+pw_instance *pw_instance_alloc(uint32_t handle);
+/* Instantiate module into inst.  Host functions called by the start function
+ * see the instance (its memory; its exports are callable only once this
+ * returns).  On failure the handle is closed; free it with pw_instance_free. */
+int pw_instance_start(pw_instance *inst, pw_module *module, uint32_t stack_size,
+                      uint32_t heap_size, char *err, uint32_t err_len);
 int pw_instance_close(pw_instance *inst);
 void pw_instance_free(pw_instance *inst);
 int pw_instance_is_closed(pw_instance *inst);

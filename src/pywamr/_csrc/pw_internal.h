@@ -69,9 +69,13 @@ struct pw_instance {
     pw_files files;
     /* reuse-instance: state right after instantiation (reset.c) */
     struct pw_snapshot *snapshot;
-    /* phase timings of pw_instance_new, nanoseconds */
+    /* phase timings of pw_instance_start, nanoseconds */
     uint64_t instantiate_ns, exec_env_ns;
 };
+
+/* The pw_instance of a WAMR instance, also while its start function runs
+ * (before wasm_runtime_instantiate has returned). */
+pw_instance *pw_instance_of(wasm_module_inst_t module_inst);
 
 int pw_vprintf(const char *format, va_list ap);
 void pw_files_free(pw_instance *inst);
