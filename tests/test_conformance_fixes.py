@@ -210,3 +210,54 @@ def test_reuse_instance_reset_restores_dropped_segments(mode: str) -> None:
             assert lib.pw_instance_reset(inst._c) == 0
             assert inst.memory.read(200, 3) == b"\0\0\0"
         inst.close()
+
+
+# -- vendor/patches/0007, 0008: AOT code generation ---------------------------
+SHIFTS = """
+(module
+  (func (export "shl32") (param i32) (result i32) (i32.shl (local.get 0) (i32.const 33)))
+  (func (export "shr32") (param i32) (result i32) (i32.shr_u (local.get 0) (i32.const 32)))
+  (func (export "sar64") (param i64) (result i64) (i64.shr_s (local.get 0) (i64.const 65)))
+  (func (export "shl64") (param i64) (result i64) (i64.shl (local.get 0) (i64.const 64)))
+  (func (export "rotl_folded") (param i32) (result i32)
+    (i32.rotl (local.get 0) (i32.and (i32.const 32) (i32.const 32))))
+  (func (export "rotr_folded") (param i64) (result i64)
+    (i64.rotr (local.get 0) (i64.sub (i64.const 64) (i64.const 0))))
+  (func (export "rotl") (param i32 i32) (result i32) (i32.rotl (local.get 0) (local.get 1))))
+"""
+
+
+def test_aot_shift_and_rotate_counts(rt: pywamr.Runtime) -> None:
+    with rt.load(wat(SHIFTS)) as module, module.instantiate() as inst:
+        assert inst.call("shl32", 3) == 6
+        assert inst.call("shr32", -8) == -8
+        assert inst.call("sar64", -8) == -4
+        assert inst.call("shl64", 5) == 5
+        assert inst.call("rotl_folded", 0x12345678) == 0x12345678
+        assert inst.call("rotr_folded", 0x1234) == 0x1234
+        assert inst.call("rotl", 0x80000001, 33) == 3
+        assert inst.call("rotl", 0x12345678, 0) == 0x12345678
+
+
+NO_DCE = """
+(module
+  (memory 1)
+  (func (export "drop_load") (param i32) (drop (i32.load (local.get 0))))
+  (func (export "drop_load64") (param i32) (drop (i64.load offset=8 (local.get 0))))
+  (func (export "dead_chain") (param i32)
+    (drop (i32.add (i32.clz (i32.load8_u (local.get 0))) (i32.const 1))))
+  (func (export "dead_local") (param i32) (local i32)
+    (local.set 1 (i32.load16_s (local.get 0))))
+  (func (export "dead_f64") (param i32) (drop (f64.load (local.get 0))))
+  (func (export "sum") (param i32) (result i32) (i32.load (local.get 0))))
+"""
+
+
+@pytest.mark.parametrize("name", ["drop_load", "drop_load64", "dead_chain", "dead_local",
+                                  "dead_f64"])
+def test_aot_unused_loads_trap(rt: pywamr.Runtime, name: str) -> None:
+    with rt.load(wat(NO_DCE)) as module, module.instantiate(heap_size=0) as inst:
+        inst.call(name, 0)
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call(name, 65536)
+        assert inst.call("sum", 0) == 0  # the instance stays usable
