@@ -12,7 +12,9 @@
  *     elements: copied back;
  *   - which data and element segments are dropped (per instance since
  *     vendor/patches/0006): copied back;
- *   - exception, captured output and Teaclave file state: cleared.
+ *   - exception and captured output: cleared; every attachment (e.g. the
+ *     Teaclave file table) is reset through its hook.
+ * The snapshot itself is an attachment of the instance.
  * A memory that grew cannot shrink back: reset then reports PW_ERR_STATE
  * and the caller replaces the instance.
  */
@@ -170,13 +172,12 @@ copy_tables(WASMModuleInstance *mi, uint8_t *buf, int to_instance)
     }
 }
 
-void
-pw_snapshot_free(pw_instance *inst)
+static void
+snapshot_free(pw_snapshot *s)
 {
-    pw_snapshot *s = inst->snapshot;
+    uint32_t i;
     if (!s)
         return;
-    uint32_t i;
     for (i = 0; i < s->nsegments; i++)
         free(s->segments[i].copy);
     free(s->segments);
@@ -184,8 +185,17 @@ pw_snapshot_free(pw_instance *inst)
     free(s->tables);
     free(s->dropped);
     free(s);
-    inst->snapshot = NULL;
 }
+
+static void
+snapshot_release(pw_instance *inst, void *state)
+{
+    (void)inst;
+    snapshot_free(state);
+}
+
+static const pw_attachment_type snapshot_type = { "reset-snapshot", NULL,
+                                                  snapshot_release };
 
 int
 pw_instance_snapshot(pw_instance *inst)
@@ -197,7 +207,7 @@ pw_instance_snapshot(pw_instance *inst)
         return PW_ERR_CLOSED;
     if (!inst->exec_env)
         return PW_ERR_STATE; /* still instantiating */
-    pw_snapshot_free(inst);
+    pw_instance_detach(inst, &snapshot_type);
     mi = (WASMModuleInstance *)inst->module_inst;
     mem = default_memory(inst);
     if (!(s = calloc(1, sizeof(*s))))
@@ -228,11 +238,11 @@ pw_instance_snapshot(pw_instance *inst)
         && !(s->dropped = malloc((size_t)s->ndata + s->nelem)))
         goto nomem;
     copy_dropped(mi, s->dropped, s->ndata, s->nelem, 0);
-    inst->snapshot = s;
+    if (pw_instance_attach(inst, &snapshot_type, s) != PW_OK)
+        goto nomem;
     return PW_OK;
 nomem:
-    inst->snapshot = s;
-    pw_snapshot_free(inst);
+    snapshot_free(s);
     return PW_ERR_NOMEM;
 }
 
@@ -254,11 +264,12 @@ zero_range(uint8_t *start, uint8_t *end)
 int
 pw_instance_reset(pw_instance *inst)
 {
-    pw_snapshot *s = inst->snapshot;
+    pw_snapshot *s;
     WASMModuleInstance *mi;
     WASMMemoryInstance *mem;
     if (inst->closed)
         return PW_ERR_CLOSED;
+    s = pw_instance_attached(inst, &snapshot_type);
     if (!s)
         return PW_ERR_STATE;
     if (__atomic_load_n(&inst->owner, __ATOMIC_ACQUIRE))
@@ -294,7 +305,7 @@ pw_instance_reset(pw_instance *inst)
     copy_tables(mi, s->tables, 1);
     copy_dropped(mi, s->dropped, s->ndata, s->nelem, 1);
     wasm_runtime_clear_exception(inst->module_inst);
-    pw_files_reset(inst);
+    pw_instance_reset_attachments(inst);
     pw_output_clear(inst);
     return PW_OK;
 }

@@ -17,7 +17,7 @@ from typing import Any
 from .. import natives
 from .._errors import LinkError, Timeout, Trap, WamrError
 from .._instance import Instance
-from .._lib import DEFAULT_MODE, ERR_NOMEM, OK, raise_status
+from .._lib import DEFAULT_MODE, raise_status
 from .._limits import cap_memory_pages
 from .._module import Module
 from .._runtime import HostSpec, Runtime
@@ -157,9 +157,9 @@ class Executor:
         assert self._module is not None
         instance = self._module.instantiate(self.stack_size, self.heap_size)
         rc = instance._core.lib.pw_instance_snapshot(instance._c)
-        if rc != OK:
+        if rc != instance._core.lib.PW_OK:
             instance.close()
-            raise_status(rc, "could not snapshot the instance")
+            raise_status(instance._core, rc, "could not snapshot the instance")
         return instance
 
     # ------------------------------------------------------------------
@@ -238,7 +238,7 @@ class Executor:
         try:
             result = self._call(instance, packed, inputs, outputs, timeout, mark)
         finally:
-            if instance._core.lib.pw_instance_reset(instance._c) != OK:
+            if instance._core.lib.pw_instance_reset(instance._c) != instance._core.lib.PW_OK:
                 instance.close()  # grown memory (or a failed reset): start afresh
                 self._instance = self._snapshotted_instance()
             mark("cleanup")
@@ -251,9 +251,9 @@ class Executor:
         lib, ffi, c = instance._core.lib, instance._core.ffi, instance._c
         temps = {fid: _temp_path(path) for fid, path in outputs.items()} if outputs else {}
         for fid, path in inputs.items():
-            _check(lib.pw_files_declare(c, fid.encode(), os.fsencode(path), 0))
+            _check(instance, lib.pw_files_declare(c, fid.encode(), os.fsencode(path), 0))
         for fid, temp in temps.items():
-            _check(lib.pw_files_declare(c, fid.encode(), os.fsencode(temp), 1))
+            _check(instance, lib.pw_files_declare(c, fid.encode(), os.fsencode(temp), 1))
         lib.pw_output_capture(c, self.capture_output)
         mark("marshal")
         result = RunResult(return_value=None)
@@ -261,9 +261,9 @@ class Executor:
         try:
             rc = lib.pw_invoke_entry(c, instance.function(ENTRYPOINT)._func, count, data,
                                      len(data), timeout or 0.0, self._ret)
-            if rc == OK:
+            if rc == lib.PW_OK:
                 result.return_value = self._ret[0]
-            elif rc == ERR_NOMEM:
+            elif rc == lib.PW_ERR_NOMEM:
                 raise MemoryError(f"the app heap ({self.heap_size} bytes) cannot hold the "
                                   "arguments")
             else:
@@ -377,9 +377,9 @@ def _temp_path(path: str) -> str:
     return os.path.join(head, f".{tail}.pywamr-{os.getpid()}-{next(_temp_ids)}.tmp")
 
 
-def _check(rc: int) -> None:
-    if rc != OK:
-        raise_status(rc, "could not declare a file")
+def _check(instance: Instance, rc: int) -> None:
+    if rc != instance._core.lib.PW_OK:
+        raise_status(instance._core, rc, "could not declare a file")
 
 
 # -- the one-shot form, with a bounded cache of executors ------------------
