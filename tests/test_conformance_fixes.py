@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import ALL_MODES
 from wat import wat
 
 import pywamr
 from pywamr import natives, teaclave
-
-ALL_MODES = ["fast-interp", "classic-interp"] + (["aot"] if pywamr.aot_available() else [])
 
 
 @pytest.fixture(params=ALL_MODES)
@@ -151,12 +150,15 @@ SEGMENTS = """
   (elem $epassive func $f $f)
   (elem $edecl declare func $f)
   (func $f (result i32) i32.const 9)
-  (func (export "init_active") (param i32) (memory.init $active (i32.const 100) (i32.const 0) (local.get 0)))
+  (func (export "init_active") (param i32) (memory.init $active
+    (i32.const 100) (i32.const 0) (local.get 0)))
   (func (export "init_passive") (memory.init $passive (i32.const 200) (i32.const 0) (i32.const 3)))
   (func (export "drop_passive") (data.drop $passive))
-  (func (export "tinit_active") (param i32) (table.init $eactive (i32.const 1) (i32.const 0) (local.get 0)))
+  (func (export "tinit_active") (param i32) (table.init $eactive
+    (i32.const 1) (i32.const 0) (local.get 0)))
   (func (export "tinit_passive") (table.init $epassive (i32.const 1) (i32.const 0) (i32.const 2)))
-  (func (export "tinit_decl") (param i32) (table.init $edecl (i32.const 1) (i32.const 0) (local.get 0)))
+  (func (export "tinit_decl") (param i32) (table.init $edecl
+    (i32.const 1) (i32.const 0) (local.get 0)))
   (func (export "edrop_passive") (elem.drop $epassive))
   (func (export "tinit_oob_empty") (table.init $epassive (i32.const 5) (i32.const 0) (i32.const 0)))
   (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0))))
