@@ -212,7 +212,7 @@ def test_a_flipped_bit_anywhere_is_detected(tmp_path, offset):
     if offset in UNAUTHENTICATED:
         assert verify(spec) == tag
         return
-    with pytest.raises(ProtectedFileError, match="Corrupted input file|user key"):
+    with pytest.raises(ProtectedFileError, match=r"Corrupted input file|user key"):
         verify(spec)
 
 

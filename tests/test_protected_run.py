@@ -8,11 +8,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import example, payload
+from helpers import example, payload
 
 from pywamr import MODES, teaclave
 from pywamr.teaclave import ProtectedFile, ProtectedFileError, _staged
@@ -22,13 +21,6 @@ KEY = bytes(range(16))
 OUT_KEY = bytes(range(100, 116))
 IV = bytes([7] * 12)
 ALL_MODES = [m for m in ("fast-interp", "classic-interp", "aot") if m in MODES]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    teaclave.clear_cache()
-    yield
-    teaclave.clear_cache()
 
 
 def _staged_dirs() -> set[str]:
