@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -292,3 +293,26 @@ def test_a_crashed_worker_leaves_no_staging_behind(tmp_path: Path) -> None:
             executor.invoke(H.args(H.EXIT), {"in": source}, {"out": out})
     assert _staged_dirs() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.enc"]
+
+
+def test_no_descriptor_thread_or_file_leaks_over_many_runs(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    small = _protect(tmp_path / "small.enc", b"a\nb\n")
+    monkeypatch.setattr(_staged, "MEMORY_INPUT_LIMIT", 8)  # "small" in memory, "large" streamed
+    large = _protect(tmp_path / "large.enc", b"b\nc\n" * 10)
+    out = ProtectedFile(tmp_path / "out.enc", OUT_KEY)
+    with teaclave.Executor(example("intersection")) as executor:
+        executor.invoke({}, {"input_a": small, "input_b": large}, {"output": out})
+        fds, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
+        for n in range(60):
+            bad = ProtectedFile(large.path, KEY, tag=bytes(16)) if n % 3 == 2 else large
+            try:
+                result = executor.invoke({}, {"input_a": small, "input_b": bad}, {"output": out})
+            except ProtectedFileError:
+                assert n % 3 == 2
+                continue
+            assert result.return_value == 1 and _plaintext(out, result.output_tags["output"]) == (
+                b"b\n")
+        assert len(os.listdir("/proc/self/fd")) == fds
+        assert threading.active_count() == threads
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["large.enc", "out.enc", "small.enc"]
