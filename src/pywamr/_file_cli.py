@@ -111,10 +111,10 @@ def run_file(args: argparse.Namespace) -> int:
         print(tag.hex(), file=sys.stderr if args.output == "-" else sys.stdout)
         return 0
     target_spec = ProtectedFile(args.output, args.to_key, args.to_format, iv=args.to_iv)
-    source = _spec(args.input, args)
+    input_spec = _spec(args.input, args)
     if args.check_name:
-        verify(source, check_name=True)
-    print(convert_file(source, target_spec).hex())
+        verify(input_spec, check_name=True)
+    print(convert_file(input_spec, target_spec).hex())
     return 0
 
 
