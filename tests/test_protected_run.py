@@ -313,6 +313,6 @@ def test_no_descriptor_thread_or_file_leaks_over_many_runs(tmp_path: Path,
                 continue
             assert result.return_value == 1 and _plaintext(out, result.output_tags["output"]) == (
                 b"b\n")
-        assert len(os.listdir("/proc/self/fd")) == fds
-        assert threading.active_count() == threads
+        assert len(os.listdir("/proc/self/fd")) <= fds  # (other tests may close some)
+        assert threading.active_count() <= threads
     assert sorted(p.name for p in tmp_path.iterdir()) == ["large.enc", "out.enc", "small.enc"]
