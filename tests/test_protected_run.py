@@ -318,3 +318,27 @@ def test_no_descriptor_thread_or_file_leaks_over_many_runs(tmp_path: Path,
         assert len(os.listdir("/proc/self/fd")) <= fds  # (other tests may close some)
         assert threading.active_count() <= threads
     assert sorted(p.name for p in tmp_path.iterdir()) == ["large.enc", "out.enc", "small.enc"]
+
+
+def test_concurrent_executors_stage_independently(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(_staged, "MEMORY_INPUT_LIMIT", 100)  # half in memory, half streamed
+    inputs = [(_protect(tmp_path / f"a{n}.enc", f"x{n}\ny\n".encode() * (n + 1)),
+               _protect(tmp_path / f"b{n}.enc", f"x{n}\nz\n".encode() * 40)) for n in range(4)]
+
+    def work(n: int) -> list[bytes]:
+        a, b = inputs[n]
+        out = ProtectedFile(tmp_path / f"out{n}.enc", OUT_KEY)
+        seen = []
+        with teaclave.Executor(example("intersection")) as executor:
+            for _ in range(8):
+                result = executor.invoke({}, {"input_a": a, "input_b": b}, {"output": out})
+                seen.append(_plaintext(out, result.output_tags["output"]))
+        return seen
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(work, range(4)))
+    for n, seen in enumerate(results):
+        assert seen == [f"x{n}\n".encode()] * 8
