@@ -14,13 +14,13 @@ from ._errors import (
     WamrError,
     WorkerCrashed,
 )
+from ._externs import Global, RefFunction, Table
 from ._host import NativeFunction
 from ._instance import Exports, Function, Instance
 from ._lib import MODES
 from ._memory import Memory
 from ._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE, Module
 from ._runtime import Runtime
-from ._externs import Global, RefFunction, Table
 from ._types import ExportType, ExternKind, FuncType, GlobalType, ImportType, TableType, ValType
 
 __version__ = "0.1.0"
@@ -38,9 +38,9 @@ __all__ = [
     "Exports",
     "ExternKind",
     "FuncType",
+    "Function",
     "Global",
     "GlobalType",
-    "Function",
     "ImportType",
     "Instance",
     "InstanceBusy",
