@@ -10,6 +10,7 @@
  *   watchdog.c       the timeout thread (instance fields only)
  *   instance.c       instances: new/close/free, attachments, enter/leave,
  *                    calls with deadlines
+ *   externs.c        globals, tables, funcref/externref values at the API
  *   fastcall.c       scalar fast calls behind Python's generated callers
  *   memory.c         linear memory access and views
  *   output.c         guest output capture (WAMR's printf hook)
