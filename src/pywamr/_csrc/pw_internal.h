@@ -2,6 +2,7 @@
 #ifndef PYWAMR_INTERNAL_H
 #define PYWAMR_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 
@@ -64,6 +65,8 @@ struct pw_instance {
     double deadline;
     int armed;
     int expired;
+    int kicking;      /* expired AOT call: the watchdog signals its thread */
+    pthread_t caller; /* the thread running the armed call */
     struct pw_instance *watch_next;
     /* Teaclave file API */
     pw_files files;
