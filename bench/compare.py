@@ -173,7 +173,7 @@ def row_add(rounds: int) -> Row:
     for mode in modes():
         with pywamr_instance(mode, "basic") as inst:
             add = inst.exports["add"]
-            costs[f"pywamr {mode}"] = per_call(lambda: add(1, 2), 20000, rounds)
+            costs[f"pywamr {mode}"] = per_call(lambda add=add: add(1, 2), 20000, rounds)
     engine = wasmtime.Engine()
     store = wasmtime.Store(engine)
     wt = wasmtime.Instance(store, wasmtime.Module.from_file(engine, str(PAYLOADS / "basic.wasm")),
@@ -193,7 +193,7 @@ def row_host(rounds: int) -> Row:
     for mode in modes():
         with pywamr_instance(mode, "host", hosts=True) as inst:
             fn = inst.exports["call_add_loop"]
-            costs[f"pywamr {mode}"] = per_call(lambda: fn(loop), 10, rounds) / loop
+            costs[f"pywamr {mode}"] = per_call(lambda fn=fn: fn(loop), 10, rounds) / loop
     if wasm3 is not None:
         def link(module: Any) -> None:
             for name, (fn, sig) in HOSTS.items():
@@ -221,7 +221,7 @@ def row_instantiate(rounds: int) -> Row:
         with pywamr.Runtime(mode) as rt:
             module = rt.load(PAYLOADS / "basic.wasm")
 
-            def inst() -> None:
+            def inst(module: pywamr.Module = module) -> None:
                 module.instantiate(stack_size=STACK, heap_size=0).close()
             costs[f"pywamr {mode}"] = per_call(inst, 200, rounds)
             module.close()
@@ -249,8 +249,8 @@ def row_teaclave(policy: str, rounds: int, label: str, wasm3_warm: bool | None,
         with teaclave.Executor(case.wasm, mode=mode, policy=policy) as executor:
             result = executor.invoke(case.arguments)
             assert result.return_value == case.expected, result
-            costs[f"pywamr {mode}"] = per_call(lambda: executor.invoke(case.arguments), calls,
-                                               rounds)
+            costs[f"pywamr {mode}"] = per_call(
+                lambda executor=executor: executor.invoke(case.arguments), calls, rounds)
         teaclave.clear_cache()
     if wasmtime_path is not None:
         invoke, close = wasmtime_invoker(case, wasmtime_path)
@@ -304,7 +304,7 @@ def rows_kernels(quick: bool, rounds: int) -> list[Row]:
             results.add(round(value, 3) if isinstance(value, float) else value & 0xFFFFFFFF)
             if expected is not None:
                 assert value & 0xFFFFFFFF == expected & 0xFFFFFFFF, (name, label, value)
-            costs[name] = once(lambda fn=fn: fn(arg), rounds)
+            costs[name] = once(lambda fn=fn, arg=arg: fn(arg), rounds)
         assert len(results) == 1, (label, results)
         rows.append(Row(f"`{export}({arg})`", costs))
     for rt, inst in keep:
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                      wasm3_warm=True, wasmtime_path="warm"),
     ]
     if not args.no_kernels:
-        rows += rows_kernels(args.quick, 3 if args.quick else 3)
+        rows += rows_kernels(args.quick, 3)
     table = render(rows)
     peers = f"wasmtime-py {wasmtime.__version__ if hasattr(wasmtime, '__version__') else ''}"
     if wasm3 is not None:
