@@ -152,6 +152,16 @@ PAYLOADS: list[Payload] = [
         exports={"call_it": sig("i32", "i32"), "fine": sig("", "i32")},
     ),
     Payload(
+        "runaway", "wat", TEST_SRC / "runaway.wat", TEST_OUT / "runaway.wasm",
+        exports={
+            "memory": "memory",
+            "loop_br_if": sig("i32", "i32"),
+            "loop_br": sig("i32", "i32"),
+            "loop_br_table": sig("i32", "i32"),
+            "calls": sig("i32", "i32"),
+        },
+    ),
+    Payload(
         "cpu", "c", TEST_SRC / "cpu.c", TEST_OUT / "cpu.wasm",
         exports={
             **C_AUX,

@@ -129,6 +129,8 @@ struct pw_instance {
     double deadline;
     int armed;
     int expired;
+    int kicking;      /* expired AOT call: the watchdog signals its thread */
+    pthread_t caller; /* the thread running the armed call */
     struct pw_instance *watch_next;
     /* optional features' state (reset snapshot, Teaclave files) */
     pw_attachment attachments[PW_MAX_ATTACHMENTS];
