@@ -21,6 +21,7 @@ from ._memory import Memory
 from ._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE, Module
 from ._runtime import Runtime
 from ._types import ExportType, ExternKind, FuncType, ImportType, ValType
+from ._wasi import Stdio, WasiConfig, WasiExit, WasiState  # WASI: see _wasi.py
 
 __version__ = "0.1.0"
 WAMR_VERSION = "1.1.2"
@@ -48,10 +49,14 @@ __all__ = [
     "Module",
     "NativeFunction",
     "Runtime",
+    "Stdio",
     "Timeout",
     "Trap",
     "ValType",
     "WamrError",
+    "WasiConfig",
+    "WasiExit",
+    "WasiState",
     "WorkerCrashed",
     "aot_available",
     "compile_aot",

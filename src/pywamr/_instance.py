@@ -6,14 +6,15 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import _host
-from ._errors import ClosedError, ExportNotFound, InstantiationError
+from . import _host, _wasi
+from ._errors import ClosedError, ExportNotFound, InstantiationError, WamrError
 from ._lib import ERR_BUF, ERR_HOST, ERR_RANGE, OK, Core, raise_status
 from ._memory import Memory
 from ._types import ExternKind, FuncType, ValType
 
 if TYPE_CHECKING:
     from ._module import Module
+    from ._wasi import WasiConfig, WasiState
 
 _SIG_BUF = 256
 _INT_SENTINEL = -(1 << 63)  # pw_call_int's failure value; status confirms
@@ -38,14 +39,23 @@ class Instance:
     _host_error: BaseException | None
     _memory: Memory | None
 
+    _wasi: WasiState | None
+
     @classmethod
-    def _create(cls, module: Module, stack_size: int, heap_size: int) -> Instance:
+    def _create(cls, module: Module, stack_size: int, heap_size: int,
+                wasi: WasiConfig | None = None) -> Instance:
         lib, ffi = module._core.lib, module._core.ffi
         self = cls.__new__(cls)
         self._handle = _host.track_instance(self)
         out = ffi.new("pw_instance **")
         err = ffi.new("char[]", ERR_BUF)
-        rc = lib.pw_instance_new(module._c, stack_size, heap_size, self._handle, out, err, ERR_BUF)
+        self._wasi = None
+        if wasi is None:
+            rc = lib.pw_instance_new(module._c, stack_size, heap_size, self._handle, out, err,
+                                     ERR_BUF)
+        else:  # WASI: see _wasi.py
+            rc, self._wasi = _wasi.instantiate(wasi, module, stack_size, heap_size,
+                                               self._handle, out, err, ERR_BUF)
         if rc != OK:
             message = ffi.string(err).decode(errors="replace") or "instantiation failed"
             raise InstantiationError(message)
@@ -55,7 +65,25 @@ class Instance:
         self._functions = {}
         self._host_error = None
         self._memory = None
+        if self._wasi is not None:
+            _wasi.initialize_reactor(self)
         return self
+
+    # -- WASI (see _wasi.py) -----------------------------------------------
+    @property
+    def wasi(self) -> WasiState:
+        """The instance's WASI state (captured output, exit code)."""
+        if self._wasi is None:
+            raise WamrError("this instance was not made with a WASI configuration")
+        return self._wasi
+
+    def run(self, *, timeout: float | None = None) -> int:
+        """Run a WASI command (its ``_start``) and return its exit code.
+
+        The code is 0 when ``_start`` returns and ``n`` after ``proc_exit(n)``;
+        a trap raises :class:`Trap`.  A command runs once per instance.
+        """
+        return _wasi.run_command(self, timeout)
 
     @property
     def module(self) -> Module:
@@ -123,6 +151,10 @@ class Instance:
             self._host_error = exc
 
     def _raise(self, rc: int) -> None:
+        if self._wasi is not None:
+            code = _wasi.take_exit(self)
+            if code is not None:
+                raise _wasi.WasiExit(code)
         if rc == ERR_HOST and self._host_error is not None:
             exc, self._host_error = self._host_error, None
             raise exc

@@ -80,6 +80,11 @@ wamr_init_locked(char *err, uint32_t err_len)
         set_err(err, err_len, "WAMR runtime initialisation failed");
         return PW_ERR_STATE;
     }
+    if (!pw_wasi_register_natives()) { /* wasi.c */
+        wasm_runtime_destroy();
+        set_err(err, err_len, "could not register pywamr's WASI natives");
+        return PW_ERR_STATE;
+    }
     /* A library does not print: WAMR's messages reach Python as errors. */
     bh_log_set_verbose_level(BH_LOG_LEVEL_FATAL);
     g_inited = 1;
@@ -633,6 +638,12 @@ int
 pw_module_is_aot(pw_module *m)
 {
     return m->is_aot;
+}
+
+wasm_module_t
+pw_module_raw(pw_module *m)
+{
+    return m->module;
 }
 
 static const WASMType *

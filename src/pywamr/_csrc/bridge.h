@@ -188,4 +188,6 @@ const char *pw_files_error(pw_instance *inst, uint32_t i);
 extern int pw_py_host(uint32_t py_id, uint32_t inst_handle, uint64_t *args,
                uint8_t *memory);
 
+#include "wasi.h"
+
 #endif

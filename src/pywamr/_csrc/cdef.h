@@ -110,3 +110,14 @@ const char *pw_files_error(pw_instance *inst, uint32_t i);
 
 extern "Python+C" int pw_py_host(uint32_t py_id, uint32_t inst_handle,
                                  uint64_t *args, uint8_t *memory);
+
+/* wasi.h */
+int pw_wasi_instance_new(pw_module *module, uint32_t stack_size,
+                         uint32_t heap_size, uint32_t handle,
+                         const char **argv, uint32_t argc, const char **env,
+                         uint32_t envc, const char **host_dirs,
+                         const char **guest_dirs, uint32_t ndirs, int stdin_fd,
+                         int stdout_fd, int stderr_fd, pw_instance **out,
+                         char *err, uint32_t err_len);
+int pw_wasi_take_exit(pw_instance *inst, uint32_t *code);
+int pw_wasi_is_enabled(pw_instance *inst);

@@ -69,12 +69,21 @@ struct pw_instance {
     pw_files files;
     /* reuse-instance: state right after instantiation (reset.c) */
     struct pw_snapshot *snapshot;
+    /* WASI proc_exit seen during the current call (wasi.c) */
+    int wasi_exited;
+    uint32_t wasi_exit_code;
     /* phase timings of pw_instance_new, nanoseconds */
     uint64_t instantiate_ns, exec_env_ns;
 };
 
 int pw_vprintf(const char *format, va_list ap);
 void pw_files_free(pw_instance *inst);
+
+/* bridge.c */
+wasm_module_t pw_module_raw(pw_module *module);
+
+/* wasi.c */
+int pw_wasi_register_natives(void);
 
 /* reset.c */
 void pw_snapshot_free(pw_instance *inst);
