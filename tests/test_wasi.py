@@ -464,9 +464,7 @@ def test_config_validation(fast_probe: pywamr.Module, tmp_path: Path) -> None:
         fast_probe.instantiate(wasi=WasiConfig(stdin=Stdio.CAPTURE))
     with pytest.raises(pywamr.WamrError, match="WASI configuration"):
         with pywamr.Runtime() as rt:
-            from conftest import payload
-
-            rt.load(payload("basic")).instantiate().wasi  # noqa: B018
+            rt.load(PROBE.parent / "basic.wasm").instantiate().wasi  # noqa: B018
 
 
 # -- alongside the rest of pywamr -------------------------------------------------------

@@ -7,6 +7,7 @@ Payloads:
   examples/payloads/rust/intersection -> examples/payloads/wasm/intersection.wasm
   WASI commands (wasm32-wasi: clang-14 + Debian's wasi-libc, Rust's wasm32-wasi):
   tests/payloads/src/wasi_probe.c     -> tests/payloads/wasm/wasi_probe.wasm
+  tests/payloads/src/wasi_bench.c     -> tests/payloads/wasm/wasi_bench.wasm
   examples/wasi/c/wc.c                -> examples/wasi/wasm/wc.wasm
   examples/wasi/rust/wordfreq         -> examples/wasi/wasm/wordfreq.wasm
 
@@ -152,6 +153,9 @@ class Payload:
 
 
 WASI_PROBE_IMPORTS = tuple(WASI_SIGS)  # the probe calls every one of them
+WASI_BENCH_IMPORTS = ("args_get", "args_sizes_get", "fd_close", "fd_fdstat_get",
+                      "fd_prestat_dir_name", "fd_prestat_get", "fd_read", "fd_seek", "fd_write",
+                      "path_open", "proc_exit")
 WC_IMPORTS = ("args_get", "args_sizes_get", "fd_close", "fd_fdstat_get",
               "fd_fdstat_set_flags", "fd_prestat_dir_name", "fd_prestat_get", "fd_read",
               "fd_seek", "fd_write", "path_open", "proc_exit")
@@ -283,6 +287,11 @@ PAYLOADS: list[Payload] = [
     Payload(
         "wasi_probe", "wasi-c", TEST_SRC / "wasi_probe.c", TEST_OUT / "wasi_probe.wasm",
         imports=wasi_imports(*WASI_PROBE_IMPORTS),
+        exports=WASI_COMMAND,
+    ),
+    Payload(
+        "wasi_bench", "wasi-c", TEST_SRC / "wasi_bench.c", TEST_OUT / "wasi_bench.wasm",
+        imports=wasi_imports(*WASI_BENCH_IMPORTS),
         exports=WASI_COMMAND,
     ),
     Payload(
