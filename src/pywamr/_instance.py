@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _host, _wasi
-from ._errors import ClosedError, ExportNotFound, InstantiationError, WamrError
-from ._lib import ERR_BUF, ERR_HOST, ERR_RANGE, OK, Core, raise_status
+from ._errors import ClosedError, ExportNotFound, WamrError
+from ._lib import ERR_BUF, Core, raise_status
 from ._memory import Memory
 from ._types import ExternKind, FuncType, ValType
 
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from ._wasi import WasiConfig, WasiState
 
 _SIG_BUF = 256
-_INT_SENTINEL = -(1 << 63)  # pw_call_int's failure value; status confirms
 _CELL_CTYPES = {ValType.I32: "int32_t *", ValType.I64: "int64_t *",
                 ValType.F32: "float *", ValType.F64: "double *"}
 _CELLS = {ValType.I32: 1, ValType.I64: 2, ValType.F32: 1, ValType.F64: 2}
@@ -56,9 +55,8 @@ class Instance:
         else:  # WASI: see _wasi.py
             rc, self._wasi = _wasi.instantiate(wasi, module, stack_size, heap_size,
                                                self._handle, out, err, ERR_BUF)
-        if rc != OK:
-            message = ffi.string(err).decode(errors="replace") or "instantiation failed"
-            raise InstantiationError(message)
+        if rc != lib.PW_OK:
+            raise_status(module._core, rc, err)
         self._module = module
         self._core = module._core
         self._c = ffi.gc(out[0], lib.pw_instance_free)
@@ -155,11 +153,10 @@ class Instance:
             code = _wasi.take_exit(self)
             if code is not None:
                 raise _wasi.WasiExit(code)
-        if rc == ERR_HOST and self._host_error is not None:
+        if rc == self._core.lib.PW_ERR_HOST and self._host_error is not None:
             exc, self._host_error = self._host_error, None
             raise exc
-        raise_status(rc, self._core.ffi.string(self._core.lib.pw_instance_error(self._c))
-                     .decode(errors="replace"))
+        raise_status(self._core, rc, self._core.lib.pw_instance_error(self._c))
 
     # -- lifetime ----------------------------------------------------------
     def close(self) -> None:
@@ -168,8 +165,8 @@ class Instance:
         Raises :class:`InstanceBusy` if a call is running on another thread.
         """
         rc = self._core.lib.pw_instance_close(self._c)
-        if rc != OK:
-            raise_status(rc, "")
+        if rc != self._core.lib.PW_OK:
+            raise_status(self._core, rc)
 
     @property
     def closed(self) -> bool:
@@ -263,7 +260,7 @@ class Function:
 
     @classmethod
     def _make(cls, instance: Instance, name: str, func: Any, ftype: FuncType) -> Function:
-        self = object.__new__(_caller_class(ftype))
+        self = object.__new__(_caller_class(ftype, instance._core.lib.PW_INT_SENTINEL))
         self.name = name
         self.type = ftype
         self._instance = instance
@@ -320,7 +317,7 @@ class Function:
         for i, (view, value, t) in enumerate(zip(params, args, self.type.params)):
             _store(view, value, t, i, self.name)
         rc = self._lib.pw_call_deadline(self._c, self._func, self._cells, buf, deadline)
-        if rc != OK:
+        if rc:  # PW_OK is 0
             self._instance._raise(rc)
         if not results:
             return None
@@ -373,9 +370,9 @@ class _ScalarFunction(Function):
         """The call returned the failure value: a real failure, or a result
         that happens to equal it."""
         rc = self._lib.pw_last_status()
-        if rc == OK:
+        if rc == self._lib.PW_OK:
             return result if self._has_result else None
-        if rc == ERR_RANGE:
+        if rc == self._lib.PW_ERR_RANGE:
             index = int(self._ffi.string(self._lib.pw_instance_error(self._c)) or 0)
             raise ValueError(f"{self.name}: argument {index} = {args[index]} is out of range "
                              f"for {self.type.params[index]}")
@@ -405,7 +402,7 @@ class _ScalarFunction(Function):
 _callers: dict[str, type[Function]] = {}
 
 
-def _caller_class(ftype: FuncType) -> type[Function]:
+def _caller_class(ftype: FuncType, int_sentinel: int) -> type[Function]:
     """The Function class for a signature: generated fast paths for scalar
     signatures (<= 4 params, <= 1 result), the generic one otherwise."""
     sig = ftype.signature
@@ -424,7 +421,7 @@ def _caller_class(ftype: FuncType) -> type[Function]:
     if all_int:
         call = (f"self._call_int(self._c, self._func, self._sig, {n}, "
                 + ", ".join(names + ["0"] * (4 - n)) + ")")
-        failed = f"r == {_INT_SENTINEL}"
+        failed = f"r == {int_sentinel}"  # pw_call_int's failure value; status confirms
     else:
         islots = [a if t in ints else "0" for a, t in zip(names, ftype.params)] + ["0"] * (4 - n)
         dslots = [a if t not in ints else "0.0" for a, t in zip(names, ftype.params)]

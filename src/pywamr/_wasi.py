@@ -338,7 +338,7 @@ def instantiate(config: WasiConfig, module: Module, stack_size: int, heap_size: 
     finally:
         for fd in owned:
             os.close(fd)
-    if rc != 0:
+    if rc != lib.PW_OK:
         _close_state(captures.values(), sinks)
         return rc, None
     return rc, WasiState(captures, sinks)

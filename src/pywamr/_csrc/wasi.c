@@ -27,7 +27,6 @@
 
 #include "pw_internal.h"
 #include "pw_util.h"
-#include "wasm_runtime_common.h"
 
 /* The message of the trap proc_exit ends a call with. */
 #define PW_WASI_EXIT_MESSAGE "wasi proc_exit"
@@ -144,8 +143,8 @@ static NativeSymbol g_unstable_natives[] = {
 
 #define COUNT(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
 
-int
-pw_wasi_register_natives(void)
+static int
+register_natives(void)
 {
     return wasm_runtime_register_natives("wasi_snapshot_preview1",
                                          g_preview1_natives,
@@ -161,6 +160,13 @@ pw_wasi_register_natives(void)
                                                 COUNT(g_unstable_sockets));
 }
 
+/* Registered with WAMR again after every initialisation. */
+__attribute__((constructor)) static void
+add_init_hook(void)
+{
+    pw_wamr_add_init_hook(register_natives);
+}
+
 int
 pw_wasi_instance_new(pw_module *m, uint32_t stack_size, uint32_t heap_size,
                      uint32_t handle, const char **argv, uint32_t argc,
@@ -169,7 +175,7 @@ pw_wasi_instance_new(pw_module *m, uint32_t stack_size, uint32_t heap_size,
                      int stdout_fd, int stderr_fd, pw_instance **out,
                      char *err, uint32_t err_len)
 {
-    wasm_module_t module = pw_module_raw(m);
+    wasm_module_t module = m->module;
     int rc;
     *out = NULL;
     if (stdin_fd < 0 || stdout_fd < 0 || stderr_fd < 0) {
@@ -200,10 +206,4 @@ pw_wasi_take_exit(pw_instance *inst, uint32_t *code)
     inst->wasi_exited = 0;
     *code = inst->wasi_exit_code;
     return 1;
-}
-
-int
-pw_wasi_is_enabled(pw_instance *inst)
-{
-    return inst->module_inst && wasm_runtime_is_wasi_mode(inst->module_inst);
 }
