@@ -374,10 +374,12 @@ def find_tools(need_rust: bool = True) -> Tools:
         if not (Path(sysroot) / "lib/rustlib/wasm32-wasi").is_dir():
             raise BuildError(f"{rustc} has no wasm32-wasi std; "
                              "install it with: apt-get install libstd-rust-dev-wasm32")
-    for needed, package in (("/usr/lib/wasm32-wasi/libc.a", "wasi-libc"),
-                            ("/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi", "libclang-rt-14-dev-wasm32")):
-        if not Path(needed).exists() and not glob.glob("/usr/lib/llvm-*/lib/clang/*/lib/wasi"):
-            raise BuildError(f"{needed} is missing; install it with: apt-get install {package}")
+    # wasm32-wasi C: Debian's wasi-libc and clang's builtins for wasm32
+    if not Path("/usr/lib/wasm32-wasi/libc.a").exists():
+        raise BuildError("wasi-libc is missing; install it with: apt-get install wasi-libc")
+    if not glob.glob("/usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a"):
+        raise BuildError("clang's wasm32 builtins are missing; install them with: "
+                         "apt-get install libclang-rt-14-dev-wasm32")
     return Tools(clang, wasm_ld, wat2wasm, strip_cmd, cargo, rustc)
 
 
