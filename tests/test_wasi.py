@@ -535,3 +535,28 @@ def test_examples_c_wc_and_rust_wordfreq(tmp_path: Path) -> None:
         with freq.instantiate(wasi=config) as inst:
             assert inst.run() == 1
             assert b"wordfreq: /elsewhere" in inst.wasi.take_stderr()
+
+
+# -- runtime-reuse policies --------------------------------------------------------------
+@pytest.mark.parametrize("policy", pywamr.WASI_POLICIES)
+def test_policies_give_every_run_fresh_wasi_state(policy: str, tmp_path: Path) -> None:
+    if policy == "cold":
+        import gc
+
+        gc.collect()  # cold re-initialises WAMR: no other fast-interp object may be alive
+    with pywamr.WasiCommand(PROBE, policy=policy) as command:
+        for i in range(3):
+            out = tmp_path / f"out{i}.txt"
+            config = WasiConfig(argv=["p", "args", str(i)], env={"RUN": str(i)}, stdout=out)
+            assert command.run(config) == 0
+            got = parse(out.read_text())
+            assert (got["arg2"], got["env"], got["environ_count"]) == (str(i), f"RUN={i}", "1")
+        assert command.run(WasiConfig(argv=["p", "exit", "5"])) == 5
+        assert command.run(WasiConfig(argv=["p", "args"])) == 0  # exit state did not stick
+
+
+def test_reuse_instance_policy_is_refused() -> None:
+    with pytest.raises(ValueError, match="cannot reset WASI state"):
+        pywamr.WasiCommand(PROBE, policy="reuse-instance")
+    with pytest.raises(ValueError, match="unknown policy"):
+        pywamr.WasiCommand(PROBE, policy="sometimes")

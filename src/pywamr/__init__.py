@@ -22,6 +22,7 @@ from ._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE, Module
 from ._runtime import Runtime
 from ._types import ExportType, ExternKind, FuncType, ImportType, ValType
 from ._wasi import Stdio, WasiConfig, WasiExit, WasiState  # WASI: see _wasi.py
+from ._wasi_command import WASI_POLICIES, WasiCommand
 
 __version__ = "0.1.0"
 WAMR_VERSION = "1.1.2"
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_STACK_SIZE",
     "MODES",
     "WAMR_VERSION",
+    "WASI_POLICIES",
     "AotUnavailableError",
     "ClosedError",
     "ExportNotFound",
@@ -54,6 +56,7 @@ __all__ = [
     "Trap",
     "ValType",
     "WamrError",
+    "WasiCommand",
     "WasiConfig",
     "WasiExit",
     "WasiState",
