@@ -560,3 +560,16 @@ def test_reuse_instance_policy_is_refused() -> None:
         pywamr.WasiCommand(PROBE, policy="reuse-instance")
     with pytest.raises(ValueError, match="unknown policy"):
         pywamr.WasiCommand(PROBE, policy="sometimes")
+
+
+def test_stdio_with_in_memory_file_objects(fast_probe: pywamr.Module) -> None:
+    import io
+
+    stdin, stdout = io.BytesIO(b"skipped|in memory"), io.BytesIO()
+    stdin.read(8)  # only what is left is the input
+    with fast_probe.instantiate(wasi=WasiConfig(argv=["p", "cat"], stdin=stdin,
+                                                stdout=stdout)) as inst:
+        assert inst.run() == 0
+    assert stdout.getvalue() == b"in memory"
+    with pytest.raises(TypeError, match="unsupported stdin"):
+        fast_probe.instantiate(wasi=WasiConfig(stdin=42))  # type: ignore[arg-type]

@@ -117,3 +117,15 @@ def test_examples_from_the_cli(tmp_path: Path) -> None:
     proc = pywamr_run(str(WASI_EXAMPLES / "wc.wasm"), "/in/a.txt")  # not granted
     assert proc.returncode == 1
     assert proc.stderr.startswith(b"wc: /in/a.txt:")
+
+
+@pytest.mark.skipif(not pywamr.aot_available(), reason="built without the AOT compiler")
+def test_aot_container_needs_wasi_flag(tmp_path: Path) -> None:
+    container = tmp_path / "probe.aot"
+    proc = subprocess.run([sys.executable, "-m", "pywamr", "compile", str(PROBE), "-o",
+                           str(container)], capture_output=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    proc = pywamr_run("--wasi", "--mode=aot", str(container), "exit", "6")
+    assert (proc.returncode, proc.stdout) == (6, b"exiting 6\n")
+    proc = pywamr_run(str(container), "exit", "6")  # not recognisable as WASI: Teaclave's run
+    assert proc.returncode == 2

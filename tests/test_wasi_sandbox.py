@@ -51,6 +51,11 @@ REFUSED = {
     "planted_follow_errno": ENOTCAPABLE, "planted_abs_follow_errno": ENOTCAPABLE,
     "planted_dir_errno": ENOTCAPABLE, "planted_stat_follow_errno": ENOTCAPABLE,
     "planted_nofollow_errno": ELOOP,  # O_NOFOLLOW on a symlink
+    # a dangling planted symlink (to ../created_outside.txt), a symlink loop
+    "dangling_create_follow_errno": ENOTCAPABLE, "dangling_create_nofollow_errno": ELOOP,
+    "dangling_mkdir_errno": ENOTCAPABLE, "planted_trunc_nofollow_errno": ELOOP,
+    "loop_errno": ELOOP, "planted_set_times_errno": ENOTCAPABLE,
+    "rename_onto_planted_errno": ENOTCAPABLE,
     # symlinks made by the guest: the link may be made, never followed out
     "symlink_out_open_errno": ENOTCAPABLE,
     "symlink_abs_errno": EBADF,  # WAMR refuses absolute targets outright
@@ -82,7 +87,8 @@ def test_escapes_are_refused(probe: pywamr.Module, tmp_path: Path) -> None:
     assert out["planted_readlink_errno"] == "0"
     _check_outside_untouched(tmp_path)
     # nothing was created in the preopen (inside.txt moved to the other preopen)
-    assert sorted(os.listdir(tmp_path / "pre")) == ["planted", "planted_abs", "planted_dir"]
+    assert sorted(os.listdir(tmp_path / "pre")) == ["dangling", "loop", "planted", "planted_abs",
+                                                    "planted_dir"]
     assert os.listdir(tmp_path / "other") == ["moved.txt"]
 
 

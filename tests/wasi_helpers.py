@@ -81,4 +81,6 @@ def sandbox_tree(root: Path) -> dict[str, str]:
     os.symlink("../secret.txt", pre / "planted")
     os.symlink(str(root / "secret.txt"), pre / "planted_abs")
     os.symlink("..", pre / "planted_dir")
+    os.symlink("../created_outside.txt", pre / "dangling")
+    os.symlink("loop", pre / "loop")
     return {"/pre": str(pre), "/other": str(other)}

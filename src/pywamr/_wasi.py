@@ -79,12 +79,15 @@ class WasiConfig:
             nothing else (``..``, absolute paths and symlinks that lead out
             are refused with ``ENOTCAPABLE`` or ``EPERM``).
         stdin: :data:`Stdio.NULL` (default), :data:`Stdio.INHERIT`, bytes,
-            a file path, or a binary file object with ``fileno()``.
+            a file path, or a binary file object (with ``fileno()``, or
+            readable like ``io.BytesIO``: its remaining bytes are read at
+            instantiation).
         stdout, stderr: :data:`Stdio.NULL` (default), :data:`Stdio.INHERIT`,
             :data:`Stdio.CAPTURE`, a file path (created or truncated), a file
-            object with ``fileno()``, or a callable called with each chunk
-            of bytes (from a reader thread; exceptions it raises are kept
-            and raised by the next :meth:`Instance.run`).
+            object (with ``fileno()``, or writable like ``io.BytesIO``), or a
+            callable called with each chunk of bytes (from a reader thread;
+            exceptions it raises are kept and raised by the next
+            :meth:`Instance.run`).
     """
 
     argv: Sequence[str] = ("main",)
@@ -211,12 +214,25 @@ def _open_stdin(spec: StdinSpec, owned: list[int]) -> int:
         return fd
     elif isinstance(spec, (str, os.PathLike)):
         fd = os.open(spec, os.O_RDONLY | os.O_CLOEXEC)
-    elif hasattr(spec, "fileno"):
-        return int(spec.fileno())
+    elif (fileno := _fileno(spec)) is not None:
+        return fileno
+    elif hasattr(spec, "read"):  # e.g. io.BytesIO: its remaining bytes are the input
+        return _open_stdin(bytes(spec.read()), owned)
     else:
         raise TypeError(f"unsupported stdin {type(spec).__name__}")
     owned.append(fd)
     return fd
+
+
+def _fileno(spec: object) -> int | None:
+    """The descriptor of a file object, or None (none, or e.g. io.BytesIO)."""
+    fileno = getattr(spec, "fileno", None)
+    if fileno is None:
+        return None
+    try:
+        return int(fileno())
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
 
 
 def _open_output(spec: StdoutSpec, which: int, owned: list[int],
@@ -231,15 +247,17 @@ def _open_output(spec: StdoutSpec, which: int, owned: list[int],
         return fd, fd  # kept open by WasiState (the capture lives there)
     elif isinstance(spec, (str, os.PathLike)):
         fd = os.open(spec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-    elif callable(spec):
-        sink = _Sink(spec, "stdout" if which == 1 else "stderr")
+    elif callable(spec) or (_fileno(spec) is None and hasattr(spec, "write")):
+        # a callable, or a file object without a descriptor (io.BytesIO): fed by a thread
+        sink = _Sink(spec if callable(spec) else spec.write,
+                     "stdout" if which == 1 else "stderr")
         sinks.append(sink)
         owned.append(sink.write_fd)  # the instance keeps its duplicate
         return sink.write_fd, None
-    elif hasattr(spec, "fileno"):
+    elif (fileno := _fileno(spec)) is not None:
         if hasattr(spec, "flush"):
             spec.flush()
-        return int(spec.fileno()), None
+        return fileno, None
     else:
         raise TypeError(f"unsupported stdout/stderr {type(spec).__name__}")
     owned.append(fd)

@@ -353,6 +353,23 @@ scenario_escape(const char *dir_name, const char *other_name)
         (__wasi_fd_t)dir, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, "planted", &st));
     report("planted_readlink_errno", __wasi_path_readlink((__wasi_fd_t)dir, "planted",
                                                           (uint8_t *)buf, sizeof(buf), &n));
+    /* a dangling planted symlink must not let the guest create outside */
+    report("dangling_create_follow_errno",
+           open_at(dir, "dangling", __WASI_OFLAGS_CREAT, 0, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW,
+                   &fd));
+    report("dangling_create_nofollow_errno",
+           open_at(dir, "dangling", __WASI_OFLAGS_CREAT, 0, 0, &fd));
+    report("dangling_mkdir_errno", __wasi_path_create_directory((__wasi_fd_t)dir,
+                                                                "planted_dir/made"));
+    report("planted_trunc_nofollow_errno",
+           open_at(dir, "planted", __WASI_OFLAGS_TRUNC, 0, 0, &fd));
+    report("loop_errno", open_at(dir, "loop", 0, 0, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, &fd));
+    report("planted_set_times_errno", __wasi_path_filestat_set_times(
+        (__wasi_fd_t)dir, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, "planted", 0, 0,
+        __WASI_FSTFLAGS_MTIM));
+    report("rename_onto_planted_errno", __wasi_path_rename((__wasi_fd_t)dir, "inside.txt",
+                                                           (__wasi_fd_t)dir,
+                                                           "planted_dir/secret.txt"));
     /* symlinks made by the guest itself */
     report("symlink_out_errno", __wasi_path_symlink("../secret.txt", (__wasi_fd_t)dir, "mine"));
     report("symlink_out_open_errno", open_at(dir, "mine", 0, 0,
