@@ -21,6 +21,7 @@ from wasi_helpers import (
     ENOTCAPABLE,
     ENOTSOCK,
     PROBE,
+    fuzz_run,
     parse,
     run_pywamr,
     run_wasmtime,
@@ -134,6 +135,8 @@ MALFORMED = {
     "read_bad_fd": EBADF, "write_bad_fd": EBADF, "path_open_bad_dirfd": EBADF,
     # no subscriptions: WAMR answers success with no events
     "poll_zero": 0,
+    # renumbering an fd onto itself: a no-op (patch 0007; it crashed the process before)
+    "renumber_same": 0, "renumber_same_bad": EBADF,
 }
 
 
@@ -178,3 +181,23 @@ def test_no_network_functions(tmp_path: Path) -> None:
         assert inst.run() == 0
         assert inst.wasi.take_stdout().decode().splitlines() == [
             "open 58 fd -1", "connect 58", "send_to 58"]
+
+
+FUZZ_SEEDS = int(os.environ.get("PYWAMR_WASI_FUZZ_SEEDS", "40"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_random_wasi_calls(mode: str, tmp_path: Path) -> None:
+    """Random arguments to every preview-1 function: errnos or traps, never a
+    crash, nothing reached outside the preopens (tools/fuzz_wasi.py runs more)."""
+    preopens = sandbox_tree(tmp_path)
+    calls = traps = 0
+    with pywamr.Runtime(mode) as rt:
+        module = rt.load(PROBE)
+        for seed in range(FUZZ_SEEDS):
+            made, trapped = fuzz_run(module, seed, 300, preopens)
+            calls += made
+            traps += trapped
+    _check_outside_untouched(tmp_path)
+    assert calls >= FUZZ_SEEDS * 10  # runs make many calls before a wild pointer traps
+    assert 0 < traps <= FUZZ_SEEDS

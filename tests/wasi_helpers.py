@@ -84,3 +84,28 @@ def sandbox_tree(root: Path) -> dict[str, str]:
     os.symlink("../created_outside.txt", pre / "dangling")
     os.symlink("loop", pre / "loop")
     return {"/pre": str(pre), "/other": str(other)}
+
+
+def fuzz_run(module: pywamr.Module, seed: int, calls: int,
+             preopens: Mapping[str, str]) -> tuple[int, bool]:
+    """wasi_probe's random-call scenario: (calls made, whether it trapped).
+
+    Every call passes random arguments -- wild pointers, random fds, lengths,
+    flags and paths (``..``, absolute, planted symlinks, non-UTF-8) -- to one
+    of 32 preview-1 functions.  A bad pointer ends the run with a trap
+    ("out of bounds memory access"); anything else must be a WASI errno.
+    """
+    config = WasiConfig(argv=["wasi_probe", "fuzz", str(seed), str(calls)], preopens=preopens,
+                        stdout=Stdio.CAPTURE)
+    with module.instantiate(wasi=config) as inst:
+        trapped = False
+        try:
+            inst.run(timeout=60)
+        except pywamr.Trap as exc:
+            if "out of bounds memory access" not in exc.message:
+                raise
+            trapped = True
+        first = inst.wasi.take_stdout().split(b"\n", 1)[0].decode()
+        counter_at = int(first.split()[1])  # "counter_at ADDRESS"
+        made = int.from_bytes(inst.memory.read(counter_at, 4), "little")
+    return made, trapped

@@ -12,18 +12,21 @@ holds a lock while WAMR 1.1.2 reads the arguments it keeps on the module, so
 instances of one module -- from any thread -- each get their own.
 
 Stdio: the instance gets duplicates of descriptors this module prepares (WAMR
-patch 0005): ``/dev/null``, a file, the process's own 0/1/2, an anonymous
-memory file for :data:`Stdio.CAPTURE` (read back with
-:meth:`WasiState.take_stdout`), or a pipe drained by a thread for a callable.
+patch 0005): ``/dev/null``, a file, the process's own 0/1/2, or a pipe drained
+by a thread -- into memory for :data:`Stdio.CAPTURE` (read back with
+:meth:`WasiState.take_stdout`), into a callable, or into a file object without
+a descriptor.  Captured streams are pipes, as a terminal's would be, so a guest
+can only append to them (it cannot seek, or truncate them to a huge size).
 """
 
 from __future__ import annotations
 
 import enum
+import fcntl
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -205,12 +208,15 @@ def _open_stdin(spec: StdinSpec, owned: list[int]) -> int:
     elif spec is Stdio.CAPTURE:
         raise ValueError("stdin cannot be Stdio.CAPTURE")
     elif isinstance(spec, (bytes, bytearray, memoryview)):
-        fd = os.memfd_create("pywamr-wasi-stdin", os.MFD_CLOEXEC)
+        fd = os.memfd_create("pywamr-wasi-stdin", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         owned.append(fd)
         data = memoryview(spec).cast("B")
         while data:
             data = data[os.write(fd, data):]
         os.lseek(fd, 0, os.SEEK_SET)
+        # sealed: the guest can read its input, not change, grow or shrink it
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK
+                    | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
         return fd
     elif isinstance(spec, (str, os.PathLike)):
         fd = os.open(spec, os.O_RDONLY | os.O_CLOEXEC)
@@ -236,15 +242,20 @@ def _fileno(spec: object) -> int | None:
 
 
 def _open_output(spec: StdoutSpec, which: int, owned: list[int],
-                 sinks: list[_Sink]) -> tuple[int, int | None]:
-    """The descriptor to hand over, and the memfd when captured."""
+                 sinks: list[_Sink]) -> tuple[int, _Sink | None, bytearray | None]:
+    """The descriptor to hand over; the sink and its buffer when captured."""
     if spec is None or spec is Stdio.NULL:
         fd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
     elif spec is Stdio.INHERIT:
-        return which, None
+        return which, None, None
     elif spec is Stdio.CAPTURE:
-        fd = os.memfd_create(f"pywamr-wasi-{which}", os.MFD_CLOEXEC)
-        return fd, fd  # kept open by WasiState (the capture lives there)
+        # A pipe, as a terminal's stdout would be: the guest can only append
+        # (a file could be seeked, or truncated to a huge sparse size)
+        captured = bytearray()
+        sink = _Sink(captured.extend, "stdout" if which == 1 else "stderr")
+        sinks.append(sink)
+        owned.append(sink.write_fd)
+        return sink.write_fd, sink, captured
     elif isinstance(spec, (str, os.PathLike)):
         fd = os.open(spec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
     elif callable(spec) or (_fileno(spec) is None and hasattr(spec, "write")):
@@ -253,45 +264,40 @@ def _open_output(spec: StdoutSpec, which: int, owned: list[int],
                      "stdout" if which == 1 else "stderr")
         sinks.append(sink)
         owned.append(sink.write_fd)  # the instance keeps its duplicate
-        return sink.write_fd, None
+        return sink.write_fd, None, None
     elif (fileno := _fileno(spec)) is not None:
         if hasattr(spec, "flush"):
             spec.flush()
-        return fileno, None
+        return fileno, None, None
     else:
         raise TypeError(f"unsupported stdout/stderr {type(spec).__name__}")
     owned.append(fd)
-    return fd, None
+    return fd, None, None
 
 
 class WasiState:
     """The WASI side of one instance: captured output and the exit status."""
 
-    def __init__(self, captures: dict[int, int], sinks: list[_Sink]) -> None:
-        self._captures = captures  # 1/2 -> memfd
+    def __init__(self, captures: dict[int, tuple[_Sink, bytearray]], sinks: list[_Sink]) -> None:
+        self._captures = captures  # 1/2 -> (sink, buffer)
         self._sinks = sinks
         #: the code of the last proc_exit, or of the command's return (0); None before.
         self.exit_code: int | None = None
         #: whether the command (``_start``) has run.
         self.started = False
-        self._closer = weakref.finalize(self, _close_state, list(captures.values()), sinks)
+        self._closer = weakref.finalize(self, _close_state, sinks)
 
     def _take(self, which: int) -> bytes:
-        fd = self._captures.get(which)
-        if fd is None:
+        found = self._captures.get(which)
+        if found is None:
             raise WamrError(f"{'stdout' if which == 1 else 'stderr'} is not captured "
                             "(use Stdio.CAPTURE)")
-        size = os.fstat(fd).st_size
-        chunks, offset = [], 0
-        while offset < size:
-            chunk = os.pread(fd, size - offset, offset)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            offset += len(chunk)
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)  # the guest's duplicate shares this offset
-        return b"".join(chunks)
+        sink, buffer = found
+        sink.flush()  # what the guest wrote so far is in the pipe: take all of it
+        with sink.lock:
+            data = bytes(buffer)
+            del buffer[:]
+        return data
 
     def take_stdout(self) -> bytes:
         """Return and clear what the guest wrote to a captured stdout."""
@@ -314,9 +320,7 @@ class WasiState:
         self._closer()
 
 
-def _close_state(fds: Iterable[int], sinks: list[_Sink]) -> None:
-    for fd in fds:
-        os.close(fd)
+def _close_state(sinks: list[_Sink]) -> None:
     for sink in sinks:
         sink.close()
 
@@ -330,15 +334,15 @@ def instantiate(config: WasiConfig, module: Module, stack_size: int, heap_size: 
     lib, ffi = module._core.lib, module._core.ffi
     owned: list[int] = []
     sinks: list[_Sink] = []
-    captures: dict[int, int] = {}
+    captures: dict[int, tuple[_Sink, bytearray]] = {}
     try:
         stdin_fd = _open_stdin(config.stdin, owned)
-        stdout_fd, cap = _open_output(config.stdout, 1, owned, sinks)
-        if cap is not None:
-            captures[1] = cap
-        stderr_fd, cap = _open_output(config.stderr, 2, owned, sinks)
-        if cap is not None:
-            captures[2] = cap
+        stdout_fd, sink, buffer = _open_output(config.stdout, 1, owned, sinks)
+        if sink is not None and buffer is not None:
+            captures[1] = (sink, buffer)
+        stderr_fd, sink, buffer = _open_output(config.stderr, 2, owned, sinks)
+        if sink is not None and buffer is not None:
+            captures[2] = (sink, buffer)
         keep = [ffi.new("char[]", s) for s in argv + env + [h for h, _ in dirs]
                 + [g for _, g in dirs]]
         arrays = []
@@ -351,13 +355,13 @@ def instantiate(config: WasiConfig, module: Module, stack_size: int, heap_size: 
                                       arrays[2], arrays[3], len(dirs),
                                       stdin_fd, stdout_fd, stderr_fd, out, err, err_len)
     except BaseException:
-        _close_state(captures.values(), sinks)
+        _close_state(sinks)
         raise
     finally:
         for fd in owned:
             os.close(fd)
     if rc != lib.PW_OK:
-        _close_state(captures.values(), sinks)
+        _close_state(sinks)
         return rc, None
     return rc, WasiState(captures, sinks)
 

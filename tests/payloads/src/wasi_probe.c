@@ -449,12 +449,185 @@ scenario_malformed(const char *dir_name, const char *which)
     CASE("readdir_oob", raw_fd_readdir(dir, (int32_t)0xfffffff0, 0x1000, 0, pn))
     CASE("readlink_oob", raw_path_readlink(dir, px, 1, (int32_t)0xfffffff0, 0x1000, pn))
     CASE("clock_result_oob", raw_clock_time_get(0, 1, (int32_t)0xfffffffc))
+    CASE("renumber_same", __wasi_fd_renumber(1, 1))
+    CASE("renumber_same_bad", __wasi_fd_renumber(77, 77))
     else {
         report("unknown_case", 1);
         return 3;
     }
 #undef CASE
     report("errno", e);
+    return 0;
+}
+
+
+/* ---- fuzz: every preview-1 function with random arguments ------------ */
+#define R32 int32_t
+#define R64 int64_t
+RAW(args_sizes_get) R32 f_args_sizes_get(R32, R32);
+RAW(environ_get) R32 f_environ_get(R32, R32);
+RAW(environ_sizes_get) R32 f_environ_sizes_get(R32, R32);
+RAW(clock_res_get) R32 f_clock_res_get(R32, R32);
+RAW(fd_advise) R32 f_fd_advise(R32, R64, R64, R32);
+RAW(fd_allocate) R32 f_fd_allocate(R32, R64, R64);
+RAW(fd_close) R32 f_fd_close(R32);
+RAW(fd_datasync) R32 f_fd_datasync(R32);
+RAW(fd_fdstat_get) R32 f_fd_fdstat_get(R32, R32);
+RAW(fd_fdstat_set_flags) R32 f_fd_fdstat_set_flags(R32, R32);
+RAW(fd_filestat_get) R32 f_fd_filestat_get(R32, R32);
+RAW(fd_filestat_set_size) R32 f_fd_filestat_set_size(R32, R64);
+RAW(fd_filestat_set_times) R32 f_fd_filestat_set_times(R32, R64, R64, R32);
+RAW(fd_pread) R32 f_fd_pread(R32, R32, R32, R64, R32);
+RAW(fd_prestat_get) R32 f_fd_prestat_get(R32, R32);
+RAW(fd_prestat_dir_name) R32 f_fd_prestat_dir_name(R32, R32, R32);
+RAW(fd_pwrite) R32 f_fd_pwrite(R32, R32, R32, R64, R32);
+RAW(fd_renumber) R32 f_fd_renumber(R32, R32);
+RAW(fd_seek) R32 f_fd_seek(R32, R64, R32, R32);
+RAW(fd_sync) R32 f_fd_sync(R32);
+RAW(fd_tell) R32 f_fd_tell(R32, R32);
+RAW(path_create_directory) R32 f_path_create_directory(R32, R32, R32);
+RAW(path_filestat_get) R32 f_path_filestat_get(R32, R32, R32, R32, R32);
+RAW(path_filestat_set_times) R32 f_path_filestat_set_times(R32, R32, R32, R32, R64, R64, R32);
+RAW(path_link) R32 f_path_link(R32, R32, R32, R32, R32, R32, R32);
+RAW(path_remove_directory) R32 f_path_remove_directory(R32, R32, R32);
+RAW(path_rename) R32 f_path_rename(R32, R32, R32, R32, R32, R32);
+RAW(path_symlink) R32 f_path_symlink(R32, R32, R32, R32, R32);
+RAW(path_unlink_file) R32 f_path_unlink_file(R32, R32, R32);
+RAW(sched_yield) R32 f_sched_yield(void);
+RAW(sock_recv) R32 f_sock_recv(R32, R32, R32, R32, R32, R32);
+RAW(sock_shutdown) R32 f_sock_shutdown(R32, R32);
+
+static uint64_t rng;
+static uint32_t
+next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+/* Paths and data the fuzzer points into; random bytes and path-like text. */
+static char scratch[4096];
+static const char *const PATHS[] = {
+    "a", "b", "a/b", "..", "../secret.txt", "/etc/passwd", ".", "dir", "dir/../a",
+    "planted", "dangling", "loop", "x\xff\xfe", "", "a/../../b", "dir/sub/deep",
+};
+
+/* Calls made so far (read by the host after a trap ended the run). */
+volatile uint32_t fuzz_calls;
+static int fuzz_trace; /* print each call before making it */
+
+static R32
+arg32(void)
+{
+    /* Wild pointers are rare (about 1 argument in 30), so a run makes many
+       calls with plausible-but-random arguments before one traps. */
+    uint32_t mem = (uint32_t)__builtin_wasm_memory_size(0) * 65536u;
+    uint32_t pick = next() % 64;
+    if (pick < 16)
+        return (R32)(next() % 12);                        /* an fd, a flag, a count */
+    if (pick < 26)
+        return (R32)(uintptr_t)(scratch + next() % 3000); /* into the scratch area */
+    if (pick < 32)
+        return (R32)(uintptr_t)(scratch + 2048);          /* valid iovecs (see fuzz_one) */
+    if (pick < 40)
+        return (R32)(uintptr_t)(scratch + 3072);          /* a path (see fuzz_one) */
+    if (pick < 52)
+        return (R32)(next() % 64);                        /* a short length */
+    if (pick < 58)
+        return (R32)(next() % (mem - 4096));              /* somewhere in memory */
+    if (pick == 58)
+        return (R32)(mem - next() % 64);                  /* near the end of memory */
+    if (pick == 59)
+        return (R32)next();                               /* anything */
+    return 0;
+}
+
+static R64
+arg64(int small)
+{
+    switch (next() % (small ? 2 : 4)) {
+    case 0: return (R64)(next() % 4096);
+    case 1: return (R64)(next() % (1u << 20));
+    case 2: return -(R64)(next() % 100);
+    default: return ((R64)next() << 32) | next();
+    }
+}
+
+static void
+fuzz_one(void)
+{
+    /* a fresh random path in place, NUL-free, for the path arguments */
+    const char *p = PATHS[next() % (sizeof(PATHS) / sizeof(PATHS[0]))];
+    memset(scratch + 3072, 0, 64);
+    memcpy(scratch + 3072, p, strlen(p));
+    for (int i = 0; i < 64; i++)
+        if (next() % 4 == 0)
+            scratch[next() % 2048] = (char)next();
+    /* eight well-formed iovecs into the scratch area, for the calls taking them */
+    for (int i = 0; i < 8; i++) {
+        uint32_t iov[2] = { (uint32_t)(uintptr_t)(scratch + next() % 1024), next() % 64 };
+        memcpy(scratch + 2048 + 8 * i, iov, sizeof(iov));
+    }
+    R32 a[7];
+    R64 l[2];
+    int which = (int)(next() % 32);
+    for (int i = 0; i < 7; i++)
+        a[i] = arg32();
+    l[0] = arg64(which == 5 || which == 16); /* fd_allocate, pwrite offsets: small */
+    l[1] = arg64(which == 5);
+    if (fuzz_trace)
+        printf("call %d %d %d %d %d %d %d %d %lld %lld\n", which, a[0], a[1], a[2], a[3],
+               a[4], a[5], a[6], (long long)l[0], (long long)l[1]);
+    switch (which) {
+    case 0: f_args_sizes_get(a[0], a[1]); break;
+    case 1: f_environ_get(a[0], a[1]); break;
+    case 2: f_environ_sizes_get(a[0], a[1]); break;
+    case 3: f_clock_res_get(a[0], a[1]); break;
+    case 4: f_fd_advise(a[0], l[0], l[1], a[1]); break;
+    case 5: f_fd_allocate(a[0], l[0], l[1]); break; /* small: no real disk use */
+    case 6: if (a[6] % 4 == 0) f_fd_close(a[0]); break;
+    case 7: f_fd_datasync(a[0]); break;
+    case 8: f_fd_fdstat_get(a[0], a[1]); break;
+    case 9: f_fd_fdstat_set_flags(a[0], a[1]); break;
+    case 10: f_fd_filestat_get(a[0], a[1]); break;
+    case 11: f_fd_filestat_set_size(a[0], l[0]); break;
+    case 12: f_fd_filestat_set_times(a[0], l[0], l[1], a[1]); break;
+    case 13: f_fd_pread(a[0], a[1], a[2], l[0], a[3]); break;
+    case 14: f_fd_prestat_get(a[0], a[1]); break;
+    case 15: f_fd_prestat_dir_name(a[0], a[1], a[2]); break;
+    case 16: f_fd_pwrite(a[0], a[1], a[2], l[0], a[3]); break;
+    case 17: if (a[6] % 4 == 0) f_fd_renumber(a[0], a[1]); break;
+    case 18: f_fd_seek(a[0], l[0], a[1], a[2]); break;
+    case 19: f_fd_sync(a[0]); break;
+    case 20: f_fd_tell(a[0], a[1]); break;
+    case 21: f_path_create_directory(a[0], a[1], a[2]); break;
+    case 22: f_path_filestat_get(a[0], a[1], a[2], a[3], a[4]); break;
+    case 23: f_path_filestat_set_times(a[0], a[1], a[2], a[3], l[0], l[1], a[4]); break;
+    case 24: f_path_link(a[0], a[1], a[2], a[3], a[4], a[5], a[6]); break;
+    case 25: f_path_remove_directory(a[0], a[1], a[2]); break;
+    case 26: f_path_rename(a[0], a[1], a[2], a[3], a[4], a[5]); break;
+    case 27: f_path_symlink(a[0], a[1], a[2], a[3], a[4]); break;
+    case 28: f_path_unlink_file(a[0], a[1], a[2]); break;
+    case 29: f_sched_yield(); break;
+    case 30: f_sock_recv(a[0], a[1], a[2], a[3], a[4], a[5]); break;
+    default: f_sock_shutdown(a[0], a[1]); break;
+    }
+}
+
+/* N random calls with seed; every pointer may be wild.  Prints where the
+ * call counter lives first, so the host can read it after a trap. */
+static int
+scenario_fuzz(unsigned long long seed, long n)
+{
+    rng = seed * 0x9E3779B97F4A7C15ull + 1;
+    report("counter_at", (long long)(uintptr_t)&fuzz_calls);
+    for (long i = 0; i < n; i++) {
+        fuzz_calls++;
+        fuzz_one();
+    }
+    report("calls", fuzz_calls);
     return 0;
 }
 
@@ -538,6 +711,10 @@ main(int argc, char **argv)
         return scenario_malformed(argv[2], argv[3]);
     if (!strcmp(what, "poll"))
         return scenario_poll();
+    if (!strcmp(what, "fuzz") && argc > 3) {
+        fuzz_trace = argc > 4 && !strcmp(argv[4], "trace");
+        return scenario_fuzz(strtoull(argv[2], NULL, 10), atol(argv[3]));
+    }
     if (!strcmp(what, "cat"))
         return scenario_cat();
     if (!strcmp(what, "exit") && argc > 2) {
