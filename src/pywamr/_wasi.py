@@ -7,7 +7,7 @@ else is granted: no other file, no socket, no host environment variable.
 
 The configuration is applied when an instance is made
 (``module.instantiate(wasi=config)``); every instantiation of a module that
-imports WASI goes through ``pw_wasi_instance_new`` (``_csrc/wasi.c``), which
+imports WASI goes through ``pw_wasi_instance_start`` (``_csrc/wasi.c``), which
 holds a lock while WAMR 1.1.2 reads the arguments it keeps on the module, so
 instances of one module -- from any thread -- each get their own.
 
@@ -325,9 +325,9 @@ def _close_state(sinks: list[_Sink]) -> None:
         sink.close()
 
 
-def instantiate(config: WasiConfig, module: Module, stack_size: int, heap_size: int,
-                handle: int, out: Any, err: Any, err_len: int) -> tuple[int, WasiState | None]:
-    """Call ``pw_wasi_instance_new`` with ``config``; the WasiState on success."""
+def start(config: WasiConfig, module: Module, instance: Any, stack_size: int, heap_size: int,
+          err: Any, err_len: int) -> tuple[int, WasiState | None]:
+    """Call ``pw_wasi_instance_start`` with ``config``; the WasiState on success."""
     if not isinstance(config, WasiConfig):
         raise TypeError(f"wasi must be a WasiConfig, not {type(config).__name__}")
     argv, env, dirs = config._checked()
@@ -350,10 +350,10 @@ def instantiate(config: WasiConfig, module: Module, stack_size: int, heap_size: 
         for count in (len(argv), len(env), len(dirs), len(dirs)):
             arrays.append(ffi.new("const char *[]", keep[start:start + count] or 1))
             start += count
-        rc = lib.pw_wasi_instance_new(module._c, stack_size, heap_size, handle,
-                                      arrays[0], len(argv), arrays[1], len(env),
-                                      arrays[2], arrays[3], len(dirs),
-                                      stdin_fd, stdout_fd, stderr_fd, out, err, err_len)
+        rc = lib.pw_wasi_instance_start(instance, module._c, stack_size, heap_size,
+                                        arrays[0], len(argv), arrays[1], len(env),
+                                        arrays[2], arrays[3], len(dirs),
+                                        stdin_fd, stdout_fd, stderr_fd, err, err_len)
     except BaseException:
         _close_state(sinks)
         raise

@@ -3,7 +3,7 @@
  *
  * WAMR 1.1.2 keeps WASI arguments (argv, environment, preopened directories,
  * stdio descriptors) on the *module*, as borrowed pointers, and reads them
- * only while instantiating.  pw_wasi_instance_new therefore sets them,
+ * only while instantiating.  pw_wasi_instance_start therefore sets them,
  * instantiates and clears them again under one lock, so two instances of one
  * module -- made by two threads at once -- each get their own configuration.
  * Every instantiation of a WASI module in pywamr goes through here (the
@@ -31,7 +31,21 @@
 /* The message of the trap proc_exit ends a call with. */
 #define PW_WASI_EXIT_MESSAGE "wasi proc_exit"
 
-static pthread_mutex_t g_wasi_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Recursive: a module's start function runs inside pw_instance_start and may
+ * call a host function that instantiates another WASI module on this thread
+ * (WAMR has read the outer instance's arguments by then). */
+static pthread_mutex_t g_wasi_lock;
+static pthread_once_t g_wasi_lock_once = PTHREAD_ONCE_INIT;
+
+static void
+init_wasi_lock(void)
+{
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&g_wasi_lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+}
 
 static void
 pw_wasi_proc_exit(wasm_exec_env_t exec_env, uint32_t code)
@@ -168,31 +182,29 @@ add_init_hook(void)
 }
 
 int
-pw_wasi_instance_new(pw_module *m, uint32_t stack_size, uint32_t heap_size,
-                     uint32_t handle, const char **argv, uint32_t argc,
-                     const char **env, uint32_t envc, const char **host_dirs,
-                     const char **guest_dirs, uint32_t ndirs, int stdin_fd,
-                     int stdout_fd, int stderr_fd, pw_instance **out,
-                     char *err, uint32_t err_len)
+pw_wasi_instance_start(pw_instance *inst, pw_module *m, uint32_t stack_size,
+                       uint32_t heap_size, const char **argv, uint32_t argc,
+                       const char **env, uint32_t envc, const char **host_dirs,
+                       const char **guest_dirs, uint32_t ndirs, int stdin_fd,
+                       int stdout_fd, int stderr_fd, char *err, uint32_t err_len)
 {
-    wasm_module_t module = m->module;
     int rc;
-    *out = NULL;
     if (stdin_fd < 0 || stdout_fd < 0 || stderr_fd < 0) {
         /* -1 would mean the process's own stdio to WAMR: callers say so
            explicitly by passing 0, 1, 2. */
         set_err(err, err_len, "WASI stdio descriptors must be given");
         return PW_ERR_RANGE;
     }
+    pthread_once(&g_wasi_lock_once, init_wasi_lock);
     pthread_mutex_lock(&g_wasi_lock);
-    wasm_runtime_set_wasi_args_ex(module, host_dirs, ndirs, guest_dirs, ndirs,
+    wasm_runtime_set_wasi_args_ex(m->module, host_dirs, ndirs, guest_dirs, ndirs,
                                   env, envc, (char **)argv, (int)argc,
                                   stdin_fd, stdout_fd, stderr_fd);
-    rc = pw_instance_new(m, stack_size, heap_size, handle, out, err, err_len);
+    rc = pw_instance_start(inst, m, stack_size, heap_size, err, err_len);
     /* Forget the borrowed pointers.  An instantiation that bypassed this
        function would see no arguments, no directories, and -- with -1 --
        duplicates of the process's stdio. */
-    wasm_runtime_set_wasi_args_ex(module, NULL, 0, NULL, 0, NULL, 0, NULL, 0,
+    wasm_runtime_set_wasi_args_ex(m->module, NULL, 0, NULL, 0, NULL, 0, NULL, 0,
                                   -1, -1, -1);
     pthread_mutex_unlock(&g_wasi_lock);
     return rc;
