@@ -573,3 +573,36 @@ def test_stdio_with_in_memory_file_objects(fast_probe: pywamr.Module) -> None:
     assert stdout.getvalue() == b"in memory"
     with pytest.raises(TypeError, match="unsupported stdin"):
         fast_probe.instantiate(wasi=WasiConfig(stdin=42))  # type: ignore[arg-type]
+
+
+def test_start_function_may_instantiate_wasi_modules(tmp_path: Path) -> None:
+    """A WASI module's start function calls a host function that makes another
+    WASI instance: the WASI instantiation lock is re-entrant (no deadlock).
+    (Running wasm from inside a start function is WAMR's "invalid exec env":
+    the inner instance runs after the outer one is made.)"""
+    import subprocess
+
+    wat = tmp_path / "starter.wat"
+    wat.write_text('(module (import "env" "nested" (func $nested))'
+                   ' (import "wasi_snapshot_preview1" "sched_yield" (func (result i32)))'
+                   ' (memory (export "memory") 1) (func $s (call $nested)) (start $s))')
+    wasm = tmp_path / "starter.wasm"
+    subprocess.run(["wat2wasm", str(wat), "-o", str(wasm)], check=True)
+    seen: list[bytes] = []
+    with pywamr.Runtime() as rt:
+        probe = rt.load(PROBE)
+
+        made: list[pywamr.Instance] = []
+
+        def nested() -> None:
+            config = WasiConfig(argv=["p", "args", "inner"], stdout=Stdio.CAPTURE)
+            made.append(probe.instantiate(wasi=config))
+
+        rt.register_host("env", "nested", nested, "()")
+        outer = rt.load(wasm).instantiate(wasi=WasiConfig(argv=["outer"]))
+        outer.close()
+        assert len(made) == 1
+        with made[0] as inner:
+            assert inner.run() == 0
+            seen.append(inner.wasi.take_stdout())
+    assert b"arg2 inner" in seen[0]
