@@ -135,7 +135,7 @@ MALFORMED = {
     "read_bad_fd": EBADF, "write_bad_fd": EBADF, "path_open_bad_dirfd": EBADF,
     # no subscriptions: WAMR answers success with no events
     "poll_zero": 0,
-    # renumbering an fd onto itself: a no-op (patch 0007; it crashed the process before)
+    # renumbering an fd onto itself: a no-op (patch 0012; it crashed the process before)
     "renumber_same": 0, "renumber_same_bad": EBADF,
 }
 
