@@ -67,7 +67,7 @@ REFUSED = {
     "unlink_out_errno": ENOTCAPABLE, "rename_via_dotdot_errno": ENOTCAPABLE,
     # nothing beyond what was granted
     "fd_99_errno": EBADF, "sock_recv_errno": ENOTSOCK, "sock_shutdown_errno": ENOTSOCK,
-    # WASI paths are UTF-8 (patch 0006)
+    # WASI paths are UTF-8 (patch 0011)
     "non_utf8_errno": EILSEQ,
 }
 
@@ -129,13 +129,13 @@ MALFORMED = {
     "path_oob": None, "path_len_huge": None, "path_open_result_oob": None,
     "args_get_oob": None, "random_oob": None, "poll_huge": None, "readdir_oob": None,
     "readlink_oob": None, "clock_result_oob": None,
-    # counts whose byte size overflows: EFAULT (patch 0006; -1 before)
+    # counts whose byte size overflows: EFAULT (patch 0011; -1 before)
     "iovs_huge_count": EFAULT, "iovs_count_overflow": EFAULT,
     # invalid descriptors
     "read_bad_fd": EBADF, "write_bad_fd": EBADF, "path_open_bad_dirfd": EBADF,
     # no subscriptions: WAMR answers success with no events
     "poll_zero": 0,
-    # renumbering an fd onto itself: a no-op (patch 0007; it crashed the process before)
+    # renumbering an fd onto itself: a no-op (patch 0012; it crashed the process before)
     "renumber_same": 0, "renumber_same_bad": EBADF,
 }
 

@@ -12,7 +12,7 @@ holds a lock while WAMR 1.1.2 reads the arguments it keeps on the module, so
 instances of one module -- from any thread -- each get their own.
 
 Stdio: the instance gets duplicates of descriptors this module prepares (WAMR
-patch 0005): ``/dev/null``, a file, the process's own 0/1/2, or a pipe drained
+patch 0010): ``/dev/null``, a file, the process's own 0/1/2, or a pipe drained
 by a thread -- into memory for :data:`Stdio.CAPTURE` (read back with
 :meth:`WasiState.take_stdout`), into a callable, or into a file object without
 a descriptor.  Captured streams are pipes, as a terminal's would be, so a guest

@@ -9,7 +9,7 @@
  * Every instantiation of a WASI module in pywamr goes through here (the
  * Python layer routes them), so no instantiation ever sees another's
  * arguments.  The strings only need to live for the call: WAMR copies them
- * into the instance's WASI context (patch 0005 makes it duplicate the stdio
+ * into the instance's WASI context (patch 0010 makes it duplicate the stdio
  * descriptors too, so the caller keeps and closes its own).
  *
  * proc_exit: WAMR's own proc_exit raises the exception "wasi proc exit",
