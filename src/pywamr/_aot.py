@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib
 import json
 import os
 import platform
@@ -390,11 +391,23 @@ _memo_lock = threading.Lock()
 _compile_locks: dict[str, threading.Lock] = {}
 
 
+@lru_cache(maxsize=1)
+def build_id() -> str:
+    """This build's WAMR sources, patches and compiler driver (written by CMake)."""
+    try:
+        info = importlib.import_module("pywamr._build_info")
+    except ImportError:  # a source tree that was never built
+        return "unknown"
+    return str(info.BUILD_ID)
+
+
 def _cache_key(wasm_sha256: str, opts: dict[str, Any], wamr_version: str) -> str:
     from . import __version__
 
+    # build_id: a rebuilt pywamr with other WAMR patches (e.g. a compiler fix)
+    # must not reuse code the old compiler made.
     material = {"format": FORMAT_VERSION, "wasm_sha256": wasm_sha256, "wamr": wamr_version,
-                "pywamr": __version__, **opts}
+                "pywamr": __version__, "build": build_id(), **opts}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
