@@ -41,11 +41,13 @@ import warnings
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
-from ._errors import LoadError, WamrError
+from ._errors import AotUnavailableError, LoadError, WamrError
+from ._source import Source, read_source
+from ._version import __version__
 
-Wasm = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
+Wasm = Source  # wasm bytes or the path of a .wasm file
 
 MAGIC = b"PYWAMR-AOT\0"
 FORMAT_VERSION = 1
@@ -78,12 +80,10 @@ DEFAULT_CPU = "x86-64-v2" if HOST_TARGET == "x86_64" else "generic"
 _FIXED_OPTIONS = {"bounds_checks": 0, "stack_bounds_checks": 1, "thread_mgr": True,
                   "aux_stack_check": True, "bulk_memory": True, "ref_types": False}
 
-_ERRORS = {-1: "WAMR could not load the module", -2: "compilation failed", -3: "out of memory",
-           -4: "the compiler could not start"}
-
-
-class AotUnavailableError(WamrError):
-    """pywamr was built without its AOT compiler (LLVM 14 was not found)."""
+# The compiler's status names (compiler.h) -> what to say when it gives no message.
+_STATUS_TEXT = {"PWC_ERR_LOAD": "WAMR could not load the module",
+                "PWC_ERR_COMPILE": "compilation failed", "PWC_ERR_NOMEM": "out of memory",
+                "PWC_ERR_INIT": "the compiler could not start"}
 
 
 # ---------------------------------------------------------------------------
@@ -111,12 +111,7 @@ def available() -> bool:
 
 
 def _read(wasm: Wasm) -> bytes:
-    if isinstance(wasm, (bytes, bytearray, memoryview)):
-        return bytes(wasm)
-    if isinstance(wasm, (str, os.PathLike)):
-        with open(wasm, "rb") as handle:
-            return handle.read()
-    raise TypeError(f"expected wasm bytes or a path, not {type(wasm).__name__}")
+    return bytes(read_source(wasm, "wasm"))
 
 
 @lru_cache(maxsize=1)
@@ -193,7 +188,8 @@ def _compile_raw(wasm: bytes, opts: dict[str, Any]) -> tuple[bytes, str]:
     err = ffi.new("char[]", 1024)
     rc = lib.pwc_compile(ffi.from_buffer(wasm), len(wasm), o, out, size, err, 1024)
     if rc != lib.PWC_OK:
-        message = ffi.string(err).decode(errors="replace") or _ERRORS.get(rc, f"error {rc}")
+        texts = {getattr(lib, name): text for name, text in _STATUS_TEXT.items()}
+        message = ffi.string(err).decode(errors="replace") or texts.get(rc, f"error {rc}")
         if rc == lib.PWC_ERR_NOMEM:
             raise MemoryError(message)
         raise LoadError(f"AOT compilation failed: {message}")
@@ -235,8 +231,6 @@ def compile_aot(wasm: Wasm, opt_level: int = 3, size_level: int = 3, target: str
 
 
 def _metadata(wasm: bytes, opts: dict[str, Any], llvm: str, wamr: str) -> dict[str, Any]:
-    from . import __version__
-
     return {"pywamr": __version__, "wamr": wamr, "llvm": llvm,
             "wasm_sha256": hashlib.sha256(wasm).hexdigest(), **opts}
 
@@ -388,8 +382,6 @@ _compile_locks: dict[str, threading.Lock] = {}
 
 
 def _cache_key(wasm_sha256: str, opts: dict[str, Any], wamr_version: str) -> str:
-    from . import __version__
-
     material = {"format": FORMAT_VERSION, "wasm_sha256": wasm_sha256, "wamr": wamr_version,
                 "pywamr": __version__, **opts}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()

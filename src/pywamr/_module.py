@@ -6,11 +6,11 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ClosedError, LoadError
+from ._instance import Instance
 from ._lib import ERR_BUF, Core, raise_status
 from ._types import ExportType, ExternKind, FuncType, ImportType
 
 if TYPE_CHECKING:
-    from ._instance import Instance
     from ._runtime import Runtime
 
 DEFAULT_STACK_SIZE = 160 * 1024
@@ -113,8 +113,6 @@ class Module:
         64 KiB; Teaclave uses 20 MiB).  Failures raise
         :class:`InstantiationError`.
         """
-        from ._instance import Instance
-
         self._check_open()
         for label, value in (("stack_size", stack_size), ("heap_size", heap_size)):
             if not isinstance(value, int) or isinstance(value, bool):

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, Union
 
-from . import _host, _limits
+from . import _aot, _host, _limits
 from ._errors import ClosedError
 from ._host import NativeFunction
 from ._lib import DEFAULT_MODE, ERR_BUF, Core, core, raise_status
+from ._module import Module
+from ._source import Source, read_source
 
 F = TypeVar("F", bound=Callable[..., Any])
 HostSpec = Union[tuple[Callable[..., Any], str], NativeFunction]
-Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
 
 
 class Runtime:
@@ -158,20 +158,11 @@ class Runtime:
         of a ``.wasm`` module at that many 64 KiB pages (``memory.grow`` past
         it returns -1; the app heap comes on top); see :mod:`pywamr._limits`.
         """
-        from ._module import Module
-
         self._check_open()
-        if isinstance(source, (str, os.PathLike)):
-            with open(source, "rb") as handle:
-                data: bytes | bytearray | memoryview = handle.read()
-        elif isinstance(source, (bytes, bytearray, memoryview)):
-            data = source
-        else:
-            raise TypeError(f"expected bytes or a path, not {type(source).__name__}")
+        data = read_source(source)
         if max_memory_pages is not None:  # reliability: memory cap (see _limits)
             data = _limits.cap_memory_pages(data, max_memory_pages)
         # AOT (see _aot.py): containers verified, raw AOT refused, wasm compiled in mode "aot".
-        from . import _aot
         data = _aot.prepare(data, self._core)
         return Module._load(self, data, allow_unresolved)
 
@@ -203,6 +194,3 @@ class Runtime:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<pywamr.Runtime mode={self.mode!r} {state}>"
-
-
-from ._module import Module

@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 
 from . import MODES, WAMR_VERSION, __version__, natives
+from ._aot import compile_aot, load_key, unseal
 from ._errors import WamrError
 from ._lib import DEFAULT_MODE
 from ._runtime import Runtime
@@ -70,8 +71,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from ._aot import compile_aot, load_key, unseal
-
     container = compile_aot(args.payload, opt_level=args.opt_level, size_level=args.size_level,
                             target=args.target, cpu=args.cpu)
     with open(args.output, "wb") as handle:
