@@ -137,3 +137,14 @@ def test_the_bridge_files_depend_on_each_other_without_cycles() -> None:
 
     for node in graph:
         visit(node)
+
+
+def test_typing_stubs_of_the_compiled_modules_are_current() -> None:
+    # src/pywamr/_native_*.pyi and _compiler.pyi are generated from the headers,
+    # so mypy --strict checks every call into C against the real declarations.
+    ffibuild = _ffibuild()
+    assert ffibuild.stubs(check=True) == 0  # type: ignore[attr-defined]
+    stub = (PACKAGE / "_native_fast.pyi").read_text()
+    assert "def pw_call_deadline(self, inst: CData, func: CData, argc: int, argv: CData, " \
+           "timeout: float) -> int: ..." in stub
+    assert "    PW_ERR_LINK: int" in stub

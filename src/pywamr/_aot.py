@@ -41,11 +41,14 @@ import warnings
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import AotUnavailableError, LoadError, WamrError
 from ._source import Source, read_source
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._compiler import FFI, Lib
 
 Wasm = Source  # wasm bytes or the path of a .wasm file
 
@@ -89,16 +92,17 @@ _STATUS_TEXT = {"PWC_ERR_LOAD": "WAMR could not load the module",
 # ---------------------------------------------------------------------------
 # The compiler
 @lru_cache(maxsize=1)
-def _compiler() -> Any:
+def _compiler() -> tuple[FFI, Lib]:
+    """The compiler extension's ``ffi`` and ``lib`` (imported on first use: it is optional)."""
     try:
-        from . import _compiler  # type: ignore[attr-defined]
+        from . import _compiler
     except ImportError as exc:
         raise AotUnavailableError(
             "this pywamr was built without the AOT compiler (LLVM 14 was not found at build "
             "time, or PYWAMR_AOT=OFF): install llvm-14-dev and reinstall pywamr (PYWAMR_AOT=ON "
             f"makes a missing LLVM a build error). Loading AOT containers still works. ({exc})"
         ) from None
-    return _compiler
+    return _compiler.ffi, _compiler.lib
 
 
 def available() -> bool:
@@ -172,8 +176,7 @@ def options(*, opt_level: int = 3, size_level: int = 3, target: str | None = Non
 
 def _compile_raw(wasm: bytes, opts: dict[str, Any]) -> tuple[bytes, str]:
     """(raw WAMR AOT image, LLVM version) for ``wasm`` with ``opts``."""
-    native = _compiler()
-    ffi, lib = native.ffi, native.lib
+    ffi, lib = _compiler()
     if len(wasm) >= 1 << 32:
         raise LoadError("module is larger than 4 GiB")
     keep = [ffi.new("char[]", opts["target"].encode()), ffi.new("char[]", opts["cpu"].encode())]
@@ -201,7 +204,7 @@ def _compile_raw(wasm: bytes, opts: dict[str, Any]) -> tuple[bytes, str]:
 
 
 def _compiler_wamr_version() -> str:
-    lib, ffi = _compiler().lib, _compiler().ffi
+    ffi, lib = _compiler()
     parts = ffi.new("uint32_t[3]")
     lib.pwc_wamr_version(parts, parts + 1, parts + 2)
     return ".".join(str(parts[i]) for i in range(3))

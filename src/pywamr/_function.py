@@ -19,6 +19,7 @@ from ._types import FuncType, ValType
 
 if TYPE_CHECKING:
     from ._instance import Instance
+    from ._native_fast import FFI, CData, Lib
 
 _CELL_CTYPES = {ValType.I32: "int32_t *", ValType.I64: "int64_t *",
                 ValType.F32: "float *", ValType.F64: "double *"}
@@ -92,13 +93,13 @@ class Function:
     name: str
     type: FuncType
     _instance: Instance
-    _c: Any
-    _func: Any
+    _c: CData
+    _func: CData
     _sig: bytes
     _nparams: int
     _has_result: bool
-    _lib: Any
-    _ffi: Any
+    _lib: Lib
+    _ffi: FFI
     _call_int: Any
     _call_float: Any
     _lock: threading.Lock

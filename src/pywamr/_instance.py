@@ -14,6 +14,7 @@ from ._types import ExternKind, FuncType
 
 if TYPE_CHECKING:
     from ._module import Module
+    from ._native_fast import CData
 
 _SIG_BUF = 256
 
@@ -26,7 +27,7 @@ class Instance:
     into the same instance on the calling thread).
     """
 
-    _c: Any
+    _c: CData
     _handle: int
     _module: Module
     _core: Core

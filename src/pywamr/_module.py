@@ -11,6 +11,7 @@ from ._lib import ERR_BUF, Core, raise_status
 from ._types import ExportType, ExternKind, FuncType, ImportType
 
 if TYPE_CHECKING:
+    from ._native_fast import CData
     from ._runtime import Runtime
 
 DEFAULT_STACK_SIZE = 160 * 1024
@@ -22,7 +23,7 @@ _PROVIDERS = {0: None, 1: "host", 2: "builtin"}
 class Module:
     """A module loaded into a :class:`Runtime`; use :meth:`Runtime.load`."""
 
-    _c: Any
+    _c: CData
     _runtime: Runtime
     _core: Core
     _release: weakref.finalize[..., Any]
@@ -37,7 +38,7 @@ class Module:
             raise LoadError("module is larger than 4 GiB")
         out = ffi.new("pw_module **")
         err = ffi.new("char[]", ERR_BUF)
-        rc = lib.pw_module_load(runtime._hosts, ffi.from_buffer(view), view.nbytes,
+        rc = lib.pw_module_load(runtime._host_table(), ffi.from_buffer(view), view.nbytes,
                                 int(allow_unresolved), out, err, ERR_BUF)
         if rc != lib.PW_OK:
             raise_status(runtime._core, rc, err)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from . import _aot, _host, _limits
 from ._errors import ClosedError
@@ -12,6 +12,9 @@ from ._host import NativeFunction
 from ._lib import DEFAULT_MODE, ERR_BUF, Core, core, raise_status
 from ._module import Module
 from ._source import Source, read_source
+
+if TYPE_CHECKING:
+    from ._native_fast import CData
 
 F = TypeVar("F", bound=Callable[..., Any])
 HostSpec = Union[tuple[Callable[..., Any], str], NativeFunction]
@@ -55,7 +58,7 @@ class Runtime:
 
     def _setup(self) -> None:
         lib, ffi = self._core.lib, self._core.ffi
-        self._hosts = ffi.gc(lib.pw_hosts_new(), lib.pw_hosts_release)
+        self._hosts: CData | None = ffi.gc(lib.pw_hosts_new(), lib.pw_hosts_release)
         if self._hosts == ffi.NULL:
             lib.pw_wamr_release(0)
             raise MemoryError("could not allocate a host table")
@@ -108,7 +111,7 @@ class Runtime:
                                       pass_instance, ffi)
             self._binding_ids.append(py_id)
             fn, kind = ffi.NULL, lib.PW_HOST_PYTHON
-        rc = lib.pw_hosts_set(self._hosts, module_name.encode(), name.encode(), sig.encode(),
+        rc = lib.pw_hosts_set(self._host_table(), module_name.encode(), name.encode(), sig.encode(),
                               kind, fn, py_id)
         if rc != lib.PW_OK:
             raise ValueError(f"cannot register {module_name}.{name} with signature {sig!r}")
@@ -184,6 +187,12 @@ class Runtime:
     def _check_open(self) -> None:
         if self._closed:
             raise ClosedError("the runtime is closed")
+
+    def _host_table(self) -> CData:
+        """The native host table (loads link against it); ClosedError once closed."""
+        if self._hosts is None:
+            raise ClosedError("the runtime is closed")
+        return self._hosts
 
     def __enter__(self) -> Runtime:
         return self

@@ -14,11 +14,14 @@ never touches cffi objects, ``Instance._c``, ``Core``, ``Function._func`` or
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ._instance import Instance
 from ._lib import raise_status
 from ._runtime import Runtime
+
+if TYPE_CHECKING:
+    from ._native_fast import FFI, CData, Lib
 
 PathLike = str | os.PathLike[str]
 
@@ -46,11 +49,11 @@ class TeaclaveInstance:
         self.instance = instance
         self._entry_name = entrypoint
         self._core = instance._core
-        self._lib: Any = instance._core.lib
-        self._ffi: Any = instance._core.ffi
-        self._c: Any = instance._c
-        self._entry: Any = None
-        self._ret: Any = self._ffi.new("int32_t *")
+        self._lib: Lib = instance._core.lib
+        self._ffi: FFI = instance._core.ffi
+        self._c: CData = instance._c
+        self._entry: CData | None = None
+        self._ret: CData = self._ffi.new("int32_t *")
 
     # -- reuse-instance ----------------------------------------------------
     def snapshot(self) -> None:
