@@ -77,7 +77,8 @@ class Module:
             for i in range(lib.pw_module_export_count(self._c)):
                 lib.pw_module_export(self._c, i, name, kind, sig, _SIG_BUF)
                 ekind = ExternKind(kind[0])
-                ftype = FuncType.parse(ffi.string(sig).decode()) if ekind is ExternKind.FUNC else None
+                ftype = (FuncType.parse(ffi.string(sig).decode()) if ekind is ExternKind.FUNC
+                         else None)
                 found.append(ExportType(ffi.string(name[0]).decode(errors="replace"), ekind, ftype))
             self._exports = tuple(found)
         return self._exports
