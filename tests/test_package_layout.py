@@ -79,7 +79,7 @@ def test_no_import_cycles() -> None:
     done: set[str] = set()
 
     def visit(node: str) -> None:
-        assert node not in visiting, "import cycle: " + " -> ".join(visiting + [node])
+        assert node not in visiting, "import cycle: " + " -> ".join([*visiting, node])
         if node in done or node not in graph:
             return
         visiting.append(node)

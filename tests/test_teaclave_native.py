@@ -3,6 +3,7 @@ exercised on the real tc_probe payload with real files."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,6 +97,7 @@ def test_entrypoint_missing() -> None:
 
 def test_fresh_runtime_needs_the_core_to_itself() -> None:
     teaclave.clear_cache()
+    gc.collect()  # modules other tests left unreferenced still hold the core
     with pywamr.Runtime("classic-interp"):
         with pytest.raises(pywamr.WamrError, match="to itself"):
             fresh_runtime("classic-interp")
