@@ -94,13 +94,13 @@ class Lib:
         sig_len: int,
         linked: CData,
     ) -> int: ...
-    def pw_instance_new(
+    def pw_instance_alloc(self, handle: int) -> CData: ...
+    def pw_instance_start(
         self,
+        inst: CData,
         module: CData,
         stack_size: int,
         heap_size: int,
-        handle: int,
-        out: CData,
         err: CData,
         err_len: int,
     ) -> int: ...
