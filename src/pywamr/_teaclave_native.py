@@ -68,7 +68,7 @@ class TeaclaveInstance:
         False when it cannot be (the memory grew, no snapshot, closed, or
         busy): replace the instance then.
         """
-        return bool(self._lib.pw_instance_reset(self._c) == self._lib.PW_OK)
+        return not self._lib.pw_instance_reset(self._c)  # PW_OK is 0
 
     def timings(self) -> tuple[int, int]:
         """Nanoseconds the bridge spent instantiating and creating the exec env."""
@@ -127,7 +127,7 @@ class TeaclaveInstance:
             entry = self._entry = self.instance.function(self._entry_name)._func
         rc = self._lib.pw_invoke_entry(self._c, entry, count, packed, len(packed),
                                        timeout or 0.0, self._ret)
-        if rc == self._lib.PW_OK:
+        if not rc:  # PW_OK is 0: the per-invocation path avoids a lib lookup
             return int(self._ret[0])
         if rc == self._lib.PW_ERR_NOMEM:
             raise MemoryError("the app heap cannot hold the arguments")

@@ -16,6 +16,9 @@
 #include <stdint.h>
 #include "wasm_export.h"
 
+/* Internal to the extension (only PyInit_* leaves it): direct calls. */
+#pragma GCC visibility push(hidden)
+
 /* Status codes.  Python reads them from the cffi library by name
  * (lib.PW_ERR_TRAP, ...): this is their only definition. */
 #define PW_OK 0
@@ -183,5 +186,7 @@ const char *pw_files_error(pw_instance *inst, uint32_t i);
  * returns 0 or PW_ERR_HOST. */
 extern int pw_py_host(uint32_t py_id, uint32_t inst_handle, uint64_t *args,
                       uint8_t *memory);
+
+#pragma GCC visibility pop
 
 #endif
