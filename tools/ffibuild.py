@@ -70,8 +70,10 @@ def make_ffi(module_name: str, header: str = "bridge.h") -> cffi.FFI:
 
 # The compiled modules and the header each is built from.
 STUBS = {"_native_fast": "bridge.h", "_native_classic": "bridge.h", "_compiler": "compiler.h"}
-_INT_TYPES = {"int", "unsigned", "char", "uint8_t", "uint32_t", "uint64_t", "int32_t", "int64_t",
-              "size_t"}
+_INT_TYPES = {"int", "unsigned", "char", "uint8_t", "uint32_t", "uint64_t", "int8_t", "int32_t",
+              "int64_t", "size_t"}
+# cffi passes a bytes object to a (const) pointer to these.
+_BYTE_TYPES = {"char", "signed char", "unsigned char", "uint8_t", "int8_t"}
 _STUB_HEAD = '''"""Typing stub of pywamr.{module}: generated from {header}, do not edit.
 
 Regenerate with ``python tools/ffibuild.py --stubs`` after changing {header}.
@@ -100,6 +102,7 @@ class FFI:
     def from_buffer(self, data: Any, require_writable: bool = ...) -> CData: ...
     def gc(self, cdata: CData, destructor: Callable[[CData], object], size: int = ...) -> CData: ...
     def def_extern(self, name: str = ..., error: Any = ..., onerror: Any = ...) -> Any: ...
+    def memmove(self, dest: Any, src: Any, n: int) -> None: ...
 
 '''
 
@@ -111,7 +114,7 @@ def _stub_type(node: Any, typedefs: dict[str, str], param: bool) -> str:
         inner = node.type
         is_char = (isinstance(inner, c_ast.TypeDecl)
                    and isinstance(inner.type, c_ast.IdentifierType)
-                   and inner.type.names == ["char"])
+                   and " ".join(inner.type.names) in _BYTE_TYPES)
         if param and is_char and "const" in inner.quals:
             return "bytes | CData"
         return "CData"

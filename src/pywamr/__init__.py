@@ -15,6 +15,7 @@ from ._errors import (
     WamrError,
     WorkerCrashed,
 )
+from ._externs import Global, RefFunction, Table
 from ._function import Function
 from ._host import NativeFunction
 from ._instance import Exports, Instance
@@ -22,15 +23,18 @@ from ._lib import MODES
 from ._memory import Memory
 from ._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE, Module
 from ._runtime import Runtime
-from ._types import ExportType, ExternKind, FuncType, ImportType, ValType
+from ._types import ExportType, ExternKind, FuncType, GlobalType, ImportType, TableType, ValType
 from ._version import WAMR_VERSION as WAMR_VERSION
 from ._version import __version__ as __version__
+from ._wasi import Stdio, WasiConfig, WasiExit, WasiState  # WASI: see _wasi.py
+from ._wasi_command import WASI_POLICIES, WasiCommand
 
 __all__ = [
     "DEFAULT_HEAP_SIZE",
     "DEFAULT_STACK_SIZE",
     "MODES",
     "WAMR_VERSION",
+    "WASI_POLICIES",
     "AotUnavailableError",
     "ClosedError",
     "ExportNotFound",
@@ -39,6 +43,8 @@ __all__ = [
     "ExternKind",
     "FuncType",
     "Function",
+    "Global",
+    "GlobalType",
     "ImportType",
     "Instance",
     "InstanceBusy",
@@ -48,11 +54,19 @@ __all__ = [
     "Memory",
     "Module",
     "NativeFunction",
+    "RefFunction",
     "Runtime",
+    "Stdio",
+    "Table",
+    "TableType",
     "Timeout",
     "Trap",
     "ValType",
     "WamrError",
+    "WasiCommand",
+    "WasiConfig",
+    "WasiExit",
+    "WasiState",
     "WorkerCrashed",
     "aot_available",
     "compile_aot",

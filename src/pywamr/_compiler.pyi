@@ -26,6 +26,7 @@ class FFI:
     def from_buffer(self, data: Any, require_writable: bool = ...) -> CData: ...
     def gc(self, cdata: CData, destructor: Callable[[CData], object], size: int = ...) -> CData: ...
     def def_extern(self, name: str = ..., error: Any = ..., onerror: Any = ...) -> Any: ...
+    def memmove(self, dest: Any, src: Any, n: int) -> None: ...
 
 class Lib:
     PWC_OK: int
@@ -35,7 +36,7 @@ class Lib:
     PWC_ERR_INIT: int
     def pwc_compile(
         self,
-        wasm: CData,
+        wasm: bytes | CData,
         wasm_size: int,
         options: CData,
         out: CData,

@@ -27,6 +27,12 @@ _CELLS = {ValType.I32: 1, ValType.I64: 2, ValType.F32: 1, ValType.F64: 2}
 _INT_BITS = {ValType.I32: 32, ValType.I64: 64}
 
 
+def is_scalar(ftype: FuncType) -> bool:
+    """Whether :class:`Function` calls ``ftype``: only i32, i64, f32 and f64
+    values (v128 and reference values go through ``_externs.RefFunction``)."""
+    return all(t in _CELLS for t in ftype.params + ftype.results)
+
+
 def check_argument(name: str, index: int, t: ValType, value: Any) -> Any:
     """pywamr's rules for argument ``index`` of ``name``, of wasm type ``t``.
 

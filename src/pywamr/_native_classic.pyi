@@ -26,6 +26,7 @@ class FFI:
     def from_buffer(self, data: Any, require_writable: bool = ...) -> CData: ...
     def gc(self, cdata: CData, destructor: Callable[[CData], object], size: int = ...) -> CData: ...
     def def_extern(self, name: str = ..., error: Any = ..., onerror: Any = ...) -> Any: ...
+    def memmove(self, dest: Any, src: Any, n: int) -> None: ...
 
 class Lib:
     PW_OK: int
@@ -63,7 +64,7 @@ class Lib:
     def pw_module_load(
         self,
         hosts: CData,
-        buf: CData,
+        buf: bytes | CData,
         size: int,
         allow_unresolved: int,
         out: CData,
@@ -162,7 +163,7 @@ class Lib:
     def pw_view_acquire(self, inst: CData) -> None: ...
     def pw_view_release(self, inst: CData) -> None: ...
     def pw_memory_read(self, inst: CData, offset: int, out: CData, size: int) -> int: ...
-    def pw_memory_write(self, inst: CData, offset: int, data: CData, size: int) -> int: ...
+    def pw_memory_write(self, inst: CData, offset: int, data: bytes | CData, size: int) -> int: ...
     def pw_invoke_entry(
         self,
         inst: CData,
@@ -188,6 +189,66 @@ class Lib:
     def pw_files_output_state(self, inst: CData, file_id: bytes | CData, failed: CData) -> int: ...
     def pw_files_error_count(self, inst: CData) -> int: ...
     def pw_files_error(self, inst: CData, i: int) -> CData: ...
+    def pw_global_type(
+        self,
+        inst: CData,
+        export_index: int,
+        type: CData,
+        is_mutable: CData,
+    ) -> int: ...
+    def pw_global_get(self, inst: CData, export_index: int, out16: CData) -> int: ...
+    def pw_global_set(self, inst: CData, export_index: int, in16: bytes | CData) -> int: ...
+    def pw_table_info(
+        self,
+        inst: CData,
+        export_index: int,
+        elem_type: CData,
+        size: CData,
+        max_size: CData,
+    ) -> int: ...
+    def pw_table_get(self, inst: CData, export_index: int, i: int, ref: CData) -> int: ...
+    def pw_table_set(self, inst: CData, export_index: int, i: int, ref: int) -> int: ...
+    def pw_table_grow(
+        self,
+        inst: CData,
+        export_index: int,
+        delta: int,
+        init: int,
+        old_size: CData,
+    ) -> int: ...
+    def pw_externref_index(self, inst: CData, host_value: int, index: CData) -> int: ...
+    def pw_externref_value(self, index: int) -> int: ...
+    def pw_funcref_function(self, inst: CData, index: int, sig: CData, sig_len: int) -> CData: ...
+    def pw_function_index(self, inst: CData, func: CData) -> int: ...
+    def pw_module_import_global(
+        self,
+        module: CData,
+        i: int,
+        type: CData,
+        is_mutable: CData,
+        builtin: CData,
+    ) -> int: ...
+    def pw_module_link_global(self, module: CData, i: int, value16: bytes | CData) -> int: ...
+    def pw_wasi_instance_start(
+        self,
+        inst: CData,
+        module: CData,
+        stack_size: int,
+        heap_size: int,
+        argv: CData,
+        argc: int,
+        env: CData,
+        envc: int,
+        host_dirs: CData,
+        guest_dirs: CData,
+        ndirs: int,
+        stdin_fd: int,
+        stdout_fd: int,
+        stderr_fd: int,
+        err: CData,
+        err_len: int,
+    ) -> int: ...
+    def pw_wasi_take_exit(self, inst: CData, code: CData) -> int: ...
 
 ffi: FFI
 lib: Lib

@@ -8,7 +8,13 @@ import sys
 import time
 from collections.abc import Sequence
 
-from . import MODES, WAMR_VERSION, __version__, natives
+from . import (
+    MODES,
+    WAMR_VERSION,
+    __version__,
+    _wasi_cli,  # `run` of a WASI command: see _wasi_cli.py
+    natives,
+)
 from ._aot import compile_aot, load_key, unseal
 from ._errors import WamrError
 from ._file_cli import add_file_command, add_run_options, protect, run_file
@@ -152,6 +158,9 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if _wasi_cli.handles(argv):
+        return _wasi_cli.main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         return {"run": _run, "inspect": _inspect, "compile": _compile,
