@@ -186,6 +186,11 @@ PAYLOADS: list[Payload] = [
         exports={**C_AUX, **ENTRYPOINT},
     ),
     Payload(
+        "tc_work", "c", TEST_SRC / "tc_work.c", TEST_OUT / "tc_work.wasm",
+        include=EX_DIR / "include", imports=TEACLAVE_IMPORTS,
+        exports={**C_AUX, **ENTRYPOINT},
+    ),
+    Payload(
         "adder", "c", EX_DIR / "c/adder.c", EX_OUT / "adder.wasm",
         allow_undefined=True, include=EX_DIR / "include",
         imports={"env.strcmp": sig("i32, i32", "i32"), "env.atoi": sig("i32", "i32")},
