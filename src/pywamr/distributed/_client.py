@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import glob
 import hashlib
+import importlib
 import inspect
 import logging
 import os
@@ -39,6 +40,7 @@ DEFAULT_INLINE_BYTES = 1 << 20
 DEFAULT_CACHE_ENTRIES = 16
 DEFAULT_CACHE_BYTES = 1 << 30
 DEFAULT_LINGER = 0.005
+DEFAULT_RESULT_TIMEOUT = 60.0
 _EXECUTOR_OPTIONS = inspect.signature(Executor)
 _CALL_OPTIONS = inspect.signature(_CallTarget)
 
@@ -80,9 +82,10 @@ class InvocationFuture(concurrent.futures.Future[InvocationResult]):
     someone asks for a result (which sends every waiting chunk at once).
     """
 
-    def __init__(self, batch: BatchExecutor) -> None:
+    def __init__(self, batch: BatchExecutor, ident: Any) -> None:
         super().__init__()
         self._batch = batch
+        self.id = ident
 
     def result(self, timeout: float | None = None) -> InvocationResult:
         if not self.done():
@@ -110,14 +113,17 @@ class _Chunk:
     entries: list[_Pending]
 
 
+def _module(name: str) -> Any:
+    """Import an optional dependency (the ``distributed`` extra), untyped."""
+    return importlib.import_module(name)
+
+
 def _options_key(options: Mapping[str, Any]) -> str:
     items = sorted(options.items())
     try:
         blob = pickle.dumps(items, protocol=5)
     except Exception:  # noqa: BLE001 - closures and lambdas need cloudpickle
-        import cloudpickle
-
-        blob = cloudpickle.dumps(items, protocol=5)
+        blob = _module("cloudpickle").dumps(items, protocol=5)
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -144,9 +150,9 @@ class BatchExecutor:
                  inline_bytes: int = DEFAULT_INLINE_BYTES,
                  cache_entries: int = DEFAULT_CACHE_ENTRIES,
                  cache_bytes: int = DEFAULT_CACHE_BYTES, linger: float = DEFAULT_LINGER,
-                 **defaults: Any) -> None:
-        import dask
-        from distributed import Client, LocalCluster
+                 result_timeout: float = DEFAULT_RESULT_TIMEOUT, **defaults: Any) -> None:
+        dask = _module("dask")
+        Client = _module("distributed").Client
 
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
@@ -170,10 +176,12 @@ class BatchExecutor:
             # one dies, only those count as suspects (see docs/distributed.md).
             with dask.config.set({"distributed.scheduler.allowed-failures": max_retries,
                                   "distributed.scheduler.worker-saturation": 1.0}):
-                self._cluster = LocalCluster(
+                self._cluster = _local_cluster_class()(
                     n_workers=workers or os.cpu_count() or 1,
                     threads_per_worker=threads_per_worker, processes=True,
-                    host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                    host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                    # no dashboard; the scheduler's HTTP routes on a free local port
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
             try:
                 self.client = Client(self._cluster)
             except BaseException:
@@ -185,7 +193,11 @@ class BatchExecutor:
         self._payloads: dict[str, bytes] = {}
         self._paths: dict[tuple[str, int, int], str] = {}
         self._sent_with_bytes: dict[str, int] = {}
-        self._inflight: dict[str, tuple[Any, _Chunk]] = {}
+        self._inflight: dict[Any, tuple[Any, _Chunk]] = {}
+        self._unresolved: set[InvocationFuture] = set()
+        self._collector = concurrent.futures.ThreadPoolExecutor(
+            4, thread_name_prefix="pywamr-batch-collect")
+        self.result_timeout = result_timeout
         self._counter = 0
         self._closed = False
         self._wake = threading.Condition(self._lock)
@@ -276,7 +288,9 @@ class BatchExecutor:
         chunks first."""
         listed = list(futures)
         self.flush()
-        return concurrent.futures.as_completed(listed, timeout)
+        for future in concurrent.futures.as_completed(listed, timeout):
+            assert isinstance(future, InvocationFuture)
+            yield future
 
     def flush(self) -> None:
         """Send every waiting (partly filled) chunk now."""
@@ -350,7 +364,8 @@ class BatchExecutor:
         key = (kind, digest, options_key)
         if key not in self._specs:
             self._specs[key] = (kind, digest, options_key, options, self._limits)
-        future = InvocationFuture(self)
+        future = InvocationFuture(self, item[0])
+        self._unresolved.add(future)
         buffer = self._buffers.setdefault(key, [])
         buffer.append(_Pending(future, item, write_to, shared))
         if len(buffer) >= self.chunk_size:
@@ -381,15 +396,33 @@ class BatchExecutor:
         task.add_done_callback(self._on_done)
 
     def _on_done(self, task: Any) -> None:
+        """Dask's callback thread: hand the finished task to a collector
+        thread (fetching a result can wait, e.g. while a lost one is rerun)."""
         with self._lock:
             found = self._inflight.pop(task.key, None)
-        if found is None:
-            return
-        chunk = found[1]
+            if found is None or self._closed:
+                return
+        self._collector.submit(self._collect, task, found[1])
+
+    def _collect(self, task: Any, chunk: _Chunk) -> None:
+        try:
+            self._settle(task, chunk)
+        except BaseException as exc:  # noqa: BLE001 - never lose an invocation
+            self._failed(chunk, exc)
+
+    def _settle(self, task: Any, chunk: _Chunk) -> None:
         try:
             status = task.status
             if status == "finished":
-                tag, results = task.result()
+                try:
+                    tag, results = task.result(timeout=self.result_timeout)
+                except TimeoutError:
+                    # The result was lost with its worker and Dask has not
+                    # produced it again in time: run the chunk afresh.
+                    task.cancel()
+                    with self._lock:
+                        self._send(chunk, with_bytes=True)
+                    return
                 if tag == MISS:
                     with self._lock:
                         self._send(chunk, with_bytes=True)
@@ -403,15 +436,19 @@ class BatchExecutor:
         self._failed(chunk, exc)
 
     def _failed(self, chunk: _Chunk, exc: BaseException | None) -> None:
-        from distributed import KilledWorker
+        KilledWorker = _module("distributed").KilledWorker
 
         if isinstance(exc, KilledWorker) and len(chunk.entries) > 1:
             # Some invocation in the chunk kills its worker: try each alone,
             # so the others complete and only the culprit is reported.
-            with self._lock:
-                for entry in chunk.entries:
-                    self._send(_Chunk(chunk.spec, chunk.digest, [entry]), with_bytes=True)
-            return
+            try:
+                with self._lock:
+                    for n, entry in enumerate(chunk.entries):
+                        self._send(_Chunk(chunk.spec, chunk.digest, [entry]), with_bytes=True)
+                return
+            except Exception as error:  # noqa: BLE001 - e.g. the client closed
+                chunk = _Chunk(chunk.spec, chunk.digest, chunk.entries[n:])
+                exc = error
         crashed = isinstance(exc, KilledWorker)
         if crashed:
             message = (f"worker crashed: every worker that ran this invocation died "
@@ -437,12 +474,13 @@ class BatchExecutor:
                     result.file_errors.append(f"output '{fid}' discarded: {error}")
         self._resolve(entry.future, result)
 
-    @staticmethod
-    def _resolve(future: InvocationFuture, result: InvocationResult) -> None:
+    def _resolve(self, future: InvocationFuture, result: InvocationResult) -> None:
+        with self._lock:
+            self._unresolved.discard(future)
         try:
             future.set_result(result)
         except concurrent.futures.InvalidStateError:
-            pass  # cancelled by the caller
+            pass  # cancelled by the caller, or already resolved
 
     def _linger_loop(self) -> None:
         with self._lock:
@@ -456,34 +494,58 @@ class BatchExecutor:
 
     # -- lifetime ----------------------------------------------------------
     def shutdown(self, wait: bool = True) -> None:
-        """Send what waits, wait for every result (when ``wait``), and close
+        """Send what waits and wait for every result (when ``wait``; otherwise
+        unfinished invocations get a "shut down" error result), then close
         the client (and the local cluster this object started)."""
-        self.flush()
         if wait:
+            self.flush()
             with self._lock:
-                pending = [chunk_entry.future for _, chunk in self._inflight.values()
-                           for chunk_entry in chunk.entries]
+                pending = list(self._unresolved)
             concurrent.futures.wait(pending)
-            while True:  # retried chunks may have been resubmitted meanwhile
-                with self._lock:
-                    pending = [entry.future for _, chunk in self._inflight.values()
-                               for entry in chunk.entries]
-                if not pending:
-                    break
-                concurrent.futures.wait(pending)
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             self._wake.notify_all()
-        if self._own_client:
-            self.client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+            self._buffers.clear()
+        self._collector.shutdown(wait=True, cancel_futures=True)
+        try:
+            if self._own_client:
+                self.client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+        finally:
+            with self._lock:
+                left = list(self._unresolved)
+            for future in left:
+                self._resolve(future, InvocationResult(
+                    id=future.id, error="the batch executor was shut down before it ran"))
 
     def __enter__(self) -> BatchExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown(wait=exc[0] is None)
+
+
+def _local_cluster_class() -> Any:
+    LocalCluster = _module("distributed").LocalCluster
+    SpecCluster = _module("distributed.deploy.spec").SpecCluster
+
+    class RestartingLocalCluster(LocalCluster):  # type: ignore[misc,valid-type]
+        """A LocalCluster that leaves dead workers to their nannies.
+
+        SpecCluster closes a worker's nanny for good when no worker of that
+        name is back 15 s (``distributed.deploy.lost-worker-timeout``) after
+        a removal.  Payloads that crash worker after worker keep restarts
+        overlapping, which would shrink the cluster to nothing; the nannies
+        restart their workers themselves, so that timer is skipped here.
+        """
+
+        def _update_worker_status(self, op: str, msg: Any) -> None:
+            super(SpecCluster, self)._update_worker_status(op, msg)
+
+    return RestartingLocalCluster
 
 
 def _write_output(path: str, data: bytes) -> str | None:

@@ -14,6 +14,7 @@ Everything a task returns is plain data (:class:`InvocationResult`).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import shutil
 import tempfile
@@ -48,17 +49,36 @@ OUTPUT_PATH = "path"  # ("path", path): written where it is (shared storage)
 def worker_address() -> str:
     """The address of the Dask worker running this code (or ``local``)."""
     try:
-        from distributed import get_worker
-
+        get_worker = importlib.import_module("distributed").get_worker
         return str(get_worker().address)
     except (ImportError, ValueError):
         return "local"
 
 
+# A nanny restarts its worker process only once it has seen the previous one
+# start; a process that dies within moments of registering (an invocation that
+# crashes at once) can be left dead by that race in distributed.  So the first
+# task in a nanny-managed process waits this long before it runs.
+NANNY_SETTLE_SECONDS = 1.0
+_settled = threading.Event()
+
+
+def _settle_under_nanny() -> None:
+    if _settled.is_set():
+        return
+    try:
+        get_worker = importlib.import_module("distributed").get_worker
+        has_nanny = get_worker().nanny is not None
+    except (ImportError, ValueError):
+        has_nanny = False
+    if has_nanny:
+        time.sleep(NANNY_SETTLE_SECONDS)
+    _settled.set()
+
+
 def _local_directory() -> str | None:
     try:
-        from distributed import get_worker
-
+        get_worker = importlib.import_module("distributed").get_worker
         return str(get_worker().local_directory)
     except (ImportError, ValueError):
         return None
@@ -224,6 +244,7 @@ def run_chunk(spec: Spec, payload: bytes | None,
     order.  Failures of single invocations are results, never exceptions.
     """
     kind, digest, options_key, options, limits = spec
+    _settle_under_nanny()
     worker = worker_address()
     if not _STATE.has_payload(digest):
         if payload is None:
