@@ -22,7 +22,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from conftest import example, payload  # noqa: E402
+from helpers import example, payload  # noqa: E402
 
 import dask_hosts  # noqa: E402
 import isolated_hosts  # noqa: E402

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import Timeout, Trap
-from .._lib import DEFAULT_MODE, OK, raise_status
+from .._lib import DEFAULT_MODE, raise_status
 from .._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE
 from .._runtime import Runtime
 from ..teaclave import TEACLAVE_HEAP_SIZE, TEACLAVE_STACK_SIZE, Executor
@@ -114,8 +114,8 @@ class _CallTarget:
     def _snapshot(self) -> None:
         instance = self._instance
         rc = instance._core.lib.pw_instance_snapshot(instance._c)
-        if rc != OK:
-            raise_status(rc, "could not snapshot the instance")
+        if rc != instance._core.lib.PW_OK:
+            raise_status(instance._core, rc, "could not snapshot the instance")
 
     def call(self, export: str, params: tuple[Any, ...], timeout: float | None) -> Any:
         with self._lock:
@@ -123,7 +123,7 @@ class _CallTarget:
             try:
                 return instance.function(export).call(*params, timeout=timeout)
             finally:
-                if instance._core.lib.pw_instance_reset(instance._c) != OK:
+                if instance._core.lib.pw_instance_reset(instance._c) != instance._core.lib.PW_OK:
                     instance.close()  # grown memory (or a failed reset): start afresh
                     self._instance = self._module.instantiate(self.stack_size, self.heap_size)
                     self._snapshot()
