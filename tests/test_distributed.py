@@ -22,10 +22,10 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from helpers import example, payload  # noqa: E402
-
 import dask_hosts  # noqa: E402
 import isolated_hosts  # noqa: E402
+from helpers import example, payload, run_cli  # noqa: E402
+
 from pywamr import WorkerCrashed, teaclave  # noqa: E402
 from pywamr.distributed import BatchExecutor, Invocation, InvocationResult, Shared  # noqa: E402
 
@@ -62,40 +62,39 @@ def external(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = _env()
     env["DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES"] = "1"
     env["DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION"] = "1.0"
-    log = open(tmp / "cluster.log", "wb")
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-             "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
-            env=env, stdout=log, stderr=subprocess.STDOUT))
-        deadline = time.monotonic() + START_TIMEOUT
-        while not scheduler_file.exists() or not scheduler_file.read_text().strip():
-            assert procs[0].poll() is None, "the scheduler exited"
-            assert time.monotonic() < deadline, "the scheduler did not start"
-            time.sleep(0.2)
-        time.sleep(0.2)  # the file is written in one go, but let it settle
-        address = json.loads(scheduler_file.read_text())["address"]
-        assert address.startswith("tcp://127.0.0.1:")
-        for name in ("w1", "w2"):
+    with open(tmp / "cluster.log", "wb") as log:
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--host",
-                 "127.0.0.1", "--nthreads", "1", "--no-dashboard", "--name", name,
-                 "--local-directory", str(tmp / name)],
+                [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                 "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
                 env=env, stdout=log, stderr=subprocess.STDOUT))
-        with distributed.Client(address) as client:
-            client.wait_for_workers(2, timeout=START_TIMEOUT)
-        yield address
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in reversed(procs):
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+            deadline = time.monotonic() + START_TIMEOUT
+            while not scheduler_file.exists() or not scheduler_file.read_text().strip():
+                assert procs[0].poll() is None, "the scheduler exited"
+                assert time.monotonic() < deadline, "the scheduler did not start"
+                time.sleep(0.2)
+            time.sleep(0.2)  # the file is written in one go, but let it settle
+            address = json.loads(scheduler_file.read_text())["address"]
+            assert address.startswith("tcp://127.0.0.1:")
+            for name in ("w1", "w2"):
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "distributed.cli.dask_worker", address, "--host",
+                     "127.0.0.1", "--nthreads", "1", "--no-dashboard", "--name", name,
+                     "--local-directory", str(tmp / name)],
+                    env=env, stdout=log, stderr=subprocess.STDOUT))
+            with distributed.Client(address) as client:
+                client.wait_for_workers(2, timeout=START_TIMEOUT)
+            yield address
+        finally:
+            for proc in reversed(procs):
+                proc.terminate()
+            for proc in reversed(procs):
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
 # -- reference results from a local teaclave.Executor -----------------------
@@ -297,3 +296,62 @@ def test_a_worker_killed_mid_batch(external: str) -> None:
         assert [r.return_value for r in results] == [
             teaclave.invoke(WORK, a).return_value for a in args]
         assert victim not in batch.client.run(os.getpid).values()
+
+
+# -- pywamr batch ---------------------------------------------------------------
+def _manifest(tmp: Path) -> Path:
+    (tmp / "in.txt").write_bytes(b"batch me\n")
+    lines = [
+        json.dumps({"id": "spin", "payload": str(WORK), "args": {"rounds": 777}}),
+        json.dumps({"id": "copy", "payload": str(WORK), "args": {"action": "copy"},
+                    "inputs": {"in": "in.txt"}, "outputs": {"out": "out/copy.txt"}}),
+        "{not json",
+        json.dumps({"id": "no-payload", "args": {}}),
+        "",
+        json.dumps({"id": "trap", "payload": str(WORK), "args": {"action": "trap"},
+                    "outputs": {"out": "out/trap.txt"}, "policy": "cold"}),
+        json.dumps({"id": "missing", "payload": "nowhere.wasm"}),
+        json.dumps({"id": 7, "payload": str(ADDER), "args": {"a": "5", "b": "6"},
+                    "timeout": 5}),
+    ]
+    (tmp / "out").mkdir()
+    manifest = tmp / "manifest.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
+def _check_batch_run(proc: subprocess.CompletedProcess[str], tmp: Path) -> None:
+    assert proc.returncode == 1, proc.stderr  # some lines could not run
+    results = [json.loads(line) for line in (tmp / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in results] == ["spin", "copy", None, "no-payload", "trap",
+                                          "missing", 7]
+    spin, copy, bad_json, no_payload, trap, missing, adder = results
+    assert spin["return_value"] == teaclave.invoke(WORK, {"rounds": 777}).return_value
+    assert spin["summary"] == str(spin["return_value"]) and spin["trap"] is None
+    assert set(spin) == {"id", "return_value", "summary", "trap", "file_errors", "outputs",
+                         "worker", "seconds"}
+    assert copy["return_value"] == 9 and copy["outputs"] == {"out": str(tmp / "out/copy.txt")}
+    assert (tmp / "out/copy.txt").read_bytes() == b"BATCH ME\n"
+    assert bad_json["line"] == 3 and "not JSON" in bad_json["error"]
+    assert no_payload["line"] == 4 and "payload" in no_payload["error"]
+    assert trap["trap"] is not None and trap["summary"] == trap["trap"]
+    assert trap["outputs"] == {} and not (tmp / "out/trap.txt").exists()
+    assert "error" in missing and adder["return_value"] == 11
+    assert f"{tmp / 'manifest.jsonl'}:3: not JSON" in proc.stderr
+    assert f"{tmp / 'manifest.jsonl'}:4:" in proc.stderr
+    assert f"{tmp / 'manifest.jsonl'}:7:" in proc.stderr  # the missing payload
+
+
+def test_batch_cli_on_an_existing_cluster(external: str, tmp_path: Path) -> None:
+    manifest = _manifest(tmp_path)
+    proc = run_cli("batch", str(manifest), "--out", str(tmp_path / "results.jsonl"),
+                   "--scheduler", external, "--chunk", "2", "--timeout", "10")
+    _check_batch_run(proc, tmp_path)
+    assert "\r" not in proc.stderr  # no progress bar when stderr is not a terminal
+
+
+def test_batch_cli_on_its_own_local_cluster(tmp_path: Path) -> None:
+    manifest = _manifest(tmp_path)
+    proc = run_cli("batch", str(manifest), "--out", str(tmp_path / "results.jsonl"),
+                   "--workers", "1", "--policy", "reuse-module", "--mode", "classic-interp")
+    _check_batch_run(proc, tmp_path)

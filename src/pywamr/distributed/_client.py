@@ -206,6 +206,11 @@ class BatchExecutor:
                                           name="pywamr-batch-linger")
         self._lingerer.start()
 
+    @staticmethod
+    def check_available() -> None:
+        """Raise ImportError unless Dask distributed is installed."""
+        _module("distributed")
+
     # -- submitting ------------------------------------------------------
     def submit(self, payload: bytes | PathLike, arguments: Mapping[str, Any] | None = None,
                inputs: Mapping[str, Any] | None = None,
@@ -245,9 +250,8 @@ class BatchExecutor:
             elif isinstance(where, (str, os.PathLike)):
                 task_outputs[fid] = OUTPUT_BYTES
                 write_to[fid] = os.path.abspath(os.fspath(where))
-            else:
-                raise TypeError(f"output {fid!r}: expected None (bytes), a path or Shared, "
-                                f"not {type(where).__name__}")
+            else:  # a file description the executor accepts (e.g. a ProtectedFile):
+                task_outputs[fid] = (OUTPUT_PATH, where)  # the worker writes it
         digest = self._digest(payload)
         with self._lock:
             ident = self._next_id(id)
@@ -441,13 +445,15 @@ class BatchExecutor:
         if isinstance(exc, KilledWorker) and len(chunk.entries) > 1:
             # Some invocation in the chunk kills its worker: try each alone,
             # so the others complete and only the culprit is reported.
+            sent = 0
             try:
                 with self._lock:
-                    for n, entry in enumerate(chunk.entries):
+                    for entry in chunk.entries:
                         self._send(_Chunk(chunk.spec, chunk.digest, [entry]), with_bytes=True)
+                        sent += 1
                 return
             except Exception as error:  # noqa: BLE001 - e.g. the client closed
-                chunk = _Chunk(chunk.spec, chunk.digest, chunk.entries[n:])
+                chunk = _Chunk(chunk.spec, chunk.digest, chunk.entries[sent:])
                 exc = error
         crashed = isinstance(exc, KilledWorker)
         if crashed:
@@ -569,7 +575,8 @@ def _remove_stale_temps(paths: list[str]) -> None:
     """Remove the temporary files a crashed worker left beside shared outputs."""
     for path in paths:
         head, tail = os.path.split(path)
-        for temp in glob.glob(os.path.join(glob.escape(head), f".{glob.escape(tail)}.pywamr-*.tmp")):
+        pattern = os.path.join(glob.escape(head), f".{glob.escape(tail)}.pywamr-*.tmp")
+        for temp in glob.glob(pattern):
             try:
                 os.unlink(temp)
             except OSError:

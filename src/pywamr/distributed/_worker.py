@@ -322,7 +322,7 @@ def _invoke(executor: Executor, item: tuple[Any, ...], worker: str, scratch: str
                 with open(published, "rb") as handle:
                     result.outputs[fid] = handle.read()
             else:
-                result.outputs[fid] = os.fspath(published)
+                result.outputs[fid] = str(published)
     except Exception as exc:  # noqa: BLE001 - reported in the result
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
