@@ -11,6 +11,7 @@ import logging
 import os
 import pickle
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ DEFAULT_CACHE_ENTRIES = 16
 DEFAULT_CACHE_BYTES = 1 << 30
 DEFAULT_LINGER = 0.005
 DEFAULT_RESULT_TIMEOUT = 60.0
+PATH_RECHECK_SECONDS = 1.0
 _EXECUTOR_OPTIONS = inspect.signature(Executor)
 _CALL_OPTIONS = inspect.signature(_CallTarget)
 
@@ -191,7 +193,8 @@ class BatchExecutor:
         self._buffers: dict[tuple[str, str, str], list[_Pending]] = {}
         self._specs: dict[tuple[str, str, str], Spec] = {}
         self._payloads: dict[str, bytes] = {}
-        self._paths: dict[tuple[str, int, int], str] = {}
+        self._paths: dict[str, tuple[float, tuple[int, int, int], str]] = {}
+        self._options_keys: dict[Any, str] = {}
         self._sent_with_bytes: dict[str, int] = {}
         self._inflight: dict[Any, tuple[Any, _Chunk]] = {}
         self._unresolved: set[InvocationFuture] = set()
@@ -228,12 +231,13 @@ class BatchExecutor:
         executor), or to :class:`Shared` (the worker writes it).  ``options``
         override the executor options given to the constructor.
         """
-        merged = {**self._defaults, **options}
+        merged = {**self._defaults, **options} if options else self._defaults.copy()
         if timeout is None:
             timeout = merged.pop("timeout", self._default_timeout)
         else:
             merged.pop("timeout", None)
-        _EXECUTOR_OPTIONS.bind(b"", **merged)
+        digest = self._digest(payload)
+        key = self._key(TEACLAVE, digest, merged)
         if arguments is not None and not isinstance(arguments, Mapping):
             raise TypeError(f"arguments must be a mapping, not {type(arguments).__name__}")
         task_inputs = {self._fid(fid): self._input(value) for fid, value in (inputs or {}).items()}
@@ -252,12 +256,11 @@ class BatchExecutor:
                 write_to[fid] = os.path.abspath(os.fspath(where))
             else:  # a file description the executor accepts (e.g. a ProtectedFile):
                 task_outputs[fid] = (OUTPUT_PATH, where)  # the worker writes it
-        digest = self._digest(payload)
         with self._lock:
             ident = self._next_id(id)
             item = (ident, dict(arguments) if arguments else None, task_inputs, task_outputs,
                     timeout, timings)
-            return self._queue(TEACLAVE, digest, merged, item, write_to, shared)
+            return self._queue(key, item, write_to, shared)
 
     def submit_call(self, payload: bytes | PathLike, export: str, *params: Any, id: Any = None,
                     timeout: float | None = None, **options: Any) -> InvocationFuture:
@@ -266,11 +269,10 @@ class BatchExecutor:
         ``stack_size``, ``heap_size``, ``hosts``, ``max_memory_pages``."""
         if not isinstance(export, str):
             raise TypeError(f"export name must be str, not {type(export).__name__}")
-        _CALL_OPTIONS.bind(b"", **options)
-        digest = self._digest(payload)
+        key = self._key(CALL, self._digest(payload), dict(options))
         with self._lock:
             item = (self._next_id(id), export, tuple(params), timeout)
-            return self._queue(CALL, digest, dict(options), item, {}, [])
+            return self._queue(key, item, {}, [])
 
     def map(self, payload: bytes | PathLike, arguments: Iterable[Mapping[str, Any] | None],
             **options: Any) -> Iterator[InvocationResult]:
@@ -335,17 +337,23 @@ class BatchExecutor:
         if isinstance(payload, (bytes, bytearray, memoryview)):
             data = bytes(payload)
         elif isinstance(payload, (str, os.PathLike)):
-            path = os.path.abspath(os.fspath(payload))
-            info = os.stat(path)
-            key = (path, info.st_mtime_ns, info.st_size)
-            digest = self._paths.get(key)
-            if digest is not None:
-                return digest
-            with open(path, "rb") as handle:
+            # A payload file is read once; it is looked at again (stat) at
+            # most once a second, and read again if it changed.
+            name = os.fspath(payload)
+            now = time.monotonic()
+            known = self._paths.get(name)
+            if known is not None and now - known[0] < PATH_RECHECK_SECONDS:
+                return known[2]
+            info = os.stat(name)
+            stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+            if known is not None and known[1] == stamp:
+                self._paths[name] = (now, stamp, known[2])
+                return known[2]
+            with open(name, "rb") as handle:
                 data = handle.read()
             digest = hashlib.sha256(data).hexdigest()
             with self._lock:
-                self._paths[key] = digest
+                self._paths[name] = (now, stamp, digest)
                 self._payloads.setdefault(digest, data)
             return digest
         else:
@@ -362,12 +370,26 @@ class BatchExecutor:
         self._counter += 1
         return counter if ident is None else ident
 
-    def _queue(self, kind: str, digest: str, options: dict[str, Any], item: tuple[Any, ...],
-               write_to: dict[str, str], shared: list[str]) -> InvocationFuture:
-        options_key = _options_key(options)
+    def _key(self, kind: str, digest: str, options: dict[str, Any]) -> tuple[str, str, str]:
+        """Check ``options`` (once per distinct set) and return the chunk key."""
+        memo: Any = (kind, tuple(sorted(options.items())))
+        try:
+            options_key = self._options_keys.get(memo)
+        except TypeError:  # unhashable values (e.g. hosts): check every time
+            memo, options_key = None, None
+        if options_key is None:
+            (_EXECUTOR_OPTIONS if kind == TEACLAVE else _CALL_OPTIONS).bind(b"", **options)
+            options_key = _options_key(options)
+            if memo is not None:
+                self._options_keys[memo] = options_key
         key = (kind, digest, options_key)
         if key not in self._specs:
-            self._specs[key] = (kind, digest, options_key, options, self._limits)
+            with self._lock:
+                self._specs[key] = (kind, digest, options_key, options, self._limits)
+        return key
+
+    def _queue(self, key: tuple[str, str, str], item: tuple[Any, ...],
+               write_to: dict[str, str], shared: list[str]) -> InvocationFuture:
         future = InvocationFuture(self, item[0])
         self._unresolved.add(future)
         buffer = self._buffers.setdefault(key, [])
