@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import example, payload
 
+import pywamr
 from pywamr import MODES, teaclave
 from pywamr.teaclave import ProtectedFile, ProtectedFileError, _staged
 from pywamr.teaclave._file_formats import decrypt, encrypt
@@ -252,3 +253,42 @@ def test_staged_output_discarded_leaves_nothing(tmp_path: Path) -> None:
         assert staging.finish(lambda fid: "a write failed") == (
             {}, ["output 'out' discarded: a write failed"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_output_fails_fast_and_never_hangs(tmp_path: Path) -> None:
+    source = _protect(tmp_path / "in.enc", b"line\n" * 50000)  # 250 KB: more than a pipe holds
+    out = ProtectedFile(tmp_path / "missing-dir" / "out.enc", OUT_KEY)
+    start = time.monotonic()
+    result = teaclave.invoke(example("wordcount"), {}, {"input": source}, {"output": out},
+                             timeout=60)
+    assert time.monotonic() - start < 30 and result.trap is None
+    assert any("output 'output': [Errno 2]" in error for error in result.file_errors)
+    assert any("teaclave_write_file" in error for error in result.file_errors)  # EPIPE: -1
+    assert result.output_tags == {} and not (tmp_path / "missing-dir").exists()
+    with _staged.Staging({}, {"out": out}) as staging:  # created again after the failure
+        path = staging.fifo_outputs["out"]
+        fd = os.open(path, os.O_WRONLY)
+        os.write(fd, b"x")
+        os.close(fd)
+        deadline = time.monotonic() + 30
+        while staging._drains["out"].is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(FileNotFoundError):  # at once, not blocked waiting for a reader
+            os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        tags, errors = staging.finish(lambda fid: None)
+    assert tags == {} and errors and "[Errno 2]" in errors[0]
+
+
+@pytest.mark.deliberate_crash
+def test_a_crashed_worker_leaves_no_staging_behind(tmp_path: Path) -> None:
+    import isolated_hosts as H
+
+    source = _protect(tmp_path / "in.enc", b"x" * (2 * 1024 * 1024))  # streamed through FIFOs
+    out = ProtectedFile(tmp_path / "out.enc", OUT_KEY)
+    before = _staged_dirs()
+    with teaclave.IsolatedExecutor(payload("tc_hook"), workers=1, hosts=H.HOSTS,
+                                   heap_size=64 * 1024) as executor:
+        with pytest.raises(pywamr.WorkerCrashed):
+            executor.invoke(H.args(H.EXIT), {"in": source}, {"out": out})
+    assert _staged_dirs() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.enc"]

@@ -14,13 +14,14 @@ from ._errors import (
     WamrError,
     WorkerCrashed,
 )
+from ._externs import Global, RefFunction, Table
 from ._host import NativeFunction
 from ._instance import Exports, Function, Instance
 from ._lib import MODES
 from ._memory import Memory
 from ._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE, Module
 from ._runtime import Runtime
-from ._types import ExportType, ExternKind, FuncType, ImportType, ValType
+from ._types import ExportType, ExternKind, FuncType, GlobalType, ImportType, TableType, ValType
 
 __version__ = "0.1.0"
 WAMR_VERSION = "1.1.2"
@@ -38,6 +39,8 @@ __all__ = [
     "ExternKind",
     "FuncType",
     "Function",
+    "Global",
+    "GlobalType",
     "ImportType",
     "Instance",
     "InstanceBusy",
@@ -47,7 +50,10 @@ __all__ = [
     "Memory",
     "Module",
     "NativeFunction",
+    "RefFunction",
     "Runtime",
+    "Table",
+    "TableType",
     "Timeout",
     "Trap",
     "ValType",

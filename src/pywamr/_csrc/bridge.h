@@ -184,4 +184,36 @@ const char *pw_files_error(pw_instance *inst, uint32_t i);
 extern int pw_py_host(uint32_t py_id, uint32_t inst_handle, uint64_t *args,
                       uint8_t *memory);
 
+/* ---- exports other than functions; reference values (externs.c) ----- */
+/* Addressed by export position (Module.exports order).  Value types are
+ * WAMR's VALUE_TYPE_* bytes.  PW_ERR_STATE: no such export of that kind. */
+int pw_global_type(pw_instance *inst, uint32_t export_index, uint8_t *type,
+                   int *is_mutable);
+/* The value's bytes, little-endian, zero-padded to 16 (funcref/externref:
+ * the 32-bit index WAMR stores). */
+int pw_global_get(pw_instance *inst, uint32_t export_index, uint8_t *out16);
+/* PW_ERR_RANGE for an immutable global. */
+int pw_global_set(pw_instance *inst, uint32_t export_index,
+                  const uint8_t *in16);
+int pw_table_info(pw_instance *inst, uint32_t export_index, uint8_t *elem_type,
+                  uint32_t *size, uint32_t *max_size);
+/* Elements are funcref indexes / externref indexes (0xFFFFFFFF: null);
+ * PW_ERR_RANGE past the end. */
+int pw_table_get(pw_instance *inst, uint32_t export_index, uint32_t i,
+                 uint32_t *ref);
+int pw_table_set(pw_instance *inst, uint32_t export_index, uint32_t i,
+                 uint32_t ref);
+/* *old_size = the size before, or 0xFFFFFFFF when it cannot grow. */
+int pw_table_grow(pw_instance *inst, uint32_t export_index, uint32_t delta,
+                  uint32_t init, uint32_t *old_size);
+/* An externref's index for host value (0: null), and back (0 for null). */
+int pw_externref_index(pw_instance *inst, uint64_t host_value, uint32_t *index);
+uint64_t pw_externref_value(uint32_t index);
+/* The function a funcref names (its index in the module's function space),
+ * its type written as in pw_module_export; NULL when out of range. */
+wasm_function_inst_t pw_funcref_function(pw_instance *inst, uint32_t index,
+                                         char *sig, uint32_t sig_len);
+/* The function-space index of func in inst, or -1. */
+int64_t pw_function_index(pw_instance *inst, wasm_function_inst_t func);
+
 #endif

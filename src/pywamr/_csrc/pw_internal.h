@@ -10,6 +10,7 @@
  *   watchdog.c       the timeout thread (instance fields only)
  *   instance.c       instances: new/close/free, attachments, enter/leave,
  *                    calls with deadlines
+ *   externs.c        globals, tables, funcref/externref values at the API
  *   fastcall.c       scalar fast calls behind Python's generated callers
  *   memory.c         linear memory access and views
  *   output.c         guest output capture (WAMR's printf hook)
@@ -128,6 +129,8 @@ struct pw_instance {
     double deadline;
     int armed;
     int expired;
+    int kicking;      /* expired AOT call: the watchdog signals its thread */
+    pthread_t caller; /* the thread running the armed call */
     struct pw_instance *watch_next;
     /* optional features' state (reset snapshot, Teaclave files) */
     pw_attachment attachments[PW_MAX_ATTACHMENTS];
