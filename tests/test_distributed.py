@@ -355,3 +355,30 @@ def test_batch_cli_on_its_own_local_cluster(tmp_path: Path) -> None:
     proc = run_cli("batch", str(manifest), "--out", str(tmp_path / "results.jsonl"),
                    "--workers", "1", "--policy", "reuse-module", "--mode", "classic-interp")
     _check_batch_run(proc, tmp_path)
+
+
+def test_protected_files_pass_through_to_the_worker(local: BatchExecutor,
+                                                    tmp_path: Path) -> None:
+    import io
+
+    from pywamr.teaclave._file_formats import decrypt, encrypt
+
+    key_a, key_b, key_out = "00" * 16, "01" * 16, "02" * 16
+    a = teaclave.ProtectedFile(str(tmp_path / "a.enc"), key_a)
+    tag_a = encrypt(io.BytesIO(b"apple\nbanana\ncherry\n"), a)
+    b = teaclave.ProtectedFile(str(tmp_path / "b.enc"), key_b)
+    encrypt(io.BytesIO(b"banana\ncherry\ndate\n"), b)
+    output = teaclave.ProtectedFile(str(tmp_path / "common.enc"), key_out)
+    inputs = {"input_a": teaclave.ProtectedFile(a.path, key_a, tag=tag_a), "input_b": b}
+    result = local.submit(example("intersection"), {}, inputs,
+                          {"output": output}).result(timeout=120)
+    assert result.ok and result.return_value == 2
+    assert result.outputs == {"output": output.path} and set(result.output_tags) == {"output"}
+    plain = io.BytesIO()
+    decrypt(teaclave.ProtectedFile(output.path, key_out, tag=result.output_tags["output"]), plain)
+    assert plain.getvalue() == b"banana\ncherry\n"
+    inputs["input_a"] = teaclave.ProtectedFile(a.path, key_a, tag="00" * 16)  # not its tag
+    refused = local.submit(example("intersection"), {}, inputs,
+                           {"output": output}).result(timeout=120)
+    assert refused.error is not None and "input 'input_a' refused" in refused.error
+    assert refused.file_errors and not refused.crashed

@@ -17,7 +17,8 @@ class InvocationResult:
     ``timed_out`` when the deadline passed), ``stdout``, ``file_errors``,
     ``files_left_open`` and ``timings`` (nanoseconds per phase, when asked
     for).  ``outputs`` maps each output that was published to its bytes (an
-    output returned as bytes) or to the path it was written to.
+    output returned as bytes) or to the path it was written to;
+    ``output_tags`` has the authentication tag of each protected output.
 
     ``error`` is set when the invocation could not run at all (a payload that
     does not load, arguments of the wrong type, a crash of every worker that
@@ -35,6 +36,7 @@ class InvocationResult:
     file_errors: list[str] = field(default_factory=list)
     files_left_open: int = 0
     outputs: dict[str, bytes | str] = field(default_factory=dict)
+    output_tags: dict[str, bytes] = field(default_factory=dict)
     timings: dict[str, int] | None = None
     seconds: float = 0.0
     worker: str | None = None

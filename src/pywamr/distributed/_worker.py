@@ -317,6 +317,7 @@ def _invoke(executor: Executor, item: tuple[Any, ...], worker: str, scratch: str
         result.file_errors = run.file_errors
         result.files_left_open = run.files_left_open
         result.timings = run.timings
+        result.output_tags = dict(run.output_tags)
         for fid, published in run.outputs.items():
             if fid in returned:
                 with open(published, "rb") as handle:
@@ -325,6 +326,7 @@ def _invoke(executor: Executor, item: tuple[Any, ...], worker: str, scratch: str
                 result.outputs[fid] = str(published)
     except Exception as exc:  # noqa: BLE001 - reported in the result
         result.error = f"{type(exc).__name__}: {exc}"
+        result.file_errors = list(getattr(exc, "file_errors", None) or [])  # e.g. a refused input
     finally:
         for path in local:
             try:
