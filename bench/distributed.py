@@ -40,15 +40,16 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def calibrate(target: float = 0.010) -> int:
-    """Rounds of ``spin`` that take about ``target`` seconds on the local Executor."""
+    """Rounds of ``spin`` that take about ``target`` CPU seconds on the local Executor
+    (CPU time, not wall time: on a loaded machine wall time is mostly waiting)."""
     with teaclave.Executor(WORK) as executor:
         rounds = 10_000
         while True:
             times = []
             for _ in range(5):
-                start = time.perf_counter()
+                start = time.process_time()
                 executor.invoke({"rounds": rounds})
-                times.append(time.perf_counter() - start)
+                times.append(time.process_time() - start)
             took = statistics.median(times)
             if took > target / 4:
                 return max(1, int(rounds * target / took))
@@ -69,15 +70,22 @@ def _cluster_cpu(batch: BatchExecutor) -> float:
     return time.process_time() + float(sum(batch.client.run(time.process_time).values()))
 
 
-def run_dask(batch: BatchExecutor, arguments: list[dict[str, Any]],
-             chunk: int) -> tuple[float, float, list[Any]]:
-    """(wall seconds, CPU seconds of every process, return values) of a batch on Dask."""
+def idle_rate(batch: BatchExecutor, seconds: float = 3.0) -> float:
+    """CPU seconds per second the idle cluster and this process spend (heartbeats, ticks)."""
+    cpu, start = _cluster_cpu(batch), time.perf_counter()
+    time.sleep(seconds)
+    return (_cluster_cpu(batch) - cpu) / (time.perf_counter() - start)
+
+
+def run_dask(batch: BatchExecutor, arguments: list[dict[str, Any]], chunk: int,
+             idle: float = 0.0) -> tuple[float, float, list[Any]]:
+    """(wall seconds, CPU seconds of every process beyond the idle rate, return values)."""
     batch.chunk_size = chunk
     cpu = _cluster_cpu(batch)
     start = time.perf_counter()
     results = list(batch.map(WORK, arguments))
     took = time.perf_counter() - start
-    used = _cluster_cpu(batch) - cpu
+    used = _cluster_cpu(batch) - cpu - idle * took
     bad = [r for r in results if not r.ok]
     if bad:
         raise RuntimeError(f"{len(bad)} invocations failed, e.g. {bad[0]}")
@@ -102,34 +110,39 @@ def main() -> None:
     for name in ("Dask 1 worker", "Dask 2 workers"):
         configs += [("cpu-bound", name, 16), ("tiny", name, 16), ("tiny", name, 1000)]
     runs: dict[tuple[str, str, int | None], list[tuple[float, float]]] = {c: [] for c in configs}
-    # Both clusters stay up; the configurations take turns, repeated, and the
-    # median of the repetitions is reported (the machine's load drifts).
-    batches: dict[str, BatchExecutor] = {}
+    # One cluster at a time (an idle second cluster would add its ticks to the
+    # CPU figures); within it the configurations take turns, repeated, and the
+    # median is reported.  CPU time is counted beyond the idle cluster's rate.
     starts: dict[str, float] = {}
+    idles: dict[str, float] = {}
     expected: dict[str, list[Any]] = {}
-    try:
-        for workers, name in ((1, "Dask 1 worker"), (2, "Dask 2 workers")):
-            start = time.perf_counter()
-            batches[name] = BatchExecutor(workers=workers)
-            batches[name].client.wait_for_workers(workers)
+    for _ in range(args.repeat):
+        for batch_name, config, chunk in configs[:2]:
+            took, used, expected[batch_name] = run_local(
+                cpu_args if batch_name == "cpu-bound" else tiny_args)
+            runs[(batch_name, config, chunk)].append((took, used))
+            print(f"{batch_name:<10}{config:<16}{'-':>6}{took:>9.3f} s{used:>9.3f} CPU s",
+                  flush=True)
+    for workers, name in ((1, "Dask 1 worker"), (2, "Dask 2 workers")):
+        start = time.perf_counter()
+        with BatchExecutor(workers=workers) as batch:
+            batch.client.wait_for_workers(workers)
             starts[name] = time.perf_counter() - start
             # warm every worker: payload bytes, executor creation, imports
-            run_dask(batches[name], [{"rounds": 0}] * (64 * workers), 1)
-        for _ in range(args.repeat):
-            for batch_name, config, chunk in configs:
-                arguments = cpu_args if batch_name == "cpu-bound" else tiny_args
-                if chunk is None:
-                    took, used, values = run_local(arguments)
-                    expected[batch_name] = values
-                else:
-                    took, used, values = run_dask(batches[config], arguments, chunk)
+            run_dask(batch, [{"rounds": 0}] * (64 * workers), 1)
+            idles[name] = idle_rate(batch)
+            for _ in range(args.repeat):
+                for batch_name, config, chunk in configs:
+                    if config != name:
+                        continue
+                    assert chunk is not None
+                    took, used, values = run_dask(
+                        batch, cpu_args if batch_name == "cpu-bound" else tiny_args, chunk,
+                        idles[name])
                     assert values == expected[batch_name], "distributed results differ"
-                runs[(batch_name, config, chunk)].append((took, used))
-                print(f"{batch_name:<10}{config:<16}{chunk or '-'!s:>6}{len(arguments):>7}"
-                      f"{took:>9.3f} s{used:>9.3f} CPU s", flush=True)
-    finally:
-        for batch in batches.values():
-            batch.shutdown()
+                    runs[(batch_name, config, chunk)].append((took, used))
+                    print(f"{batch_name:<10}{config:<16}{chunk!s:>6}{took:>9.3f} s"
+                          f"{used:>9.3f} CPU s", flush=True)
 
     rows = []
     for (batch_name, config, chunk), measured in runs.items():
@@ -167,6 +180,7 @@ def main() -> None:
         "cpu_bound_overhead_cpu_us_chunk_16": overhead("cpu-bound", 16,
                                                        "cpu_us_per_invocation"),
         "cluster_start_seconds": {k: round(v, 2) for k, v in starts.items()},
+        "idle_cpu_seconds_per_second": {k: round(v, 4) for k, v in idles.items()},
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(), "python": platform.python_version(),
@@ -182,17 +196,18 @@ def main() -> None:
         f" --repeat {args.repeat}" if args.repeat != 3 else "")
     lines = [f"# Distributed batches on Dask ({summary['date']})", "",
              f"Command: `{command}` on {os.cpu_count()} CPUs (niceness {summary['niceness']}), "
-             f"median of {args.repeat} alternating round(s); load average before/after "
+             f"median of {args.repeat} round(s); load average before/after "
              f"{summary['load_average_before']} / {summary['load_average_after']}: the machine "
              "was shared with other jobs, so wall-clock figures say more about the load than "
-             "about pywamr; CPU time (every process: client, scheduler, workers) is the steadier "
-             "measure of cost.", "",
+             "about pywamr; CPU time (every process: client, scheduler, workers, minus what the "
+             "idle cluster spends per second) is the steadier measure of cost.", "",
              "| batch | configuration | chunk | invocations | wall s | invocations/s "
              "| CPU us/invocation |", "|---|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['batch']} | {r['config']} | {r['chunk'] or '-'} | {r['invocations']} | "
               f"{r['seconds']} | {r['per_second']} | {r['cpu_us_per_invocation']} |"
               for r in rows]
-    lines += ["", f"- CPU-bound invocation: {rounds} rounds of tc_work's spin, "
+    lines += ["", f"- CPU-bound invocation: {rounds} rounds of tc_work's spin (calibrated to "
+              "10 ms of CPU time), "
               f"{summary['cpu_ms_per_invocation_local']} ms each (wall) on the local Executor.",
               "- 2 workers vs 1 worker, CPU-bound, wall clock: "
               f"**{summary['cpu_speedup_2_vs_1_worker']}x**.",
@@ -203,7 +218,8 @@ def main() -> None:
               f"{summary['tiny_overhead_wall_us_chunk_16']} us.",
               "- Per CPU-bound invocation (chunks of 16), CPU time: "
               f"{summary['cpu_bound_overhead_cpu_us_chunk_16']} us.",
-              f"- Cluster start (not in the figures): {summary['cluster_start_seconds']} s.", ""]
+              f"- Cluster start (not in the figures): {summary['cluster_start_seconds']} s; "
+              f"idle CPU rate subtracted: {summary['idle_cpu_seconds_per_second']} s/s.", ""]
     args.out.with_suffix(".md").write_text("\n".join(lines))
 
 
