@@ -30,6 +30,7 @@ from pywamr import WorkerCrashed, teaclave  # noqa: E402
 from pywamr.distributed import BatchExecutor, Invocation, InvocationResult, Shared  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
+ROOT_EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 WORK = payload("tc_work")
 ADDER = example("adder")
 START_TIMEOUT = 180
@@ -382,3 +383,25 @@ def test_protected_files_pass_through_to_the_worker(local: BatchExecutor,
                            {"output": output}).result(timeout=120)
     assert refused.error is not None and "input 'input_a' refused" in refused.error
     assert refused.file_errors and not refused.crashed
+
+
+def test_wasi_commands(local: BatchExecutor, tmp_path: Path) -> None:
+    from pywamr import Stdio, WasiCommand, WasiConfig
+
+    wc = ROOT_EXAMPLES / "wasi" / "wasm" / "wc.wasm"
+    (tmp_path / "a.txt").write_text("the cat sat\non the mat\n")
+    futures = [local.submit_wasi(wc, ["wc", "/data/a.txt"], preopens={"/data": tmp_path},
+                                 policy=policy) for policy in ("reuse-module", "cold")]
+    missing = local.submit_wasi(wc, ["wc", "/data/none.txt"], preopens={"/data": tmp_path})
+    refused = local.submit_wasi(wc, ["wc"], policy="reuse-instance")
+    with WasiCommand(wc) as command:
+        out = tmp_path / "local-out.txt"
+        code = command.run(WasiConfig(argv=["wc", "/data/a.txt"], preopens={"/data": tmp_path},
+                                      stdout=str(out), stderr=Stdio.NULL))
+    for future in futures:
+        result = future.result(timeout=120)
+        assert result.ok and result.return_value == code == 0
+        assert result.stdout == out.read_bytes() == b"2 6 23 /data/a.txt\n2 6 23 total\n"
+    failed = missing.result(timeout=120)
+    assert failed.ok and failed.return_value != 0 and failed.stderr
+    assert "reuse-instance" in (refused.result(timeout=120).error or "")

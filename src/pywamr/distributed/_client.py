@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._wasi_command import WasiCommand
 from ..teaclave import Executor
 from ..teaclave._executor import _check_replaceable, _temp_path
 from ._result import InvocationResult
@@ -29,6 +30,7 @@ from ._worker import (
     OUTPUT_BYTES,
     OUTPUT_PATH,
     TEACLAVE,
+    WASI,
     Spec,
     _CallTarget,
     run_chunk,
@@ -45,6 +47,7 @@ DEFAULT_RESULT_TIMEOUT = 60.0
 PATH_RECHECK_SECONDS = 1.0
 _EXECUTOR_OPTIONS = inspect.signature(Executor)
 _CALL_OPTIONS = inspect.signature(_CallTarget)
+_WASI_OPTIONS = inspect.signature(WasiCommand)
 
 PathLike = str | os.PathLike[str]
 
@@ -274,6 +277,25 @@ class BatchExecutor:
             item = (self._next_id(id), export, tuple(params), timeout)
             return self._queue(key, item, {}, [])
 
+    def submit_wasi(self, program: bytes | PathLike, argv: Iterable[str] = ("main",), *,
+                    env: Mapping[str, str] | None = None,
+                    preopens: Mapping[str, PathLike] | None = None, stdin: bytes = b"",
+                    id: Any = None, **options: Any) -> InvocationFuture:
+        """Queue a run of a WASI command (``_start``); ``return_value`` is its
+        exit code, ``stdout``/``stderr`` what it wrote.  ``preopens`` name
+        directories on the workers (shared storage).  ``options``: those of
+        :class:`pywamr.WasiCommand` (``mode``, ``policy``, ``timeout``, ...)."""
+        if isinstance(argv, (str, bytes)):
+            raise TypeError("argv must be a sequence of str, not a single string")
+        if not isinstance(stdin, (bytes, bytearray, memoryview)):
+            raise TypeError(f"stdin must be bytes, not {type(stdin).__name__}")
+        key = self._key(WASI, self._digest(program), dict(options))
+        with self._lock:
+            item = (self._next_id(id), [str(a) for a in argv], dict(env or {}),
+                    {guest: os.fspath(host) for guest, host in (preopens or {}).items()},
+                    bytes(stdin))
+            return self._queue(key, item, {}, [])
+
     def map(self, payload: bytes | PathLike, arguments: Iterable[Mapping[str, Any] | None],
             **options: Any) -> Iterator[InvocationResult]:
         """Invoke ``payload`` once per item of ``arguments``; results in order."""
@@ -378,7 +400,8 @@ class BatchExecutor:
         except TypeError:  # unhashable values (e.g. hosts): check every time
             memo, options_key = None, None
         if options_key is None:
-            (_EXECUTOR_OPTIONS if kind == TEACLAVE else _CALL_OPTIONS).bind(b"", **options)
+            {TEACLAVE: _EXECUTOR_OPTIONS, CALL: _CALL_OPTIONS, WASI: _WASI_OPTIONS}[kind].bind(
+                b"", **options)
             options_key = _options_key(options)
             if memo is not None:
                 self._options_keys[memo] = options_key

@@ -14,7 +14,8 @@ class InvocationResult:
 
     The fields mirror :class:`pywamr.teaclave.RunResult`: ``return_value``
     (the entrypoint's int, or an export's result), ``trap`` (WAMR's message;
-    ``timed_out`` when the deadline passed), ``stdout``, ``file_errors``,
+    ``timed_out`` when the deadline passed), ``stdout`` (and a WASI
+    command's ``stderr``; its exit code is the return value), ``file_errors``,
     ``files_left_open`` and ``timings`` (nanoseconds per phase, when asked
     for).  ``outputs`` maps each output that was published to its bytes (an
     output returned as bytes) or to the path it was written to;
@@ -33,6 +34,7 @@ class InvocationResult:
     trap: str | None = None
     timed_out: bool = False
     stdout: bytes = b""
+    stderr: bytes = b""
     file_errors: list[str] = field(default_factory=list)
     files_left_open: int = 0
     outputs: dict[str, bytes | str] = field(default_factory=dict)

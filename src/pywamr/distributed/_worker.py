@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import io
 import os
 import shutil
 import tempfile
@@ -28,6 +29,8 @@ from .._errors import Timeout, Trap
 from .._lib import DEFAULT_MODE, raise_status
 from .._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE
 from .._runtime import Runtime
+from .._wasi import WasiConfig
+from .._wasi_command import WasiCommand
 from ..teaclave import TEACLAVE_HEAP_SIZE, TEACLAVE_STACK_SIZE, Executor
 from ._result import InvocationResult
 
@@ -35,6 +38,7 @@ MISS = "miss"
 DONE = "done"
 TEACLAVE = "teaclave"
 CALL = "call"
+WASI = "wasi"
 
 # A chunk task: (kind, payload hash, options key, options, (max entries, max bytes)).
 Spec = tuple[str, str, str, dict[str, Any], tuple[int, int]]
@@ -135,7 +139,7 @@ class _CallTarget:
             self._runtime.close()
 
 
-Warm = Executor | _CallTarget
+Warm = Executor | _CallTarget | WasiCommand
 
 
 def _footprint(data: bytes, options: Mapping[str, Any], kind: str) -> int:
@@ -197,6 +201,8 @@ class WarmState:
         created: Warm
         if kind == TEACLAVE:
             created = Executor(data, **options)
+        elif kind == WASI:
+            created = WasiCommand(data, **options)
         else:
             created = _CallTarget(data, **options)
         with self._lock:
@@ -258,6 +264,9 @@ def run_chunk(spec: Spec, payload: bytes | None,
     if kind == CALL:
         assert isinstance(warm, _CallTarget)
         return DONE, [_call(warm, item, worker) for item in items]
+    if kind == WASI:
+        assert isinstance(warm, WasiCommand)
+        return DONE, [_wasi(warm, item, worker) for item in items]
     assert isinstance(warm, Executor)
     scratch = tempfile.mkdtemp(prefix="pywamr-chunk-", dir=_local_directory())
     try:
@@ -278,6 +287,27 @@ def _call(target: _CallTarget, item: tuple[Any, ...], worker: str) -> Invocation
     except Exception as exc:  # noqa: BLE001 - reported in the result
         result.error = f"{type(exc).__name__}: {exc}"
     result.seconds = time.perf_counter() - start
+    return result
+
+
+def _wasi(command: WasiCommand, item: tuple[Any, ...], worker: str) -> InvocationResult:
+    """Run a WASI command: ``return_value`` is its exit code; stdout and
+    stderr are captured."""
+    ident, argv, env, preopens, stdin = item
+    result = InvocationResult(id=ident, worker=worker)
+    stdout, stderr = io.BytesIO(), io.BytesIO()
+    start = time.perf_counter()
+    try:
+        config = WasiConfig(argv=argv, env=env, preopens=preopens, stdin=stdin,
+                            stdout=stdout, stderr=stderr)
+        result.return_value = command.run(config)
+    except Trap as trap:
+        result.trap = trap.message
+        result.timed_out = isinstance(trap, Timeout)
+    except Exception as exc:  # noqa: BLE001 - reported in the result
+        result.error = f"{type(exc).__name__}: {exc}"
+    result.seconds = time.perf_counter() - start
+    result.stdout, result.stderr = stdout.getvalue(), stderr.getvalue()
     return result
 
 
