@@ -279,6 +279,11 @@ PAYLOADS: list[Payload] = [
         exports={**C_AUX, **ENTRYPOINT, "malloc": sig("i32", "i32"), "free": sig("i32")},
     ),
     Payload(
+        "tc_work", "c", TEST_SRC / "tc_work.c", TEST_OUT / "tc_work.wasm",
+        include=EX_DIR / "include", imports=TEACLAVE_IMPORTS,
+        exports={**C_AUX, **ENTRYPOINT},
+    ),
+    Payload(
         "aux_stack", "c", TEST_SRC / "aux_stack.c", TEST_OUT / "aux_stack.wasm",
         exports={**C_AUX, **ENTRYPOINT},
     ),

@@ -19,4 +19,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 python -m pip install --upgrade --quiet pip
-python -m pip install --quiet ".[test,bench]"
+python -m pip install --quiet ".[test,bench,distributed]"

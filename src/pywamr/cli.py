@@ -16,6 +16,7 @@ from . import (
     natives,
 )
 from ._aot import compile_aot, load_key, unseal
+from ._batch_cli import add_batch_command, run_batch
 from ._errors import WamrError
 from ._file_cli import add_file_command, add_run_options, protect, run_file
 from ._lib import DEFAULT_MODE
@@ -78,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
                           "or host (the best level this CPU has)")
     compile_.add_argument("--target", help="target architecture (default: this machine's)")
     add_file_command(commands)  # pywamr file: Teaclave's encrypted formats (_file_cli.py)
+    add_batch_command(commands)  # pywamr batch: manifests on a Dask cluster (_batch_cli.py)
     return parser
 
 
@@ -164,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"run": _run, "inspect": _inspect, "compile": _compile,
-                "file": run_file}[args.command](args)
+                "file": run_file, "batch": run_batch}[args.command](args)
     except (WamrError, OSError, ValueError, TypeError) as exc:
         print(f"pywamr: error: {exc}", file=sys.stderr)
         return 1
