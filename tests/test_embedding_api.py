@@ -199,3 +199,52 @@ def test_host_function_calls_another_instance(rt: pywamr.Runtime) -> None:
         assert caller.call("call", 5) == 12
         assert caller.call("call", -7) == 0
     callee.close()
+
+
+IMPORTS_GLOBALS = """
+(module
+  (import "spectest" "global_i32" (global $a i32))
+  (import "host" "big" (global $b (mut i64)))
+  (import "host" "f" (global $f f64))
+  (memory 1)
+  (data (global.get $a) "x")
+  (func (export "a") (result i32) global.get $a)
+  (func (export "b") (result i64) global.get $b)
+  (func (export "bump") (global.set $b (i64.add (global.get $b) (i64.const 1))))
+  (func (export "f") (result f64) global.get $f)
+  (func (export "at") (param i32) (result i32) (i32.load8_u (local.get 0))))
+"""
+
+
+def test_host_defined_globals(rt: pywamr.Runtime) -> None:
+    rt.define_global("spectest", "global_i32", 666)
+    rt.define_global("host", "big", -(2**40), "i64", mutable=True)
+    rt.define_global("host", "f", 2.5, ValType.F64)
+    with rt.load(wat(IMPORTS_GLOBALS)) as module:
+        first = module.instantiate(heap_size=0)
+        assert first.call("a") == 666 and first.call("at", 666) == ord("x")
+        first.call("bump")
+        assert first.call("b") == -(2**40) + 1
+        second = module.instantiate(heap_size=0)  # a copy per instance
+        assert second.call("b") == -(2**40) and second.call("f") == 2.5
+        first.close()
+        second.close()
+
+
+def test_global_imports_must_link(rt: pywamr.Runtime) -> None:
+    with pytest.raises(pywamr.LinkError, match=r"unresolved import spectest\.global_i32"):
+        rt.load(wat(IMPORTS_GLOBALS))
+    rt.define_global("spectest", "global_i32", 1)
+    rt.define_global("host", "big", 1, "i64")  # immutable, imported as mutable
+    rt.define_global("host", "f", 1.0, "f64")
+    with pytest.raises(pywamr.LinkError, match="incompatible import type"):
+        rt.load(wat(IMPORTS_GLOBALS))
+    with pywamr.Runtime(rt.mode) as other:
+        other.define_global("spectest", "global_i32", 1)
+        with other.load(wat(IMPORTS_GLOBALS), allow_unresolved=True) as module, \
+                module.instantiate(heap_size=0) as inst:
+            assert inst.call("a") == 1 and inst.call("b") == 0  # undefined: reads 0
+    with pytest.raises(ValueError):
+        rt.define_global("host", "x", 2**32, "i32")
+    with pytest.raises(ValueError, match="unknown value type"):
+        rt.define_global("host", "x", 1, "int")

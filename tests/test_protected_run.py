@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -292,3 +294,51 @@ def test_a_crashed_worker_leaves_no_staging_behind(tmp_path: Path) -> None:
             executor.invoke(H.args(H.EXIT), {"in": source}, {"out": out})
     assert _staged_dirs() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.enc"]
+
+
+def test_no_descriptor_thread_or_file_leaks_over_many_runs(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    small = _protect(tmp_path / "small.enc", b"a\nb\n")
+    monkeypatch.setattr(_staged, "MEMORY_INPUT_LIMIT", 8)  # "small" in memory, "large" streamed
+    large = _protect(tmp_path / "large.enc", b"b\nc\n" * 10)
+    out = ProtectedFile(tmp_path / "out.enc", OUT_KEY)
+    with teaclave.Executor(example("intersection")) as executor:
+        executor.invoke({}, {"input_a": small, "input_b": large}, {"output": out})
+        gc.collect()  # earlier tests' garbage closes its descriptors now, not during the loop
+        fds, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
+        for n in range(60):
+            bad = ProtectedFile(large.path, KEY, tag=bytes(16)) if n % 3 == 2 else large
+            try:
+                result = executor.invoke({}, {"input_a": small, "input_b": bad}, {"output": out})
+            except ProtectedFileError:
+                assert n % 3 == 2
+                continue
+            assert result.return_value == 1 and _plaintext(out, result.output_tags["output"]) == (
+                b"b\n")
+        assert len(os.listdir("/proc/self/fd")) <= fds  # (other tests may close some)
+        assert threading.active_count() <= threads
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["large.enc", "out.enc", "small.enc"]
+
+
+def test_concurrent_executors_stage_independently(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(_staged, "MEMORY_INPUT_LIMIT", 100)  # half in memory, half streamed
+    inputs = [(_protect(tmp_path / f"a{n}.enc", f"x{n}\ny\n".encode() * (n + 1)),
+               _protect(tmp_path / f"b{n}.enc", f"x{n}\nz\n".encode() * 40)) for n in range(4)]
+
+    def work(n: int) -> list[bytes]:
+        a, b = inputs[n]
+        out = ProtectedFile(tmp_path / f"out{n}.enc", OUT_KEY)
+        seen = []
+        with teaclave.Executor(example("intersection")) as executor:
+            for _ in range(8):
+                result = executor.invoke({}, {"input_a": a, "input_b": b}, {"output": out})
+                seen.append(_plaintext(out, result.output_tags["output"]))
+        return seen
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(work, range(4)))
+    for n, seen in enumerate(results):
+        assert seen == [f"x{n}\n".encode()] * 8

@@ -273,6 +273,12 @@ PAYLOADS: list[Payload] = [
         exports={**C_AUX, **ENTRYPOINT},
     ),
     Payload(
+        "tc_alloc", "c", TEST_SRC / "tc_alloc.c", TEST_OUT / "tc_alloc.wasm",
+        allow_undefined=True,
+        imports={"env.atoi": sig("i32", "i32"), "env.strcmp": sig("i32, i32", "i32")},
+        exports={**C_AUX, **ENTRYPOINT, "malloc": sig("i32", "i32"), "free": sig("i32")},
+    ),
+    Payload(
         "aux_stack", "c", TEST_SRC / "aux_stack.c", TEST_OUT / "aux_stack.wasm",
         exports={**C_AUX, **ENTRYPOINT},
     ),

@@ -18,7 +18,7 @@ import struct
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ClosedError
+from ._errors import ClosedError, LinkError
 from ._lib import raise_status
 from ._types import FuncType, GlobalType, TableType, ValType
 
@@ -343,3 +343,49 @@ class Table:
 
     def __repr__(self) -> str:
         return f"<pywamr.Table {self.name!r} {self.element} size={len(self)}>"
+
+
+# -- host-defined globals: values for imported globals ------------------------
+def global_bytes(gtype: GlobalType, value: Any, what: str) -> bytes:
+    """A host global's value as the 16 bytes WAMR stores for an import."""
+    if gtype.content.is_reference:
+        if value is not None:
+            raise TypeError(f"{what}: a host global of type {gtype.content} can only be None")
+        return NULL_REF.to_bytes(4, "little").ljust(16, b"\0")
+    _check_value(gtype.content, value, what)
+    if gtype.content is ValType.V128:
+        return int(value & ((1 << 128) - 1)).to_bytes(16, "little")
+    if gtype.content in (ValType.I32, ValType.I64):
+        bits = 32 if gtype.content is ValType.I32 else 64
+        return int(value & ((1 << bits) - 1)).to_bytes(16, "little")
+    return struct.pack(_FORMATS[gtype.content], value).ljust(16, b"\0")
+
+
+def link_globals(core: Any, module_c: Any, imports: Any,
+                 defined: dict[tuple[str, str], tuple[GlobalType, bytes]],
+                 allow_unresolved: bool) -> None:
+    """Give a loaded module's imported globals their host-defined values.
+
+    Raises :class:`~pywamr.LinkError` for an import of a global nobody
+    defines (unless ``allow_unresolved``; it then reads 0) or whose type or
+    mutability differs from the definition.
+    """
+    lib, ffi = core.lib, core.ffi
+    code, mutable, builtin = ffi.new("uint8_t *"), ffi.new("int *"), ffi.new("int *")
+    for index, imp in enumerate(imports):
+        if lib.pw_module_import_global(module_c, index, code, mutable, builtin) != lib.PW_OK:
+            continue
+        wanted = GlobalType(ValType.from_wasm(code[0]), bool(mutable[0]))
+        if builtin[0]:
+            continue
+        found = defined.get((imp.module, imp.name))
+        if found is None:
+            if allow_unresolved:
+                continue
+            raise LinkError(f"unresolved import {imp.module}.{imp.name} (global {wanted}): "
+                            "define it with Runtime.define_global before loading")
+        gtype, data = found
+        if gtype != wanted:
+            raise LinkError(f"incompatible import type: {imp.module}.{imp.name} is imported as "
+                            f"global {wanted} but defined as {gtype}")
+        lib.pw_module_link_global(module_c, index, data)

@@ -6,6 +6,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ClosedError, LoadError
+from ._externs import link_globals
 from ._lib import ERR_BUF, Core, raise_status
 from ._types import ExportType, ExternKind, FuncType, ImportType
 
@@ -50,6 +51,11 @@ class Module:
         self._release = weakref.finalize(self, lib.pw_module_release, self._c)
         self._exports = None
         self._imports_wasi = None
+        try:
+            link_globals(self._core, self._c, self.imports, runtime._globals, allow_unresolved)
+        except BaseException:
+            self.close()
+            raise
         return self
 
     @property

@@ -215,6 +215,15 @@ wasm_function_inst_t pw_funcref_function(pw_instance *inst, uint32_t index,
                                          char *sig, uint32_t sig_len);
 /* The function-space index of func in inst, or -1. */
 int64_t pw_function_index(pw_instance *inst, wasm_function_inst_t func);
+
+/* An imported global (import position i): its type, mutability and whether
+ * WAMR's libc-builtin provides it; PW_ERR_STATE if import i is no global. */
+int pw_module_import_global(pw_module *module, uint32_t i, uint8_t *type,
+                            int *is_mutable, int *builtin);
+/* The value instances of module get for imported global i (bytes as
+ * pw_global_get); set before instantiating. */
+int pw_module_link_global(pw_module *module, uint32_t i, const uint8_t *value16);
+
 /* ---- WASI preview 1 (wasi.c) ---------------------------------------- */
 /* pw_instance_start for a module that imports WASI, with its own
  * configuration: argv, env ("NAME=VALUE"), ndirs preopened directories (host

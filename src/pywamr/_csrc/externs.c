@@ -369,3 +369,64 @@ pw_function_index(pw_instance *inst, wasm_function_inst_t func)
         return f - base;
     }
 }
+
+/* ---- host-defined values for imported globals ---------------------------- */
+
+/* The import at position i (pw_module_import order) if it is a global. */
+static WASMValue *
+import_global_at(pw_module *m, uint32_t i, uint8_t *type, int *is_mutable,
+                 int *builtin)
+{
+    if (i >= pw_module_import_count(m))
+        return NULL;
+#if WASM_ENABLE_AOT != 0
+    if (m->is_aot) {
+        AOTModule *a = (AOTModule *)m->module;
+        if (i < a->import_func_count
+            || i - a->import_func_count >= a->import_global_count)
+            return NULL;
+        i -= a->import_func_count;
+        *type = a->import_globals[i].type;
+        *is_mutable = a->import_globals[i].is_mutable;
+        {
+            WASMGlobalImport probe; /* the AOT image does not record it */
+            memset(&probe, 0, sizeof(probe));
+            *builtin = wasm_native_lookup_libc_builtin_global(
+                a->import_globals[i].module_name,
+                a->import_globals[i].global_name, &probe);
+        }
+        return &a->import_globals[i].global_data_linked;
+    }
+#endif
+    {
+        WASMImport *imp = &((WASMModule *)m->module)->imports[i];
+        if (imp->kind != IMPORT_KIND_GLOBAL)
+            return NULL;
+        *type = imp->u.global.type;
+        *is_mutable = imp->u.global.is_mutable;
+        *builtin = imp->u.global.is_linked;
+        return &imp->u.global.global_data_linked;
+    }
+}
+
+int
+pw_module_import_global(pw_module *m, uint32_t i, uint8_t *type,
+                        int *is_mutable, int *builtin)
+{
+    return import_global_at(m, i, type, is_mutable, builtin) ? PW_OK
+                                                             : PW_ERR_STATE;
+}
+
+int
+pw_module_link_global(pw_module *m, uint32_t i, const uint8_t *value16)
+{
+    uint8_t type;
+    int is_mutable, builtin;
+    WASMValue *v = import_global_at(m, i, &type, &is_mutable, &builtin);
+    if (!v)
+        return PW_ERR_STATE;
+    memset(v, 0, sizeof(*v));
+    memcpy(v, value16, value_size(type) < sizeof(*v) ? value_size(type)
+                                                     : sizeof(*v));
+    return PW_OK;
+}

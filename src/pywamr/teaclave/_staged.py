@@ -277,35 +277,28 @@ class Staging:
         protected_inputs: dict[str, ProtectedFile] = {}
         refused: list[str] = []
         for fid, value in inputs.items():
-            if isinstance(value, ProtectedFile):
-                try:
-                    tag = verify_file(value)
-                except (ProtectedFileError, OSError) as exc:
-                    refused.append(f"input '{fid}' refused: {exc}")
-                    continue
-                protected_inputs[fid] = ProtectedFile(value.path, value.key, value.format,
-                                                      iv=value.iv, tag=tag)
-            else:
+            if not isinstance(value, ProtectedFile):
                 self.inputs[fid] = value
+                continue
+            try:  # small: decrypted into memory, every node authenticated on the way
+                memory = self._in_memory(value)
+                if memory is not None:
+                    self.inputs[fid] = memory
+                    continue
+                tag = verify_file(value)  # large: authenticated now, streamed during the run
+            except (ProtectedFileError, OSError) as exc:
+                refused.append(f"input '{fid}' refused: {exc}")
+                continue
+            protected_inputs[fid] = ProtectedFile(value.path, value.key, value.format,
+                                                  iv=value.iv, tag=tag)
         if refused:
+            self.close()  # partial memfds go too
             raise ProtectedFileError("; ".join(refused), refused)
         for fid, value in outputs.items():
             if isinstance(value, ProtectedFile):
                 self.protected_outputs[fid] = value
             else:
                 self.outputs[fid] = value
-        try:
-            for fid in list(protected_inputs):
-                try:
-                    memory = self._in_memory(protected_inputs[fid])
-                except ProtectedFileError as exc:  # it changed since it was verified
-                    raise ProtectedFileError(f"input '{fid}' refused: {exc}") from None
-                if memory is not None:
-                    self.inputs[fid] = memory
-                    del protected_inputs[fid]
-        except BaseException:
-            self.close()
-            raise
         if not protected_inputs and not self.protected_outputs:
             return
         self._dir = tempfile.mkdtemp(prefix=f"pywamr-staged-{os.getpid()}-")  # mode 0700
