@@ -38,7 +38,7 @@ module = pywamr.Runtime(mode).load(PROBE)
 made = traps = 0
 for seed in range(first, last):
     n, trapped = fuzz_run(module, seed, calls, preopens)
-    made, traps = made + n, traps + trapped
+    made, traps = made + (n or 0), traps + trapped
 print(json.dumps([made, traps]))
 """
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 made, traps = made + result[0], traps + result[1]
         breached = (sorted(os.listdir(root)) != ["other", "pre", "secret.txt"]
                     or (root / "secret.txt").read_text() != "the secret")
-        print(f"fuzz_wasi: mode {args.mode}, seeds {first}:{last}, {made} calls, "
+        print(f"fuzz_wasi: mode {args.mode}, seeds {first}:{last}, {made} calls counted, "
               f"{traps} runs ended by a trap, failed seeds: {failed or 'none'}, "
               f"sandbox {'BREACHED' if breached else 'intact'}, "
               f"{time.monotonic() - start:.0f} s")

@@ -226,6 +226,7 @@ int pw_module_import_global(pw_module *module, uint32_t i, uint8_t *type,
 /* The value instances of module get for imported global i (bytes as
  * pw_global_get); set before instantiating. */
 int pw_module_link_global(pw_module *module, uint32_t i, const uint8_t *value16);
+
 /* ---- WASI preview 1 (wasi.c) ---------------------------------------- */
 /* pw_instance_start for a module that imports WASI, with its own
  * configuration: argv, env ("NAME=VALUE"), ndirs preopened directories (host
