@@ -251,12 +251,14 @@ NO_DCE = """
   (func (export "dead_local") (param i32) (local i32)
     (local.set 1 (i32.load16_s (local.get 0))))
   (func (export "dead_f64") (param i32) (drop (f64.load (local.get 0))))
+  (func (export "dead_overwritten") (param i32) (result i32) (local i32)
+    (local.set 1 (i32.load (local.get 0))) (local.set 1 (i32.const 3)) (local.get 1))
   (func (export "sum") (param i32) (result i32) (i32.load (local.get 0))))
 """
 
 
 @pytest.mark.parametrize("name", ["drop_load", "drop_load64", "dead_chain", "dead_local",
-                                  "dead_f64"])
+                                  "dead_f64", "dead_overwritten"])
 def test_aot_unused_loads_trap(rt: pywamr.Runtime, name: str) -> None:
     with rt.load(wat(NO_DCE)) as module, module.instantiate(heap_size=0) as inst:
         inst.call(name, 0)
