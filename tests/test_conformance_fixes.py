@@ -265,3 +265,29 @@ def test_aot_unused_loads_trap(rt: pywamr.Runtime, name: str) -> None:
         with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
             inst.call(name, 65536)
         assert inst.call("sum", 0) == 0  # the instance stays usable
+
+
+# -- vendor/patches/0009: rounding a signalling NaN gives a quiet NaN ---------
+ROUNDING = """
+(module
+  (func (export "floor") (param i64) (result i64)
+    (i64.reinterpret_f64 (f64.floor (f64.reinterpret_i64 (local.get 0)))))
+  (func (export "ceil") (param i64) (result i64)
+    (i64.reinterpret_f64 (f64.ceil (f64.reinterpret_i64 (local.get 0)))))
+  (func (export "trunc") (param i64) (result i64)
+    (i64.reinterpret_f64 (f64.trunc (f64.reinterpret_i64 (local.get 0)))))
+  (func (export "nearest") (param i64) (result i64)
+    (i64.reinterpret_f64 (f64.nearest (f64.reinterpret_i64 (local.get 0)))))
+  (func (export "floor32") (param i32) (result i32)
+    (i32.reinterpret_f32 (f32.floor (f32.reinterpret_i32 (local.get 0))))))
+"""
+
+
+@pytest.mark.parametrize("name", ["floor", "ceil", "trunc", "nearest"])
+def test_rounding_quiets_signalling_nans(rt: pywamr.Runtime, name: str) -> None:
+    with rt.load(wat(ROUNDING)) as module, module.instantiate() as inst:
+        signalling = 0x7FF4000000000000
+        assert inst.call(name, signalling) & 0x7FF8000000000000 == 0x7FF8000000000000
+        assert inst.call(name, signalling) & 0x7FFFFFFFFFFFF == 0x4000000000000  # payload kept
+        assert inst.call(name, 0x4004000000000000) in (0x4000000000000000, 0x4008000000000000)
+        assert inst.call("floor32", 0x7FA00000) == 0x7FE00000
