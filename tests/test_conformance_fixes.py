@@ -291,3 +291,14 @@ def test_rounding_quiets_signalling_nans(rt: pywamr.Runtime, name: str) -> None:
         assert inst.call(name, signalling) & 0x7FFFFFFFFFFFF == 0x4000000000000  # payload kept
         assert inst.call(name, 0x4004000000000000) in (0x4000000000000000, 0x4008000000000000)
         assert inst.call("floor32", 0x7FA00000) == 0x7FE00000
+
+
+# -- vendor/patches/0010: custom section with an empty name -------------------
+def test_custom_section_with_empty_name(rt: pywamr.Runtime) -> None:
+    header = b"\0asm\x01\0\0\0"
+    for module_bytes in (header + b"\x00\x01\x00", header + b"\x00\x10\x00this is payload",
+                         header + b"\x00\x01\x00" + wat("(module (func (export \"f\")))")[8:]):
+        with rt.load(module_bytes) as module, module.instantiate():
+            pass
+    with pytest.raises(pywamr.LoadError):
+        rt.load(header + b"\x00\x02\x05")  # the name runs past the section
