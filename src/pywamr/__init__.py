@@ -22,6 +22,8 @@ from ._memory import Memory
 from ._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE, Module
 from ._runtime import Runtime
 from ._types import ExportType, ExternKind, FuncType, GlobalType, ImportType, TableType, ValType
+from ._wasi import Stdio, WasiConfig, WasiExit, WasiState  # WASI: see _wasi.py
+from ._wasi_command import WASI_POLICIES, WasiCommand
 
 __version__ = "0.1.0"
 WAMR_VERSION = "1.1.2"
@@ -31,6 +33,7 @@ __all__ = [
     "DEFAULT_STACK_SIZE",
     "MODES",
     "WAMR_VERSION",
+    "WASI_POLICIES",
     "AotUnavailableError",
     "ClosedError",
     "ExportNotFound",
@@ -54,10 +57,15 @@ __all__ = [
     "Runtime",
     "Table",
     "TableType",
+    "Stdio",
     "Timeout",
     "Trap",
     "ValType",
     "WamrError",
+    "WasiCommand",
+    "WasiConfig",
+    "WasiExit",
+    "WasiState",
     "WorkerCrashed",
     "aot_available",
     "compile_aot",

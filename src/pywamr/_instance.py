@@ -7,8 +7,8 @@ import weakref
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import _host
-from ._errors import ClosedError, ExportNotFound
+from . import _host, _wasi
+from ._errors import ClosedError, ExportNotFound, WamrError
 from ._externs import Global, RefFunction, Table, release_externrefs
 from ._lib import ERR_BUF, Core, raise_status
 from ._memory import Memory
@@ -16,6 +16,7 @@ from ._types import ExternKind, FuncType, ValType
 
 if TYPE_CHECKING:
     from ._module import Module
+    from ._wasi import WasiConfig, WasiState
 
 _SIG_BUF = 256
 _CELL_CTYPES = {ValType.I32: "int32_t *", ValType.I64: "int64_t *",
@@ -40,8 +41,11 @@ class Instance:
     _memory: Memory | None
     _externrefs: set[int]
 
+    _wasi: WasiState | None
+
     @classmethod
-    def _create(cls, module: Module, stack_size: int, heap_size: int) -> Instance:
+    def _create(cls, module: Module, stack_size: int, heap_size: int,
+                wasi: WasiConfig | None = None) -> Instance:
         lib, ffi = module._core.lib, module._core.ffi
         self = cls.__new__(cls)
         self._module = module
@@ -58,13 +62,36 @@ class Instance:
         self._c = ffi.gc(raw, lib.pw_instance_free)
         err = ffi.new("char[]", ERR_BUF)
         # The start function runs in here and may call host functions.
-        rc = lib.pw_instance_start(self._c, module._c, stack_size, heap_size, err, ERR_BUF)
+        self._wasi = None
+        if wasi is None:
+            rc = lib.pw_instance_start(self._c, module._c, stack_size, heap_size, err, ERR_BUF)
+        else:  # WASI: see _wasi.py
+            rc, self._wasi = _wasi.start(wasi, module, self._c, stack_size, heap_size, err,
+                                         ERR_BUF)
         if rc != lib.PW_OK:
             if self._host_error is not None:  # a host function raised: that is the error
                 exc, self._host_error = self._host_error, None
                 raise exc
             raise_status(module._core, rc, err)
+        if self._wasi is not None:
+            _wasi.initialize_reactor(self)
         return self
+
+    # -- WASI (see _wasi.py) -----------------------------------------------
+    @property
+    def wasi(self) -> WasiState:
+        """The instance's WASI state (captured output, exit code)."""
+        if self._wasi is None:
+            raise WamrError("this instance was not made with a WASI configuration")
+        return self._wasi
+
+    def run(self, *, timeout: float | None = None) -> int:
+        """Run a WASI command (its ``_start``) and return its exit code.
+
+        The code is 0 when ``_start`` returns and ``n`` after ``proc_exit(n)``;
+        a trap raises :class:`Trap`.  A command runs once per instance.
+        """
+        return _wasi.run_command(self, timeout)
 
     @property
     def module(self) -> Module:
@@ -153,6 +180,10 @@ class Instance:
             self._host_error = exc
 
     def _raise(self, rc: int) -> None:
+        if self._wasi is not None:
+            code = _wasi.take_exit(self)
+            if code is not None:
+                raise _wasi.WasiExit(code)
         if rc == self._core.lib.PW_ERR_HOST and self._host_error is not None:
             exc, self._host_error = self._host_error, None
             raise exc

@@ -223,5 +223,21 @@ int pw_module_import_global(pw_module *module, uint32_t i, uint8_t *type,
 /* The value instances of module get for imported global i (bytes as
  * pw_global_get); set before instantiating. */
 int pw_module_link_global(pw_module *module, uint32_t i, const uint8_t *value16);
+/* ---- WASI preview 1 (wasi.c) ---------------------------------------- */
+/* pw_instance_start for a module that imports WASI, with its own
+ * configuration: argv, env ("NAME=VALUE"), ndirs preopened directories (host
+ * path, and the name the guest sees), and host descriptors for stdin, stdout
+ * and stderr (the instance gets duplicates; the caller keeps and closes
+ * these).  Serialised with every other WASI instantiation (WAMR keeps the
+ * arguments on the module).  Status codes and errors as pw_instance_start. */
+int pw_wasi_instance_start(pw_instance *inst, pw_module *module,
+                           uint32_t stack_size, uint32_t heap_size,
+                           const char **argv, uint32_t argc, const char **env,
+                           uint32_t envc, const char **host_dirs,
+                           const char **guest_dirs, uint32_t ndirs,
+                           int stdin_fd, int stdout_fd, int stderr_fd,
+                           char *err, uint32_t err_len);
+/* Whether the last failed call ended in proc_exit: 1 and *code, once. */
+int pw_wasi_take_exit(pw_instance *inst, uint32_t *code);
 
 #endif
