@@ -267,7 +267,7 @@ def test_aot_unused_loads_trap(rt: pywamr.Runtime, name: str) -> None:
         assert inst.call("sum", 0) == 0  # the instance stays usable
 
 
-# -- vendor/patches/0009: rounding a signalling NaN gives a quiet NaN ---------
+# -- vendor/patches/0013: rounding a signalling NaN gives a quiet NaN ---------
 ROUNDING = """
 (module
   (func (export "floor") (param i64) (result i64)
@@ -293,7 +293,7 @@ def test_rounding_quiets_signalling_nans(rt: pywamr.Runtime, name: str) -> None:
         assert inst.call("floor32", 0x7FA00000) == 0x7FE00000
 
 
-# -- vendor/patches/0010: custom section with an empty name -------------------
+# -- vendor/patches/0014: custom section with an empty name -------------------
 def test_custom_section_with_empty_name(rt: pywamr.Runtime) -> None:
     header = b"\0asm\x01\0\0\0"
     for module_bytes in (header + b"\x00\x01\x00", header + b"\x00\x10\x00this is payload",
