@@ -251,15 +251,54 @@ NO_DCE = """
   (func (export "dead_local") (param i32) (local i32)
     (local.set 1 (i32.load16_s (local.get 0))))
   (func (export "dead_f64") (param i32) (drop (f64.load (local.get 0))))
+  (func (export "dead_overwritten") (param i32) (result i32) (local i32)
+    (local.set 1 (i32.load (local.get 0))) (local.set 1 (i32.const 3)) (local.get 1))
   (func (export "sum") (param i32) (result i32) (i32.load (local.get 0))))
 """
 
 
 @pytest.mark.parametrize("name", ["drop_load", "drop_load64", "dead_chain", "dead_local",
-                                  "dead_f64"])
+                                  "dead_f64", "dead_overwritten"])
 def test_aot_unused_loads_trap(rt: pywamr.Runtime, name: str) -> None:
     with rt.load(wat(NO_DCE)) as module, module.instantiate(heap_size=0) as inst:
         inst.call(name, 0)
         with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
             inst.call(name, 65536)
         assert inst.call("sum", 0) == 0  # the instance stays usable
+
+
+# -- vendor/patches/0013: rounding a signalling NaN gives a quiet NaN ---------
+ROUNDING = """
+(module
+  (func (export "floor") (param i64) (result i64)
+    (i64.reinterpret_f64 (f64.floor (f64.reinterpret_i64 (local.get 0)))))
+  (func (export "ceil") (param i64) (result i64)
+    (i64.reinterpret_f64 (f64.ceil (f64.reinterpret_i64 (local.get 0)))))
+  (func (export "trunc") (param i64) (result i64)
+    (i64.reinterpret_f64 (f64.trunc (f64.reinterpret_i64 (local.get 0)))))
+  (func (export "nearest") (param i64) (result i64)
+    (i64.reinterpret_f64 (f64.nearest (f64.reinterpret_i64 (local.get 0)))))
+  (func (export "floor32") (param i32) (result i32)
+    (i32.reinterpret_f32 (f32.floor (f32.reinterpret_i32 (local.get 0))))))
+"""
+
+
+@pytest.mark.parametrize("name", ["floor", "ceil", "trunc", "nearest"])
+def test_rounding_quiets_signalling_nans(rt: pywamr.Runtime, name: str) -> None:
+    with rt.load(wat(ROUNDING)) as module, module.instantiate() as inst:
+        signalling = 0x7FF4000000000000
+        assert inst.call(name, signalling) & 0x7FF8000000000000 == 0x7FF8000000000000
+        assert inst.call(name, signalling) & 0x7FFFFFFFFFFFF == 0x4000000000000  # payload kept
+        assert inst.call(name, 0x4004000000000000) in (0x4000000000000000, 0x4008000000000000)
+        assert inst.call("floor32", 0x7FA00000) == 0x7FE00000
+
+
+# -- vendor/patches/0014: custom section with an empty name -------------------
+def test_custom_section_with_empty_name(rt: pywamr.Runtime) -> None:
+    header = b"\0asm\x01\0\0\0"
+    for module_bytes in (header + b"\x00\x01\x00", header + b"\x00\x10\x00this is payload",
+                         header + b"\x00\x01\x00" + wat("(module (func (export \"f\")))")[8:]):
+        with rt.load(module_bytes) as module, module.instantiate():
+            pass
+    with pytest.raises(pywamr.LoadError):
+        rt.load(header + b"\x00\x02\x05")  # the name runs past the section
