@@ -248,3 +248,12 @@ def test_global_imports_must_link(rt: pywamr.Runtime) -> None:
         rt.define_global("host", "x", 2**32, "i32")
     with pytest.raises(ValueError, match="unknown value type"):
         rt.define_global("host", "x", 1, "int")
+
+
+def test_reexported_import_is_callable(rt: pywamr.Runtime) -> None:
+    rt.register_host("env", "h", lambda x: x + 1, "(i)i")
+    source = wat('(module (import "env" "h" (func $h (param i32) (result i32)))'
+                 ' (export "h" (func $h)))')
+    with rt.load(source) as module, module.instantiate() as inst:
+        assert inst.call("h", 4) == 5
+        assert inst.exports["h"](-2) == -1

@@ -14,6 +14,9 @@
 
 #include "pw_internal.h"
 #include "pw_util.h"
+#if WASM_ENABLE_AOT != 0
+#include "../aot/aot_runtime.h"
+#endif
 
 __thread pw_instance *pw_tls_current;
 
@@ -298,6 +301,18 @@ static int
 call_wasm(wasm_exec_env_t env, wasm_function_inst_t func, uint32_t argc,
           uint32_t *argv)
 {
+#if WASM_ENABLE_AOT != 0
+    /* An AOT export of an imported function: WAMR 1.1.2's aot_call_function
+     * reads such a function instance as a defined one (its type is garbage,
+     * "invalid argument count").  Call the import as AOT code does. */
+    if (env->module_inst->module_type == Wasm_Module_AoT
+        && ((AOTFunctionInstance *)func)->is_import_func) {
+        wasm_module_inst_t module_inst = env->module_inst;
+        int ok = aot_invoke_native(env, ((AOTFunctionInstance *)func)->func_index,
+                                   argc, argv);
+        return ok && !wasm_runtime_get_exception(module_inst);
+    }
+#endif
 #ifdef OS_ENABLE_HW_BOUND_CHECK
     WASMExecEnv *outer = wasm_runtime_get_exec_env_tls();
     int ok;
