@@ -16,6 +16,9 @@
 #include <stdint.h>
 #include "wasm_export.h"
 
+/* Internal to the extension (only PyInit_* leaves it): direct calls. */
+#pragma GCC visibility push(hidden)
+
 /* Status codes.  Python reads them from the cffi library by name
  * (lib.PW_ERR_TRAP, ...): this is their only definition. */
 #define PW_OK 0
@@ -223,7 +226,6 @@ int pw_module_import_global(pw_module *module, uint32_t i, uint8_t *type,
 /* The value instances of module get for imported global i (bytes as
  * pw_global_get); set before instantiating. */
 int pw_module_link_global(pw_module *module, uint32_t i, const uint8_t *value16);
-
 /* ---- WASI preview 1 (wasi.c) ---------------------------------------- */
 /* pw_instance_start for a module that imports WASI, with its own
  * configuration: argv, env ("NAME=VALUE"), ndirs preopened directories (host
@@ -240,5 +242,7 @@ int pw_wasi_instance_start(pw_instance *inst, pw_module *module,
                            char *err, uint32_t err_len);
 /* Whether the last failed call ended in proc_exit: 1 and *code, once. */
 int pw_wasi_take_exit(pw_instance *inst, uint32_t *code);
+
+#pragma GCC visibility pop
 
 #endif
