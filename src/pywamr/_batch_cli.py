@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from ._lib import DEFAULT_MODE
+from .distributed import BatchExecutor, InvocationResult
 from .teaclave import DEFAULT_POLICY, POLICIES
 
 _LINE_KEYS = {"id", "payload", "args", "inputs", "outputs", "mode", "policy", "timeout"}
@@ -153,7 +154,6 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
 def run_batch(args: argparse.Namespace) -> int:
     """Run ``pywamr batch``; 0 when every line ran (traps are results), else 1."""
     try:
-        from .distributed import BatchExecutor, InvocationResult
         BatchExecutor.check_available()
     except ImportError as exc:
         raise SystemExit("pywamr batch needs Dask distributed: pip install 'pywamr[distributed]'"

@@ -27,6 +27,7 @@ from typing import Any
 
 from .._errors import Timeout, Trap
 from .._lib import DEFAULT_MODE, raise_status
+from .._limits import cap_memory_pages
 from .._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE
 from .._runtime import Runtime
 from .._wasi import WasiConfig
@@ -97,8 +98,6 @@ class _CallTarget:
                  hosts: Mapping[str, Mapping[str, Any]] | None = None,
                  max_memory_pages: int | None = None) -> None:
         if max_memory_pages is not None:
-            from .._limits import cap_memory_pages
-
             data = cap_memory_pages(data, max_memory_pages)
         self.mode = mode
         self.policy = "reuse-instance"
