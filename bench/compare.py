@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
+from importlib import metadata
 import statistics
 import sys
 import time
@@ -380,9 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_kernels:
         rows += rows_kernels(args.quick, 3)
     table = render(rows)
-    peers = f"wasmtime-py {wasmtime.__version__ if hasattr(wasmtime, '__version__') else ''}"
+    peers = f"wasmtime-py {metadata.version('wasmtime')}"
     if wasm3 is not None:
-        peers += f", pywasm3 (wasm3 {wasm3.M3_VERSION})"
+        peers += f", pywasm3 {metadata.version('pywasm3')} (wasm3 {wasm3.M3_VERSION})"
     header = (f"# pywamr beside its peers ({time.strftime('%Y-%m-%d')})\n\n"
               f"`python -m bench.compare{' --quick' if args.quick else ''} --clock {args.clock}`;"
               f" one process, medians of {args.clock} time; {peers};"
