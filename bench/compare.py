@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
-from importlib import metadata
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
