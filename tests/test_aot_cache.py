@@ -177,5 +177,5 @@ def test_concurrent_processes_do_not_corrupt_the_cache(own_cache: Path) -> None:
         out, err = p.communicate()
         assert p.returncode == 0 and out == "ok\n", err
     (entry,) = aot_cache_entries(own_cache)
-    assert _aot.unseal(entry.read_bytes(), _aot.load_key())[0]["cpu"] == _aot.DEFAULT_CPU
+    assert _aot.unseal(entry.read_bytes(), _aot.load_key())[0]["cpu"] == _aot.cache_options()["cpu"]
     assert len(list(own_cache.glob(".key-*"))) == 0

@@ -137,10 +137,13 @@ def test_cpu_choice_is_recorded_and_keyed(own_cache: Path, compiles: list[str],
     assert meta["cpu"] == host and meta["opt_level"] == 1
     del compiles[:]
     with pywamr.Runtime("aot") as rt:
-        rt.load(payload("basic"))
-        monkeypatch.setenv(_aot.CPU_ENV, "host")
+        rt.load(payload("basic"))  # mode "aot" compiles for this machine's best level
+        monkeypatch.setenv(_aot.CPU_ENV, _aot.DEFAULT_CPU)  # unless told otherwise
         rt.load(payload("basic")).instantiate().call("add", 1, 1)
         rt.load(payload("basic"))
+    assert _aot.cache_options()["cpu"] == _aot.DEFAULT_CPU
+    monkeypatch.delenv(_aot.CPU_ENV)
+    assert _aot.cache_options()["cpu"] == host
     metas = [_aot.unseal(p.read_bytes(), _aot.load_key())[0] for p in aot_cache_entries(own_cache)]
     assert sorted(m["cpu"] for m in metas) == sorted({_aot.DEFAULT_CPU, host})
     assert len(compiles) == len({_aot.DEFAULT_CPU, host})

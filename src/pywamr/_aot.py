@@ -406,6 +406,14 @@ def _cache_key(wasm_sha256: str, opts: dict[str, Any], wamr_version: str) -> str
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
+def cache_options() -> dict[str, Any]:
+    """Options of mode ``"aot"``'s own compilations: the best CPU level this
+    machine runs (``PYWAMR_AOT_CPU`` overrides), since the code never leaves it;
+    portable containers are :func:`compile_aot`'s (``x86-64-v2`` by default)."""
+    host_cpu = "host" if CPU_LEVELS.get(HOST_TARGET) else None
+    return options(cpu=os.environ.get(CPU_ENV) or host_cpu)
+
+
 def cached_image(wasm: bytes, wamr_version: str, opts: dict[str, Any] | None = None) -> bytes:
     """The raw AOT image for ``wasm``, from the on-disk cache or compiled into it.
 
@@ -413,7 +421,7 @@ def cached_image(wasm: bytes, wamr_version: str, opts: dict[str, Any] | None = N
     very wasm and these options; otherwise it is compiled again and replaced.
     Verified entries are remembered in-process while the file is unchanged.
     """
-    opts = opts or options()
+    opts = opts or cache_options()
     wasm_sha256 = hashlib.sha256(wasm).hexdigest()
     digest = _cache_key(wasm_sha256, opts, wamr_version)
     directory = cache_dir() / "aot"
