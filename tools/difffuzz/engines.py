@@ -1,0 +1,165 @@
+"""One module in one engine: wasmtime-py (the reference) or pywamr (a mode)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .outcome import HANG_RESET, LOG_SIGNATURES, NUMERIC, Call, Outcome, trap_category
+
+CALL_TIMEOUT = 10.0          # seconds per export call in pywamr
+LETTERS = {"i32": "i", "i64": "I", "f32": "f", "f64": "F"}
+
+
+@dataclass(frozen=True)
+class Export:
+    """A function export the harness calls, with its wasm types."""
+
+    name: str
+    params: tuple[str, ...]
+    results: tuple[str, ...]
+
+    @property
+    def callable(self) -> bool:
+        return set(self.params + self.results) <= NUMERIC
+
+
+def _wt_type(t: Any) -> str:
+    return str(t).lower()
+
+
+class Reference:
+    """wasmtime-py: validates the module and gives the expected outcome."""
+
+    def __init__(self) -> None:
+        import wasmtime
+        self.wasmtime = wasmtime
+        config = wasmtime.Config()
+        for feature in ("wasm_multi_value", "wasm_bulk_memory", "wasm_reference_types",
+                        "wasm_simd"):
+            setattr(config, feature, True)
+        self.engine = wasmtime.Engine(config)
+
+    def plan(self, wasm: bytes) -> tuple[list[Export], list[tuple[str, str]], str | None]:
+        """The function exports and imports of a module, or why wasmtime refuses it."""
+        try:
+            module = self.wasmtime.Module(self.engine, wasm)
+        except Exception as exc:  # wasmtime raises WasmtimeError for invalid modules
+            return [], [], f"{type(exc).__name__}: {exc}"
+        exports = []
+        for exp in module.exports:
+            ty = exp.type
+            if isinstance(ty, self.wasmtime.FuncType):
+                exports.append(Export(exp.name, tuple(_wt_type(p) for p in ty.params),
+                                      tuple(_wt_type(r) for r in ty.results)))
+        imports = [(imp.module, imp.name or "") for imp in module.imports]
+        return exports, imports, None
+
+    def run(self, wasm: bytes, calls: list[tuple[Export, list[object]]]) -> Outcome:
+        wasmtime = self.wasmtime
+        store = wasmtime.Store(self.engine)
+        module = wasmtime.Module(self.engine, wasm)
+        logs: list[tuple[str, Any]] = []
+        externs = []
+        for imp in module.imports:
+            kind = LOG_SIGNATURES.get(imp.name or "")
+            if imp.module != "fuzzing-support" or kind is None:
+                return Outcome(refused=f"unsupported import {imp.module}.{imp.name}")
+            externs.append(wasmtime.Func(store, imp.type, _logger(logs, imp.name or "")))
+        try:
+            instance = wasmtime.Instance(store, module, externs)
+        except wasmtime.Trap as exc:
+            return Outcome(refused=f"start trapped: {exc.message}")
+        exports = instance.exports(store)
+        memory = next((e for e in (exports[n] for n in _export_names(module))
+                       if isinstance(e, wasmtime.Memory)), None)
+        reset = exports[HANG_RESET] if HANG_RESET in _export_names(module) else None
+        outcome = Outcome()
+        for export, args in calls:
+            if reset is not None:
+                reset(store)
+            logs.clear()
+            call = Call(export.name)
+            try:
+                result = exports[export.name](store, *args)
+                call.result = _as_tuple(result, len(export.results))
+            except wasmtime.Trap as exc:
+                call.trap, call.trap_message = trap_category(exc.message), exc.message
+            except wasmtime.WasmtimeError as exc:
+                call.trap, call.trap_message = trap_category(str(exc)), str(exc)
+            call.logs = list(logs)
+            call.memory = bytes(memory.read(store)) if memory is not None else None
+            outcome.calls.append(call)
+        return outcome
+
+
+def _export_names(module: Any) -> list[str]:
+    return [e.name for e in module.exports]
+
+
+def _logger(logs: list[tuple[str, Any]], name: str) -> Any:
+    def log(value: Any) -> None:
+        logs.append((name, value))
+    return log
+
+
+def _as_tuple(result: Any, n: int) -> tuple[Any, ...]:
+    if n == 0:
+        return ()
+    if n == 1:
+        return (result,)
+    return tuple(result)
+
+
+class Pywamr:
+    """pywamr in one mode; the fuzzing-support imports are Python host functions."""
+
+    def __init__(self, mode: str) -> None:
+        import pywamr
+        self.pywamr = pywamr
+        self.mode = mode
+        self.logs: list[tuple[str, Any]] = []
+        self.runtime = pywamr.Runtime(mode)
+        for name, t in LOG_SIGNATURES.items():
+            self.runtime.register_host("fuzzing-support", name, _logger(self.logs, name),
+                                       f"({LETTERS[t]})")
+
+    def run(self, wasm: bytes, calls: list[tuple[Export, list[object]]]) -> Outcome:
+        pywamr = self.pywamr
+        try:
+            module = self.runtime.load(wasm)
+        except pywamr.WamrError as exc:
+            return Outcome(refused=f"{type(exc).__name__}: {exc}")
+        try:
+            try:
+                instance = module.instantiate(heap_size=0)
+            except pywamr.WamrError as exc:
+                return Outcome(refused=f"{type(exc).__name__}: {exc}")
+            with instance:
+                return self._calls(instance, module, calls)
+        finally:
+            module.close()
+
+    def _calls(self, instance: Any, module: Any, calls: list[tuple[Export, list[object]]]
+               ) -> Outcome:
+        pywamr = self.pywamr
+        kinds = {e.name: e.kind for e in module.exports}
+        has_memory = pywamr.ExternKind.MEMORY in kinds.values()
+        reset = instance.exports[HANG_RESET] if HANG_RESET in kinds else None
+        outcome = Outcome()
+        for export, args in calls:
+            if reset is not None:
+                reset.call(timeout=CALL_TIMEOUT)
+            self.logs.clear()
+            call = Call(export.name)
+            try:
+                result = instance.exports[export.name].call(*args, timeout=CALL_TIMEOUT)
+                call.result = _as_tuple(result, len(export.results))
+            except pywamr.Trap as exc:
+                call.trap, call.trap_message = trap_category(str(exc)), str(exc)
+            except (pywamr.WamrError, TypeError, ValueError) as exc:
+                call.trap, call.trap_message = f"api error: {type(exc).__name__}", str(exc)
+            call.logs = list(self.logs)
+            call.memory = instance.memory.read(0, len(instance.memory)) if has_memory else None
+            outcome.calls.append(call)
+        return outcome

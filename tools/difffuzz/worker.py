@@ -1,0 +1,61 @@
+"""The child: fuzz modules ``start..stop`` of a run in one mode, one JSON line
+each (preceded by a ``start`` line, so the parent can name the module that
+crashed or hung the process)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from .engines import Export, Pywamr, Reference
+from .generate import call_arguments, make_module
+from .outcome import HANG_RESET, compare
+
+
+def fuzz_one(wasm: bytes, seed: int, index: int, reference: Reference,
+             engine: Pywamr) -> dict[str, Any]:
+    """Run one module in both engines and compare."""
+    exports, _imports, refused = reference.plan(wasm)
+    if refused is not None:
+        return {"status": "invalid", "detail": refused[:500]}
+    calls: list[tuple[Export, list[object]]] = []
+    skipped = 0
+    for i, export in enumerate(exports):
+        if export.name == HANG_RESET:
+            continue
+        if not export.callable:
+            skipped += 1
+            continue
+        calls.append((export, call_arguments(seed, index, i, list(export.params))))
+    expected = reference.run(wasm, calls)
+    if expected.refused is not None:
+        return {"status": "invalid", "detail": expected.refused[:500]}
+    got = engine.run(wasm, calls)
+    found = compare(expected, got)
+    record: dict[str, Any] = {"status": "ok", "calls": len(calls), "skipped_exports": skipped,
+                              "traps": sum(1 for c in expected.calls if c.trap)}
+    if found is not None:
+        record.update(status="divergence", kind=found[0], detail=found[1][:2000])
+    return record
+
+
+def main(argv: list[str]) -> int:
+    """``worker MODE FEATURES SEED START STOP``."""
+    mode, features, seed, start, stop = argv[0], argv[1], int(argv[2]), int(argv[3]), int(argv[4])
+    reference, engine = Reference(), Pywamr(mode)
+    for index in range(start, stop):
+        print(json.dumps({"start": index}), flush=True)
+        try:
+            wasm = make_module(seed, index, features)
+        except Exception as exc:  # wasm-opt failed: a tool problem, recorded
+            record: dict[str, Any] = {"status": "generate-failed", "detail": str(exc)[:500]}
+        else:
+            record = fuzz_one(wasm, seed, index, reference, engine)
+        record["index"] = index
+        print(json.dumps(record), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

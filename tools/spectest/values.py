@@ -1,0 +1,130 @@
+"""Spec-test values: wast2json's JSON encoding to Python and back, and the
+spec's comparison rules (bit-exact, with ``nan:canonical``/``nan:arithmetic``)."""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+F32_SIGN, F32_QUIET, F32_EXP = 0x80000000, 0x00400000, 0x7F800000
+F64_SIGN, F64_QUIET, F64_EXP = 1 << 63, 1 << 51, 0x7FF << 52
+SCALARS = ("i32", "i64", "f32", "f64")
+
+
+class Unsupported(Exception):
+    """An assertion needs something the embedding API does not offer; the
+    message is the cause recorded with the failure."""
+
+
+@dataclass(frozen=True)
+class Value:
+    """One wast2json value: ``type`` and its raw JSON ``value`` (bit pattern
+    as unsigned decimal, a NaN class, ``null``, or a v128 lane list)."""
+
+    type: str
+    raw: Any
+    lane_type: str | None = None
+
+    @classmethod
+    def parse(cls, obj: dict[str, Any]) -> Value:
+        return cls(obj["type"], obj.get("value"), obj.get("lane_type"))
+
+    def __str__(self) -> str:
+        if self.type == "v128":
+            return f"v128 {self.lane_type} {self.raw}"
+        if self.type in ("f32", "f64") and str(self.raw).isdigit():
+            return f"{self.type} {describe_float(self.type, int(self.raw))}"
+        return f"{self.type} {self.raw}"
+
+
+def describe_float(type_: str, bits: int) -> str:
+    """A float bit pattern, readably: ``0x7fc00000 (nan)`` or ``0x3f800000 (1.0)``."""
+    width = 8 if type_ == "f32" else 16
+    return f"0x{bits:0{width}x} ({bits_to_float(type_, bits)!r})"
+
+
+def bits_to_float(type_: str, bits: int) -> float:
+    if type_ == "f32":
+        return float(struct.unpack("<f", struct.pack("<I", bits))[0])
+    return float(struct.unpack("<d", struct.pack("<Q", bits))[0])
+
+
+def float_to_bits(type_: str, value: float) -> int:
+    if type_ == "f32":
+        return int(struct.unpack("<I", struct.pack("<f", value))[0])
+    return int(struct.unpack("<Q", struct.pack("<d", value))[0])
+
+
+def is_signalling_nan(type_: str, bits: int) -> bool:
+    """A NaN whose quiet bit is clear: Python floats cannot carry an f32 one."""
+    if type_ == "f32":
+        return bits & F32_EXP == F32_EXP and bits & 0x7FFFFF != 0 and not bits & F32_QUIET
+    if type_ == "f64":
+        return bits & F64_EXP == F64_EXP and bits & ((1 << 52) - 1) != 0 and not bits & F64_QUIET
+    return False
+
+
+def to_argument(value: Value) -> int | float:
+    """The Python value to pass for ``value`` (ints unsigned, floats from bits)."""
+    if value.type in ("i32", "i64"):
+        return int(value.raw)
+    if value.type in ("f32", "f64"):
+        return bits_to_float(value.type, int(value.raw))
+    if value.type == "v128":
+        raise Unsupported("api: no v128 values")
+    raise Unsupported("api: no reference values")
+
+
+def result_bits(type_: str, result: Any) -> int:
+    """A pywamr result as the unsigned bit pattern of its wasm type."""
+    if type_ == "i32":
+        return int(result) & 0xFFFFFFFF
+    if type_ == "i64":
+        return int(result) & 0xFFFFFFFFFFFFFFFF
+    return float_to_bits(type_, float(result))
+
+
+def matches(expected: Value, actual: Any) -> bool:
+    """Does a pywamr result match an expected value as the spec says?"""
+    if expected.type not in SCALARS:
+        raise Unsupported("api: no v128 values" if expected.type == "v128"
+                          else "api: no reference values")
+    if isinstance(actual, bool) or not isinstance(actual, (int, float)):
+        return False
+    if expected.type in ("f32", "f64") and isinstance(actual, int):
+        return False
+    if expected.type in ("i32", "i64") and not isinstance(actual, int):
+        return False
+    bits = result_bits(expected.type, actual)
+    if expected.raw in ("nan:canonical", "nan:arithmetic"):
+        if expected.type == "f32":
+            mask, canonical = 0x7FFFFFFF, 0x7FC00000
+            quiet = F32_EXP | F32_QUIET
+        else:
+            mask, canonical = (1 << 63) - 1, 0x7FF8 << 48
+            quiet = F64_EXP | F64_QUIET
+        if expected.raw == "nan:canonical":
+            return bits & mask == canonical
+        return bits & quiet == quiet
+    return bits == int(expected.raw)
+
+
+def show(type_: str, actual: Any) -> str:
+    """A pywamr result for failure messages."""
+    if type_ in ("f32", "f64") and isinstance(actual, float):
+        return f"{type_} {describe_float(type_, float_to_bits(type_, actual))}"
+    if type_ in ("i32", "i64") and isinstance(actual, int):
+        return f"{type_} {result_bits(type_, actual)}"
+    return f"{type_} {actual!r}"
+
+
+def quieted_f32_nan(expected: Value, actual: Any) -> bool:
+    """The result is the expected f32 signalling NaN with its quiet bit set,
+    i.e. what a Python float does to it (not the engine's doing)."""
+    if expected.type != "f32" or not str(expected.raw).isdigit() or not isinstance(actual, float):
+        return False
+    bits = int(expected.raw)
+    return (is_signalling_nan("f32", bits) and math.isnan(actual)
+            and result_bits("f32", actual) == bits | F32_QUIET)
