@@ -122,8 +122,9 @@ def compare(ref: Outcome, got: Outcome) -> tuple[str, str] | None:
         if "stack exhausted" in (r.trap, g.trap):
             return None
         if r.trap != g.trap:
-            return "trap", (f"{where}: {g.trap or 'no trap'} ({g.trap_message!r}, result "
-                            f"{g.result!r}) instead of {r.trap or 'no trap'} ({r.result!r})")
+            return "trap", (f"{g.trap or 'no trap'} instead of {r.trap or 'no trap'} in "
+                            f"{where} ({g.trap_message!r}, result {g.result!r}; reference "
+                            f"result {r.result!r})")
         if r.name != MEMORY_HASH and r.trap is None:
             if r.result is None or g.result is None or len(r.result) != len(g.result) or \
                     not all(same_value(a, b) for a, b in zip(r.result, g.result)):
@@ -137,3 +138,14 @@ def compare(ref: Outcome, got: Outcome) -> tuple[str, str] | None:
     if len(ref.calls) != len(got.calls):
         return "calls", f"{len(got.calls)} calls instead of {len(ref.calls)}"
     return None
+
+
+def signature(found: tuple[str, str]) -> str:
+    """What a reduced module must keep showing: the kind, and for traps which
+    trap turned into which (so reduction does not drift to another bug)."""
+    kind, detail = found
+    if kind == "trap":
+        return "trap: " + detail.split(" in export ")[0]
+    if kind == "refused":
+        return "refused: " + detail
+    return kind

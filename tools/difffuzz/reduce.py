@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from .engines import Export, Pywamr, Reference
-from .outcome import HANG_RESET, compare
+from .outcome import HANG_RESET, compare, signature
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +41,11 @@ def diverges(wasm: bytes, mode: str, seed: int, index: int) -> tuple[str, str] |
 
 def check(path: Path, mode: str, kind: str, seed: int, index: int, timeout: float = 60) -> int:
     """The interestingness status of ``path`` (see the module docstring)."""
+    if kind not in ("crash", "hang"):  # in process: one interpreter start per candidate
+        from . import engines
+        engines.CALL_TIMEOUT = 2.0       # candidates that lost the hang limit spin: fail fast
+        found = diverges(path.read_bytes(), mode, seed, index)
+        return 1 if found is not None and signature(found) == kind else 0
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     code = ("import sys, json; from tools.difffuzz.reduce import diverges; "
@@ -53,13 +59,13 @@ def check(path: Path, mode: str, kind: str, seed: int, index: int, timeout: floa
     if proc.returncode != 0:
         return 2 if kind in ("crash", "hang") else 0
     found = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else None
-    return 1 if found is not None and found[0] == kind else 0
+    return 1 if found is not None and signature(tuple(found)) == kind else 0
 
 
 def reduce(finding: Path, timeout: float = 1800) -> dict[str, Any]:
     """Shrink a saved finding (``X.wasm`` with ``X.json``) into ``X.reduced.wasm``/``.wat``."""
     meta = json.loads(finding.with_suffix(".json").read_text())
-    kind = meta.get("kind") or meta["status"]
+    kind = meta.get("signature") or meta["status"]
     reduced = finding.with_suffix(".reduced.wasm")
     test = finding.with_suffix(".test.wasm")
     working = finding.with_suffix(".work.wasm")
@@ -67,7 +73,8 @@ def reduce(finding: Path, timeout: float = 1800) -> dict[str, Any]:
         sys.executable, "-m", "tools.difffuzz", "check", "--mode", meta["mode"], "--kind", kind,
         "--seed", str(meta["seed"]), "--index", str(meta["index"]), str(test)])
     proc = subprocess.run(["wasm-reduce", str(finding), f"--command={command}", "-t", str(test),
-                           "-w", str(working), "--timeout", "60", "-all"],
+                           "-w", str(working), "--timeout", "60", "-all",
+                           "-b", os.path.dirname(shutil.which("wasm-opt") or "/usr/bin/wasm-opt")],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     result: dict[str, Any] = {"finding": str(finding), "rc": proc.returncode}
     if working.exists():

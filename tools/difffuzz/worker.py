@@ -10,7 +10,7 @@ from typing import Any
 
 from .engines import Export, Pywamr, Reference
 from .generate import call_arguments, make_module
-from .outcome import HANG_RESET, compare
+from .outcome import HANG_RESET, compare, signature
 
 
 def fuzz_one(wasm: bytes, seed: int, index: int, reference: Reference,
@@ -36,7 +36,8 @@ def fuzz_one(wasm: bytes, seed: int, index: int, reference: Reference,
     record: dict[str, Any] = {"status": "ok", "calls": len(calls), "skipped_exports": skipped,
                               "traps": sum(1 for c in expected.calls if c.trap)}
     if found is not None:
-        record.update(status="divergence", kind=found[0], detail=found[1][:2000])
+        record.update(status="divergence", kind=found[0], signature=signature(found),
+                      detail=found[1][:2000])
     return record
 
 

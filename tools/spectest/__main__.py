@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .runner import FILE_TIMEOUT, MODES, run_suite
+from .runner import FILE_TIMEOUT, MODES, baseline, run_suite
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds per file and mode before it counts as hung")
     parser.add_argument("--nice", type=int, default=0, help="run children under nice -n N")
     parser.add_argument("--out", type=Path, help="write the JSON summary here")
+    parser.add_argument("--write-baseline", type=Path,
+                        help="record per-file pass counts and crashed files (the test's floor)")
     parser.add_argument("--failures", action="store_true",
                         help="print every failing assertion, not only the figures")
     args = parser.parse_args(argv)
@@ -31,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
                         args.timeout, args.nice)
     if args.out:
         args.out.write_text(json.dumps(summary, indent=1) + "\n")
+    if args.write_baseline:
+        args.write_baseline.write_text(json.dumps(baseline(summary), indent=1, sort_keys=True)
+                                       + "\n")
     for mode, data in summary["modes"].items():
         for group, g in sorted(data["groups"].items()):
             print(f"{mode:15} {group:5} {g['passed']:6}/{g['runnable']:<6} passed "

@@ -179,3 +179,30 @@ def run_suite(suite: Path, modes: list[str], files: list[str] | None = None, job
         if own_work:
             shutil.rmtree(workdir, ignore_errors=True)
     return summarise(results, suite, time.monotonic() - started)
+
+
+def baseline(summary: dict[str, Any]) -> dict[str, Any]:
+    """The floor the test suite holds a run to: per mode, each file's pass
+    count, and the files that crashed or hung."""
+    return {mode: {"passed": {name: f["passed"] for name, f in data["files"].items()},
+                   "broken_files": sorted(n for n, f in data["files"].items()
+                                          if f["status"] != "ok")}
+            for mode, data in summary["modes"].items()}
+
+
+def regressions(summary: dict[str, Any], floor: dict[str, Any]) -> list[str]:
+    """What got worse than ``floor`` (a :func:`baseline`): fewer passes in a
+    file, or a file that newly crashed or hung."""
+    found = []
+    for mode, data in summary["modes"].items():
+        mode_floor = floor.get(mode, {"passed": {}, "broken_files": []})
+        for name, f in sorted(data["files"].items()):
+            want = mode_floor["passed"].get(name, 0)
+            if f["passed"] < want:
+                lost = [f"{r['line']} {r['kind']}: {r['cause']} {r.get('detail', '')[:120]}"
+                        for r in f["failures"]][:5]
+                found.append(f"{mode} {name}: {f['passed']} passed, baseline {want}; "
+                             f"failures include {lost}")
+            if f["status"] != "ok" and name not in mode_floor["broken_files"]:
+                found.append(f"{mode} {name}: {f['status']}")
+    return found
