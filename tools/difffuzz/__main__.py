@@ -48,10 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     summary = campaign(args.mode or list(MODES), args.features, args.seed, args.count,
                        args.start, args.jobs, args.nice, args.crashes, args.deadline)
-    if args.reduce:
+    if args.reduce:  # the first finding of each kind per mode (the others are likely the same)
         for mode in summary["modes"].values():
+            seen = set()
             for finding in mode["findings"]:
-                if "saved" in finding:
+                key = finding.get("signature", finding["status"])
+                if "saved" in finding and key not in seen:
+                    seen.add(key)
                     finding["reduced"] = reduce(Path(finding["saved"]))
     if args.out:
         args.out.write_text(json.dumps(summary, indent=1) + "\n")
