@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--start", type=int, default=0)
     run.add_argument("--count", type=int, default=100)
     run.add_argument("--jobs", "-j", type=int, default=1)
+    run.add_argument("--minutes", type=float, help="stop starting modules after this long")
     run.add_argument("--nice", type=int, default=0)
     run.add_argument("--deadline", type=float, default=MODULE_DEADLINE,
                      help="seconds per module before it counts as hung")
@@ -47,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(reduce(finding)))
         return 0
     summary = campaign(args.mode or list(MODES), args.features, args.seed, args.count,
-                       args.start, args.jobs, args.nice, args.crashes, args.deadline)
+                       args.start, args.jobs, args.nice, args.crashes, args.deadline,
+                       args.minutes)
     if args.reduce:  # the first finding of each kind per mode (the others are likely the same)
         for mode in summary["modes"].values():
             seen = set()

@@ -28,14 +28,14 @@ def _reader(stream: Any, lines: queue.Queue[str | None]) -> None:
 
 
 def run_range(mode: str, features: str, seed: int, start: int, stop: int, env: dict[str, str],
-              nice: int, deadline: float) -> list[dict[str, Any]]:
+              nice: int, deadline: float, until: float = float("inf")) -> list[dict[str, Any]]:
     """Fuzz ``start..stop`` in ``mode``; a worker that dies or hangs is
     recorded against the module it was on and restarted after it."""
     records: list[dict[str, Any]] = []
     index = start
-    while index < stop:
+    while index < stop and time.time() < until:
         cmd = [sys.executable, "-m", "tools.difffuzz.worker", mode, features, str(seed),
-               str(index), str(stop)]
+               str(index), str(stop), repr(until)]
         if nice:
             cmd = ["nice", "-n", str(nice)] + cmd
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -57,6 +57,13 @@ def run_range(mode: str, features: str, seed: int, start: int, stop: int, env: d
                 break
             if line is None:
                 rc = proc.wait()
+                if rc == 0 and current is None:   # stopped at ``until`` or done
+                    index = stop
+                    break
+                if current is None:   # died between modules: the tool, not a module
+                    time.sleep(0.1)
+                    raise RuntimeError(f"difffuzz worker failed (exit status {rc}): "
+                                       f"{(errors[0] if errors else '').strip()[-1500:]}")
                 if current is not None:
                     time.sleep(0.1)
                     how = f"signal {-rc}" if rc < 0 else f"exit status {rc}"
@@ -89,8 +96,11 @@ def save_finding(crashes: Path, mode: str, features: str, seed: int,
 
 def campaign(modes: list[str], features: str, seed: int, count: int, start: int = 0,
              jobs: int = 1, nice: int = 0, crashes: Path | None = None,
-             deadline: float = MODULE_DEADLINE) -> dict[str, Any]:
-    """Fuzz modules ``start..start+count`` in every mode; ``jobs`` workers at once."""
+             deadline: float = MODULE_DEADLINE, minutes: float | None = None) -> dict[str, Any]:
+    """Fuzz modules ``start..start+count`` in every mode; ``jobs`` workers at once.
+    With ``minutes``, workers stop starting modules after that long (the
+    summary counts what was done: the lowest indices of each worker's range)."""
+    until = time.time() + 60 * minutes if minutes else float("inf")
     work = Path(tempfile.mkdtemp(prefix="pywamr-difffuzz-"))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
@@ -106,7 +116,7 @@ def campaign(modes: list[str], features: str, seed: int, count: int, start: int 
 
     def work_on(task: tuple[str, int, int]) -> None:
         mode, lo, hi = task
-        got = run_range(mode, features, seed, lo, hi, env, nice, deadline)
+        got = run_range(mode, features, seed, lo, hi, env, nice, deadline, until)
         with lock:
             results[mode] += got
 
@@ -117,7 +127,7 @@ def campaign(modes: list[str], features: str, seed: int, count: int, start: int 
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary: dict[str, Any] = {"features": features, "seed": seed, "start": start,
-                               "count": count, "seconds": round(time.monotonic() - started, 1),
+                               "count": count, "minutes": minutes, "seconds": round(time.monotonic() - started, 1),
                                "modes": {}}
     for mode, records in results.items():
         records.sort(key=lambda r: r["index"])

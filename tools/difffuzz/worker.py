@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any
 
 from .engines import Export, Pywamr, Reference
@@ -42,10 +43,13 @@ def fuzz_one(wasm: bytes, seed: int, index: int, reference: Reference,
 
 
 def main(argv: list[str]) -> int:
-    """``worker MODE FEATURES SEED START STOP``."""
+    """``worker MODE FEATURES SEED START STOP [UNTIL]`` (UNTIL: a time.time() to stop at)."""
     mode, features, seed, start, stop = argv[0], argv[1], int(argv[2]), int(argv[3]), int(argv[4])
+    until = float(argv[5]) if len(argv) > 5 else float("inf")
     reference, engine = Reference(), Pywamr(mode)
     for index in range(start, stop):
+        if time.time() >= until:
+            break
         print(json.dumps({"start": index}), flush=True)
         try:
             wasm = make_module(seed, index, features)
