@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, example
+from helpers import ROOT, example
 from wasm_bytes import leb, name, section, vec
 
 import pywamr

@@ -10,7 +10,9 @@
  *     and WAMR's heap allocator is re-created over the same pool;
  *   - globals (mutable ones included, e.g. the aux stack pointer) and table
  *     elements: copied back;
- *   - exception, captured output and Teaclave file state: cleared.
+ *   - exception and captured output: cleared; every attachment (e.g. the
+ *     Teaclave file table) is reset through its hook.
+ * The snapshot itself is an attachment of the instance.
  * A memory that grew cannot shrink back: reset then reports PW_ERR_STATE
  * and the caller replaces the instance.
  */
@@ -127,21 +129,29 @@ copy_tables(WASMModuleInstance *mi, uint8_t *buf, int to_instance)
     }
 }
 
-void
-pw_snapshot_free(pw_instance *inst)
+static void
+snapshot_free(pw_snapshot *s)
 {
-    pw_snapshot *s = inst->snapshot;
+    uint32_t i;
     if (!s)
         return;
-    uint32_t i;
     for (i = 0; i < s->nsegments; i++)
         free(s->segments[i].copy);
     free(s->segments);
     free(s->globals);
     free(s->tables);
     free(s);
-    inst->snapshot = NULL;
 }
+
+static void
+snapshot_release(pw_instance *inst, void *state)
+{
+    (void)inst;
+    snapshot_free(state);
+}
+
+static const pw_attachment_type snapshot_type = { "reset-snapshot", NULL,
+                                                  snapshot_release };
 
 int
 pw_instance_snapshot(pw_instance *inst)
@@ -151,7 +161,7 @@ pw_instance_snapshot(pw_instance *inst)
     pw_snapshot *s;
     if (inst->closed)
         return PW_ERR_CLOSED;
-    pw_snapshot_free(inst);
+    pw_instance_detach(inst, &snapshot_type);
     mi = (WASMModuleInstance *)inst->module_inst;
     mem = default_memory(inst);
     if (!(s = calloc(1, sizeof(*s))))
@@ -177,11 +187,11 @@ pw_instance_snapshot(pw_instance *inst)
     if (s->tables_len && !(s->tables = malloc(s->tables_len)))
         goto nomem;
     copy_tables(mi, s->tables, 0);
-    inst->snapshot = s;
+    if (pw_instance_attach(inst, &snapshot_type, s) != PW_OK)
+        goto nomem;
     return PW_OK;
 nomem:
-    inst->snapshot = s;
-    pw_snapshot_free(inst);
+    snapshot_free(s);
     return PW_ERR_NOMEM;
 }
 
@@ -203,11 +213,12 @@ zero_range(uint8_t *start, uint8_t *end)
 int
 pw_instance_reset(pw_instance *inst)
 {
-    pw_snapshot *s = inst->snapshot;
+    pw_snapshot *s;
     WASMModuleInstance *mi;
     WASMMemoryInstance *mem;
     if (inst->closed)
         return PW_ERR_CLOSED;
+    s = pw_instance_attached(inst, &snapshot_type);
     if (!s)
         return PW_ERR_STATE;
     if (__atomic_load_n(&inst->owner, __ATOMIC_ACQUIRE))
@@ -242,7 +253,7 @@ pw_instance_reset(pw_instance *inst)
         return PW_ERR_STATE;
     copy_tables(mi, s->tables, 1);
     wasm_runtime_clear_exception(inst->module_inst);
-    pw_files_reset(inst);
+    pw_instance_reset_attachments(inst);
     pw_output_clear(inst);
     return PW_OK;
 }

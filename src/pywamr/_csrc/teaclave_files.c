@@ -4,7 +4,9 @@
  * The payload sees five functions in module "env"; every failure returns -1
  * to the guest and is recorded on the instance for the caller.  Bytes move
  * straight between the file descriptor and guest memory.  Only paths the
- * caller declared (pw_files_declare) are ever opened.
+ * caller declared (pw_files_declare) are ever opened.  The table is the
+ * instance's "teaclave-files" attachment, made on first use and released
+ * with the instance (reset by pw_instance_reset).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,13 +18,64 @@
 
 #include "pw_internal.h"
 
+#define PW_MAX_OPEN_FILES 1024
+#define PW_WRITE_FLAG 0x40000000
+
+typedef struct pw_file_decl {
+    char *file_id;
+    char *path;
+    int is_output;
+    int created;
+    int failed;
+} pw_file_decl;
+
+typedef struct pw_files {
+    pw_file_decl *decls;
+    uint32_t ndecls, cap;
+    int fds[PW_MAX_OPEN_FILES]; /* slot -> fd, -1 free */
+    int slot_decl[PW_MAX_OPEN_FILES];
+    int inited;
+    char **errors;
+    uint32_t nerrors, errors_cap;
+} pw_files;
+
+static void files_reset_hook(pw_instance *inst, void *state);
+static void files_release(pw_instance *inst, void *state);
+
+static const pw_attachment_type files_type = { "teaclave-files",
+                                               files_reset_hook,
+                                               files_release };
+
+/* The instance's file table, or NULL if it has none yet. */
+static pw_files *
+files_get(pw_instance *inst)
+{
+    return pw_instance_attached(inst, &files_type);
+}
+
+/* The instance's file table, made on first use; NULL when out of memory. */
+static pw_files *
+files_make(pw_instance *inst)
+{
+    pw_files *f = files_get(inst);
+    if (f)
+        return f;
+    if (!(f = calloc(1, sizeof(*f))))
+        return NULL;
+    if (pw_instance_attach(inst, &files_type, f) != PW_OK) {
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
 static pw_files *
 files_of(wasm_exec_env_t env, pw_instance **out_inst)
 {
     pw_instance *inst =
         wasm_runtime_get_custom_data(wasm_runtime_get_module_inst(env));
     *out_inst = inst;
-    return &inst->files;
+    return files_make(inst);
 }
 
 static void
@@ -71,7 +124,7 @@ static const char *
 guest_str(pw_instance *inst, uint64_t arg)
 {
     uint64_t size, off = (uint32_t)arg;
-    uint8_t *base = pw_memory(inst, &size);
+    uint8_t *base = pw_linear_memory(inst, &size);
     if (!base || off >= size || !memchr(base + off, 0, size - off))
         return NULL;
     return (const char *)base + off;
@@ -81,7 +134,7 @@ static uint8_t *
 guest_buf(pw_instance *inst, uint64_t ptr, uint64_t len)
 {
     uint64_t size, off = (uint32_t)ptr;
-    uint8_t *base = pw_memory(inst, &size);
+    uint8_t *base = pw_linear_memory(inst, &size);
     len = (uint32_t)len;
     if (!base || off > size || len > size - off)
         return NULL;
@@ -169,6 +222,10 @@ tc_open_input(wasm_exec_env_t env, uint64_t *args)
     pw_instance *inst;
     pw_files *f = files_of(env, &inst);
     const char *id = guest_str(inst, args[0]);
+    if (!f) {
+        ret_i32(args, -1); /* out of memory: nowhere to record it */
+        return;
+    }
     if (!id) {
         record(f, "teaclave_open_input: file id out of bounds");
         ret_i32(args, -1);
@@ -183,6 +240,10 @@ tc_create_output(wasm_exec_env_t env, uint64_t *args)
     pw_instance *inst;
     pw_files *f = files_of(env, &inst);
     const char *id = guest_str(inst, args[0]);
+    if (!f) {
+        ret_i32(args, -1); /* out of memory: nowhere to record it */
+        return;
+    }
     if (!id) {
         record(f, "teaclave_create_output: file id out of bounds");
         ret_i32(args, -1);
@@ -196,7 +257,7 @@ tc_read_file(wasm_exec_env_t env, uint64_t *args)
 {
     pw_instance *inst;
     pw_files *f = files_of(env, &inst);
-    int slot = slot_of(f, "teaclave_read_file", (int32_t)args[0], 0);
+    int slot = f ? slot_of(f, "teaclave_read_file", (int32_t)args[0], 0) : -1;
     uint32_t len = (uint32_t)args[2];
     uint8_t *buf;
     ssize_t n;
@@ -227,7 +288,7 @@ tc_write_file(wasm_exec_env_t env, uint64_t *args)
 {
     pw_instance *inst;
     pw_files *f = files_of(env, &inst);
-    int slot = slot_of(f, "teaclave_write_file", (int32_t)args[0], 1);
+    int slot = f ? slot_of(f, "teaclave_write_file", (int32_t)args[0], 1) : -1;
     uint32_t len = (uint32_t)args[2], done = 0;
     uint8_t *buf;
     if (slot < 0) {
@@ -274,7 +335,7 @@ tc_close_file(wasm_exec_env_t env, uint64_t *args)
 {
     pw_instance *inst;
     pw_files *f = files_of(env, &inst);
-    int slot = slot_of(f, "teaclave_close_file", (int32_t)args[0], -1);
+    int slot = f ? slot_of(f, "teaclave_close_file", (int32_t)args[0], -1) : -1;
     if (slot < 0) {
         ret_i32(args, -1);
         return;
@@ -307,8 +368,10 @@ int
 pw_files_declare(pw_instance *inst, const char *file_id, const char *path,
                  int is_output)
 {
-    pw_files *f = &inst->files;
+    pw_files *f = files_make(inst);
     pw_file_decl *d;
+    if (!f)
+        return PW_ERR_NOMEM;
     files_init(f);
     if (f->ndecls == f->cap) {
         uint32_t cap = f->cap ? f->cap * 2 : 8;
@@ -335,8 +398,8 @@ pw_files_declare(pw_instance *inst, const char *file_id, const char *path,
 int
 pw_files_output_state(pw_instance *inst, const char *file_id, int *failed)
 {
-    pw_files *f = &inst->files;
-    int d = find_decl(f, file_id, 1);
+    pw_files *f = files_get(inst);
+    int d = f ? find_decl(f, file_id, 1) : -1;
     if (d < 0)
         return -1;
     *failed = f->decls[d].failed;
@@ -346,21 +409,23 @@ pw_files_output_state(pw_instance *inst, const char *file_id, int *failed)
 uint32_t
 pw_files_error_count(pw_instance *inst)
 {
-    return inst->files.nerrors;
+    pw_files *f = files_get(inst);
+    return f ? f->nerrors : 0;
 }
 
 const char *
 pw_files_error(pw_instance *inst, uint32_t i)
 {
-    return i < inst->files.nerrors ? inst->files.errors[i] : NULL;
+    pw_files *f = files_get(inst);
+    return f && i < f->nerrors ? f->errors[i] : NULL;
 }
 
-int
-pw_files_close_all(pw_instance *inst)
+/* Close every open handle of f; how many there were. */
+static int
+files_close_all(pw_files *f)
 {
-    pw_files *f = &inst->files;
     int slot, closed = 0;
-    if (!f->inited)
+    if (!f || !f->inited)
         return 0;
     for (slot = 0; slot < PW_MAX_OPEN_FILES; slot++) {
         if (f->fds[slot] >= 0) {
@@ -371,12 +436,14 @@ pw_files_close_all(pw_instance *inst)
     return closed;
 }
 
-int
-pw_files_reset(pw_instance *inst)
+/* Close what is open and forget declarations and recorded failures. */
+static int
+files_clear(pw_files *f)
 {
-    pw_files *f = &inst->files;
     uint32_t i;
-    int closed = pw_files_close_all(inst);
+    int closed = files_close_all(f);
+    if (!f)
+        return closed;
     for (i = 0; i < f->ndecls; i++) {
         free(f->decls[i].file_id);
         free(f->decls[i].path);
@@ -388,11 +455,32 @@ pw_files_reset(pw_instance *inst)
     return closed;
 }
 
-void
-pw_files_free(pw_instance *inst)
+int
+pw_files_close_all(pw_instance *inst)
 {
-    pw_files_reset(inst);
-    free(inst->files.decls);
-    free(inst->files.errors);
-    memset(&inst->files, 0, sizeof(inst->files));
+    return files_close_all(files_get(inst));
+}
+
+int
+pw_files_reset(pw_instance *inst)
+{
+    return files_clear(files_get(inst));
+}
+
+static void
+files_reset_hook(pw_instance *inst, void *state)
+{
+    (void)inst;
+    files_clear(state);
+}
+
+static void
+files_release(pw_instance *inst, void *state)
+{
+    pw_files *f = state;
+    (void)inst;
+    files_clear(f);
+    free(f->decls);
+    free(f->errors);
+    free(f);
 }

@@ -21,19 +21,24 @@ from ._executor import (
     invoke,
     run,
 )
+from ._file_formats import FORMATS, ProtectedFile
 from ._isolated import IsolatedExecutor
+from ._protected_fs import ProtectedFileError
 from ._result import RunResult
 
 __all__ = [
     "CACHE_BYTES",
     "CACHE_ENTRIES",
     "DEFAULT_POLICY",
+    "FORMATS",
     "POLICIES",
     "TEACLAVE_HEAP_SIZE",
     "TEACLAVE_STACK_SIZE",
     "EntrypointError",
     "Executor",
     "IsolatedExecutor",
+    "ProtectedFile",
+    "ProtectedFileError",
     "RunResult",
     "check_entrypoint",
     "clear_cache",

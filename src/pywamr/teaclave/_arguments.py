@@ -50,9 +50,8 @@ def flatten(arguments: Mapping[str, Any] | None) -> list[bytes]:
 
 def pack(arguments: Mapping[str, Any] | None) -> tuple[int, bytes]:
     """The flattened strings, each NUL-terminated, back to back (and how many)."""
-    if not arguments:
-        if arguments is None or isinstance(arguments, Mapping):
-            return 0, b""
+    if not arguments and (arguments is None or isinstance(arguments, Mapping)):
+        return 0, b""
     texts = _texts(arguments)
     data = "\0".join(texts).encode("utf-8") + b"\0"
     if data.count(b"\0") != len(texts):

@@ -17,13 +17,15 @@ from typing import Any
 from .. import natives
 from .._errors import LinkError, Timeout, Trap, WamrError
 from .._instance import Instance
-from .._lib import DEFAULT_MODE, ERR_NOMEM, OK, raise_status
+from .._lib import DEFAULT_MODE, raise_status
 from .._limits import cap_memory_pages
 from .._module import Module
 from .._runtime import HostSpec, Runtime
 from .._types import FuncType, ValType
 from ._arguments import pack
+from ._file_formats import ProtectedFile
 from ._result import RunResult
+from ._staged import Staging, describe
 
 TEACLAVE_STACK_SIZE = 160 * 1024
 TEACLAVE_HEAP_SIZE = 20 * 1024 * 1024
@@ -35,6 +37,7 @@ _ENTRYPOINT_TYPE = FuncType((ValType.I32, ValType.I32), (ValType.I32,))
 _temp_ids = itertools.count()
 
 PathLike = str | os.PathLike[str]
+FileSpec = PathLike | ProtectedFile  # a plain path, or a file in one of Teaclave's schemas
 Hosts = Mapping[str, Mapping[str, HostSpec]]
 
 
@@ -57,7 +60,8 @@ def check_entrypoint(module: Module) -> None:
         if export.name == ENTRYPOINT and export.type is not None:
             if export.type != _ENTRYPOINT_TYPE:
                 raise EntrypointError(f"entrypoint has type {export.type}, expected "
-                                      f"{_ENTRYPOINT_TYPE} (int entrypoint(int argc, char *argv[]))")
+                                      f"{_ENTRYPOINT_TYPE} "
+                                      "(int entrypoint(int argc, char *argv[]))")
             return
     raise EntrypointError("the payload exports no function named 'entrypoint'")
 
@@ -157,29 +161,35 @@ class Executor:
         assert self._module is not None
         instance = self._module.instantiate(self.stack_size, self.heap_size)
         rc = instance._core.lib.pw_instance_snapshot(instance._c)
-        if rc != OK:
+        if rc != instance._core.lib.PW_OK:
             instance.close()
-            raise_status(rc, "could not snapshot the instance")
+            raise_status(instance._core, rc, "could not snapshot the instance")
         return instance
 
     # ------------------------------------------------------------------
     def run(self, arguments: Mapping[str, Any] | None = None,
-            inputs: Mapping[str, PathLike] | None = None,
-            outputs: Mapping[str, PathLike] | None = None, *,
+            inputs: Mapping[str, FileSpec] | None = None,
+            outputs: Mapping[str, FileSpec] | None = None, *,
             timeout: float | None = None) -> int:
         """Invoke the payload and return its int result; a trap raises
         :class:`~pywamr.Trap` (:class:`~pywamr.Timeout` past the deadline)."""
         return self.invoke(arguments, inputs, outputs, timeout=timeout).unwrap()
 
     def invoke(self, arguments: Mapping[str, Any] | None = None,
-               inputs: Mapping[str, PathLike] | None = None,
-               outputs: Mapping[str, PathLike] | None = None, *,
+               inputs: Mapping[str, FileSpec] | None = None,
+               outputs: Mapping[str, FileSpec] | None = None, *,
                timeout: float | None = None, timings: bool = False) -> RunResult:
         """Invoke the payload; a trap is reported in the result, not raised.
 
-        ``inputs``/``outputs`` map file ids to paths.  Outputs are written to
-        a temporary file beside the path and renamed into place only when the
-        payload returns normally and every write succeeded.
+        ``inputs``/``outputs`` map file ids to paths, or to
+        :class:`ProtectedFile` descriptions (docs/protected-files.md).
+        Outputs are written to a temporary file beside the path and renamed
+        into place only when the payload returns normally and every write
+        succeeded; ``result.output_tags`` has each protected output's tag.
+
+        Raises:
+            ProtectedFileError: a protected input is refused (wrong key or
+                tag, damaged file) before the payload runs; nothing is written.
         """
         packed = pack(arguments)
         input_map = _paths(inputs, "inputs")
@@ -190,7 +200,8 @@ class Executor:
                 raise WamrError("the executor is closed")
             return self._invoke(packed, input_map, output_map, deadline, timings)
 
-    def _invoke(self, packed: tuple[int, bytes], inputs: dict[str, str], outputs: dict[str, str],
+    def _invoke(self, packed: tuple[int, bytes], inputs: dict[str, str | ProtectedFile],
+                outputs: dict[str, str | ProtectedFile],
                 timeout: float | None, timings: bool) -> RunResult:
         marks: dict[str, int] | None = {} if timings else None
         clock = time.perf_counter_ns
@@ -232,28 +243,35 @@ class Executor:
         result.timings = marks
         return result
 
-    def _invoke_kept(self, instance: Instance, packed: tuple[int, bytes], inputs: dict[str, str],
-                     outputs: dict[str, str], timeout: float | None,
+    def _invoke_kept(self, instance: Instance, packed: tuple[int, bytes],
+                     inputs: dict[str, str | ProtectedFile],
+                     outputs: dict[str, str | ProtectedFile], timeout: float | None,
                      mark: Callable[[str], None], marks: dict[str, int] | None) -> RunResult:
         try:
             result = self._call(instance, packed, inputs, outputs, timeout, mark)
         finally:
-            if instance._core.lib.pw_instance_reset(instance._c) != OK:
+            if instance._core.lib.pw_instance_reset(instance._c) != instance._core.lib.PW_OK:
                 instance.close()  # grown memory (or a failed reset): start afresh
                 self._instance = self._snapshotted_instance()
             mark("cleanup")
         result.timings = marks
         return result
 
-    def _call(self, instance: Instance, packed: tuple[int, bytes], inputs: dict[str, str],
-              outputs: dict[str, str], timeout: float | None,
+    def _call(self, instance: Instance, packed: tuple[int, bytes],
+              inputs: dict[str, str | ProtectedFile], outputs: dict[str, str | ProtectedFile], timeout: float | None,
               mark: Callable[[str], None]) -> RunResult:
+        with Staging(inputs, outputs) as staging:  # protected files: verified, then streamed
+            return self._call_staged(instance, packed, staging, timeout, mark)
+
+    def _call_staged(self, instance: Instance, packed: tuple[int, bytes], staging: Staging,
+                     timeout: float | None, mark: Callable[[str], None]) -> RunResult:
         lib, ffi, c = instance._core.lib, instance._core.ffi, instance._c
+        inputs, outputs = staging.inputs, staging.outputs
         temps = {fid: _temp_path(path) for fid, path in outputs.items()} if outputs else {}
         for fid, path in inputs.items():
-            _check(lib.pw_files_declare(c, fid.encode(), os.fsencode(path), 0))
-        for fid, temp in temps.items():
-            _check(lib.pw_files_declare(c, fid.encode(), os.fsencode(temp), 1))
+            _check(instance, lib.pw_files_declare(c, fid.encode(), os.fsencode(path), 0))
+        for fid, temp in {**temps, **staging.fifo_outputs}.items():
+            _check(instance, lib.pw_files_declare(c, fid.encode(), os.fsencode(temp), 1))
         lib.pw_output_capture(c, self.capture_output)
         mark("marshal")
         result = RunResult(return_value=None)
@@ -261,9 +279,9 @@ class Executor:
         try:
             rc = lib.pw_invoke_entry(c, instance.function(ENTRYPOINT)._func, count, data,
                                      len(data), timeout or 0.0, self._ret)
-            if rc == OK:
+            if rc == lib.PW_OK:
                 result.return_value = self._ret[0]
-            elif rc == ERR_NOMEM:
+            elif rc == lib.PW_ERR_NOMEM:
                 raise MemoryError(f"the app heap ({self.heap_size} bytes) cannot hold the "
                                   "arguments")
             else:
@@ -274,7 +292,7 @@ class Executor:
                     result.timed_out = isinstance(trap, Timeout)
             mark("call")
         finally:
-            if inputs or outputs:
+            if inputs or outputs or staging.protected_outputs:
                 result.files_left_open = lib.pw_files_close_all(c)
             errors = lib.pw_files_error_count(c)
             if errors:
@@ -282,6 +300,13 @@ class Executor:
                                       for i in range(errors)]
             if outputs:
                 self._publish(lib, ffi, c, outputs, temps, result)
+            if staging.protected_outputs or staging.inputs:
+                tags, errors = staging.finish(
+                    lambda fid: _output_verdict(lib, ffi, c, fid, result)[1])
+                for fid, tag in tags.items():
+                    result.outputs[fid] = staging.protected_outputs[fid].fspath
+                    result.output_tags[fid] = tag
+                result.file_errors.extend(errors)
         if self.capture_output and lib.pw_output_size(c):
             result.stdout = instance.take_output()
         return result
@@ -343,20 +368,32 @@ def _split_instantiate(instance: Instance, marks: dict[str, int], last: int,
     return now
 
 
-def _paths(mapping: Mapping[str, PathLike] | None, label: str) -> dict[str, str]:
-    if not mapping:
-        if mapping is None or isinstance(mapping, Mapping):
-            return {}
+def _output_verdict(lib: Any, ffi: Any, c: Any, fid: str,
+                    result: RunResult) -> tuple[bool, str | None]:
+    """(created, why it is discarded): ``None`` keeps it, "" means never created."""
+    failed = ffi.new("int *")
+    created = lib.pw_files_output_state(c, fid.encode(), failed) == 1
+    if not created:
+        return False, ""
+    if failed[0]:
+        return True, "a write failed"
+    return True, "the payload trapped" if result.trap is not None else None
+
+
+def _paths(mapping: Mapping[str, FileSpec] | None, label: str) -> dict[str, str | ProtectedFile]:
+    if not mapping and (mapping is None or isinstance(mapping, Mapping)):
+        return {}
     if not isinstance(mapping, Mapping):
         raise TypeError(f"{label} must map file ids to paths")
-    out = {}
+    out: dict[str, str | ProtectedFile] = {}
     for fid, path in mapping.items():
-        if not isinstance(fid, str) or not isinstance(path, (str, os.PathLike)):
+        if not isinstance(fid, str) or not isinstance(path, (str, os.PathLike, ProtectedFile)):
             raise TypeError(f"{label} must map str file ids to paths")
         if "\0" in fid:
             raise ValueError(f"file id {fid!r} contains a NUL character")
-        out[fid] = os.fspath(path)
-        if "\0" in os.fsdecode(out[fid]):  # C would cut the path short there
+        value = out[fid] = describe(path)
+        name = value.fspath if isinstance(value, ProtectedFile) else value
+        if "\0" in os.fsdecode(name):  # C would cut the path short there
             raise ValueError(f"the path of file id {fid!r} contains a NUL character")
     return out
 
@@ -377,9 +414,9 @@ def _temp_path(path: str) -> str:
     return os.path.join(head, f".{tail}.pywamr-{os.getpid()}-{next(_temp_ids)}.tmp")
 
 
-def _check(rc: int) -> None:
-    if rc != OK:
-        raise_status(rc, "could not declare a file")
+def _check(instance: Instance, rc: int) -> None:
+    if rc != instance._core.lib.PW_OK:
+        raise_status(instance._core, rc, "could not declare a file")
 
 
 # -- the one-shot form, with a bounded cache of executors ------------------
@@ -417,8 +454,8 @@ def clear_cache() -> None:
 
 def invoke(payload: bytes | bytearray | memoryview | PathLike,
            arguments: Mapping[str, Any] | None = None,
-           inputs: Mapping[str, PathLike] | None = None,
-           outputs: Mapping[str, PathLike] | None = None, *, mode: str = DEFAULT_MODE,
+           inputs: Mapping[str, FileSpec] | None = None,
+           outputs: Mapping[str, FileSpec] | None = None, *, mode: str = DEFAULT_MODE,
            policy: str = DEFAULT_POLICY, stack_size: int = TEACLAVE_STACK_SIZE,
            heap_size: int = TEACLAVE_HEAP_SIZE, timeout: float | None = None,
            timings: bool = False, max_memory_pages: int | None = None) -> RunResult:
@@ -438,8 +475,8 @@ def invoke(payload: bytes | bytearray | memoryview | PathLike,
 
 def run(payload: bytes | bytearray | memoryview | PathLike,
         arguments: Mapping[str, Any] | None = None,
-        inputs: Mapping[str, PathLike] | None = None,
-        outputs: Mapping[str, PathLike] | None = None, **options: Any) -> int:
+        inputs: Mapping[str, FileSpec] | None = None,
+        outputs: Mapping[str, FileSpec] | None = None, **options: Any) -> int:
     """Run a payload once as Teaclave does and return the entrypoint's result.
 
     A trap raises :class:`~pywamr.Trap` with WAMR's message.  Options:

@@ -38,7 +38,9 @@ from typing import Any
 from .._errors import ClosedError, Timeout, WamrError, WorkerCrashed
 from ._arguments import flatten
 from ._executor import Executor, PathLike, _paths, read_payload
+from ._file_formats import ProtectedFile
 from ._result import RunResult
+from ._staged import absolute
 
 START_METHODS = ("forkserver", "spawn")
 DEFAULT_GRACE = 1.0
@@ -258,8 +260,8 @@ class IsolatedExecutor:
         # Validate here, and send only plain str data (picklable by construction).
         flat = flatten(arguments)
         plain = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
-        input_map = {k: os.path.abspath(v) for k, v in _paths(inputs, "inputs").items()}
-        output_map = {k: os.path.abspath(v) for k, v in _paths(outputs, "outputs").items()}
+        input_map = {k: absolute(v) for k, v in _paths(inputs, "inputs").items()}
+        output_map = {k: absolute(v) for k, v in _paths(outputs, "outputs").items()}
         limit = self.timeout if timeout is None else timeout
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))
                                   or not limit > 0):
@@ -297,7 +299,7 @@ class IsolatedExecutor:
         assert isinstance(value, RunResult)
         if value.outputs:  # report the caller's paths, as Executor does
             given = _paths(outputs, "outputs")
-            value.outputs = {fid: given[fid] for fid in value.outputs}
+            value.outputs = {fid: _path_of(given[fid]) for fid in value.outputs}
         return value
 
     @staticmethod
@@ -402,10 +404,14 @@ class IsolatedExecutor:
         return f"<pywamr.teaclave.IsolatedExecutor {state}>"
 
 
-def _remove_temps(outputs: dict[str, str], pid: int) -> None:
+def _path_of(value: str | ProtectedFile) -> str:
+    return value.fspath if isinstance(value, ProtectedFile) else value
+
+
+def _remove_temps(outputs: Mapping[str, str | ProtectedFile], pid: int) -> None:
     """Remove the temporary outputs a dead worker left (see Executor._call)."""
-    for path in outputs.values():
-        head, tail = os.path.split(path)
+    for value in outputs.values():
+        head, tail = os.path.split(_path_of(value))
         for temp in glob.glob(os.path.join(glob.escape(head),
                                            f".{glob.escape(tail)}.pywamr-{pid}-*.tmp")):
             try:
