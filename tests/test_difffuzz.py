@@ -13,15 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT
+from helpers import ROOT
 
 import pywamr
 
 sys.path.insert(0, str(ROOT))
-from tools.difffuzz.campaign import campaign  # noqa: E402
-from tools.difffuzz.generate import make_module  # noqa: E402
-from tools.difffuzz.outcome import Call, Outcome, compare, memory_difference, same_value  # noqa: E402
+from tools.difffuzz.campaign import campaign
+from tools.difffuzz.generate import make_module
+from tools.difffuzz.outcome import Call, Outcome, compare, memory_difference, same_value
 
 MODULES_PER_MODE = 30
 SEED = 20261202

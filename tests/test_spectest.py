@@ -17,13 +17,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT
+from helpers import ROOT
 
 import pywamr
 
 sys.path.insert(0, str(ROOT))
-from tools.spectest.runner import regressions, run_file, run_suite  # noqa: E402
+from tools.spectest.runner import regressions, run_file, run_suite
 
 SUITE = ROOT.parent / "shared" / "wasm-testsuite"
 BASELINE = ROOT / "tests" / "spectest" / "baseline.json"

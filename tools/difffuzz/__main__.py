@@ -1,4 +1,7 @@
-"""Command line: ``python -m tools.difffuzz run|check|reduce ...`` (docs/differential-fuzzing.md)."""
+"""Command line: ``python -m tools.difffuzz run|check|reduce ...``.
+
+See docs/differential-fuzzing.md.
+"""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,10 @@ def _reader(stream: Any, lines: queue.Queue[str | None]) -> None:
     lines.put(None)
 
 
+def _drain(proc: subprocess.Popen[str], errors: list[str]) -> None:
+    errors.append(proc.stderr.read() if proc.stderr else "")
+
+
 def run_range(mode: str, features: str, seed: int, start: int, stop: int, env: dict[str, str],
               nice: int, deadline: float, until: float = float("inf")) -> list[dict[str, Any]]:
     """Fuzz ``start..stop`` in ``mode``; a worker that dies or hangs is
@@ -37,14 +42,13 @@ def run_range(mode: str, features: str, seed: int, start: int, stop: int, env: d
         cmd = [sys.executable, "-m", "tools.difffuzz.worker", mode, features, str(seed),
                str(index), str(stop), repr(until)]
         if nice:
-            cmd = ["nice", "-n", str(nice)] + cmd
+            cmd = ["nice", "-n", str(nice), *cmd]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
         errors: list[str] = []
-        threading.Thread(target=lambda: errors.append(proc.stderr.read() if proc.stderr else ""),
-                         daemon=True).start()
+        threading.Thread(target=_drain, args=(proc, errors), daemon=True).start()
         current: int | None = None
         while True:
             try:
@@ -120,15 +124,14 @@ def campaign(modes: list[str], features: str, seed: int, count: int, start: int 
         with lock:
             results[mode] += got
 
-    from concurrent.futures import ThreadPoolExecutor
     try:
         with ThreadPoolExecutor(max(1, jobs)) as pool:
             list(pool.map(work_on, tasks))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary: dict[str, Any] = {"features": features, "seed": seed, "start": start,
-                               "count": count, "minutes": minutes, "seconds": round(time.monotonic() - started, 1),
-                               "modes": {}}
+                               "count": count, "minutes": minutes,
+                               "seconds": round(time.monotonic() - started, 1), "modes": {}}
     for mode, records in results.items():
         records.sort(key=lambda r: r["index"])
         statuses = collections.Counter(r["status"] for r in records)

@@ -13,8 +13,8 @@ BASE = ["--enable-sign-ext", "--enable-mutable-globals", "--enable-nontrapping-f
         "--enable-bulk-memory", "--enable-multivalue"]
 FEATURES: dict[str, list[str]] = {
     "base": BASE,
-    "reftypes": BASE + ["--enable-reference-types"],
-    "simd": BASE + ["--enable-simd"],
+    "reftypes": [*BASE, "--enable-reference-types"],
+    "simd": [*BASE, "--enable-simd"],
 }
 INPUT_BYTES = (1024, 16384)   # random input size range: more bytes, bigger modules
 
@@ -45,9 +45,11 @@ def call_arguments(seed: int, index: int, export_index: int, types: list[str]) -
     args: list[object] = []
     for t in types:
         if t == "i32":
-            args.append(rng.choice([0, 1, -1, 0x7FFFFFFF, -0x80000000, rng.getrandbits(32) - (1 << 31)]))
+            args.append(rng.choice([0, 1, -1, 0x7FFFFFFF, -0x80000000,
+                                    rng.getrandbits(32) - (1 << 31)]))
         elif t == "i64":
-            args.append(rng.choice([0, 1, -1, (1 << 63) - 1, -(1 << 63), rng.getrandbits(64) - (1 << 63)]))
+            args.append(rng.choice([0, 1, -1, (1 << 63) - 1, -(1 << 63),
+                                    rng.getrandbits(64) - (1 << 63)]))
         else:
             args.append(rng.choice([0.0, -0.0, 1.0, -1.5, float("inf"), float("-inf"), float("nan"),
                                     rng.uniform(-1e6, 1e6), rng.uniform(-1e-30, 1e30)]))

@@ -125,10 +125,10 @@ def compare(ref: Outcome, got: Outcome) -> tuple[str, str] | None:
             return "trap", (f"{g.trap or 'no trap'} instead of {r.trap or 'no trap'} in "
                             f"{where} ({g.trap_message!r}, result {g.result!r}; reference "
                             f"result {r.result!r})")
-        if r.name != MEMORY_HASH and r.trap is None:
-            if r.result is None or g.result is None or len(r.result) != len(g.result) or \
-                    not all(same_value(a, b) for a, b in zip(r.result, g.result)):
-                return "result", f"{where}: {g.result!r} instead of {r.result!r}"
+        if r.name != MEMORY_HASH and r.trap is None and (
+                r.result is None or g.result is None or len(r.result) != len(g.result)
+                or not all(same_value(a, b) for a, b in zip(r.result, g.result))):
+            return "result", f"{where}: {g.result!r} instead of {r.result!r}"
         if len(r.logs) != len(g.logs) or not all(
                 ra[0] == ga[0] and same_value(ra[1], ga[1]) for ra, ga in zip(r.logs, g.logs)):
             return "log", f"{where}: host calls {g.logs[:20]!r} instead of {r.logs[:20]!r}"

@@ -12,7 +12,8 @@ from .runner import FILE_TIMEOUT, MODES, baseline, run_suite
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.spectest", description=__doc__)
-    parser.add_argument("suite", type=Path, help="a directory of .wast files (a testsuite checkout)")
+    parser.add_argument("suite", type=Path,
+                        help="a directory of .wast files (a testsuite checkout)")
     parser.add_argument("--mode", action="append", choices=MODES,
                         help="mode to run (repeatable; default: all three)")
     parser.add_argument("--file", action="append",

@@ -68,7 +68,7 @@ def run_file(json_path: Path, name: str, mode: str, timeout: float, env: dict[st
     out_path = json_path.with_suffix(f".{mode}.jsonl")
     cmd = [sys.executable, "-m", "tools.spectest.script", mode, str(json_path), str(out_path)]
     if nice:
-        cmd = ["nice", "-n", str(nice)] + cmd
+        cmd = ["nice", "-n", str(nice), *cmd]
     started = time.monotonic()
     try:
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
@@ -92,8 +92,8 @@ def run_file(json_path: Path, name: str, mode: str, timeout: float, env: dict[st
                 last_start = None
                 result.records.append(entry)
     if rc is None:
-        result.status, result.detail = "timeout", f"no result after {timeout:.0f} s " \
-                                                  f"(in the command at line {last_start})"
+        result.status = "timeout"
+        result.detail = f"no result after {timeout:.0f} s (in the command at line {last_start})"
     elif rc != 0:
         how = f"signal {-rc}" if rc < 0 else f"exit status {rc}"
         result.status = "crashed"

@@ -15,8 +15,15 @@ from typing import Any
 
 import pywamr
 
-from .values import Unsupported, Value, is_signalling_nan, matches, quieted_f32_nan, show, \
-    to_argument
+from .values import (
+    Unsupported,
+    Value,
+    is_signalling_nan,
+    matches,
+    quieted_f32_nan,
+    show,
+    to_argument,
+)
 
 CALL_TIMEOUT = 20.0          # seconds per invocation (a hang is a failure, not a stuck run)
 STACK_SIZE = 1 << 20         # the wasm stack: deep but finite recursion must fit
