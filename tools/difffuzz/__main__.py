@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seed", type=int, default=1)
     run.add_argument("--start", type=int, default=0)
     run.add_argument("--count", type=int, default=100)
-    run.add_argument("--jobs", "-j", type=int, default=1)
+    run.add_argument("--jobs", "-j", type=int, default=1, help="worker processes per mode")
     run.add_argument("--minutes", type=float, help="stop starting modules after this long")
     run.add_argument("--nice", type=int, default=0)
     run.add_argument("--deadline", type=float, default=MODULE_DEADLINE,

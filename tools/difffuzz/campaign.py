@@ -101,7 +101,8 @@ def save_finding(crashes: Path, mode: str, features: str, seed: int,
 def campaign(modes: list[str], features: str, seed: int, count: int, start: int = 0,
              jobs: int = 1, nice: int = 0, crashes: Path | None = None,
              deadline: float = MODULE_DEADLINE, minutes: float | None = None) -> dict[str, Any]:
-    """Fuzz modules ``start..start+count`` in every mode; ``jobs`` workers at once.
+    """Fuzz modules ``start..start+count`` in every mode, with ``jobs`` workers per
+    mode (each on its own slice of the index range), all modes at once.
     With ``minutes``, workers stop starting modules after that long (the
     summary counts what was done: the lowest indices of each worker's range)."""
     until = time.time() + 60 * minutes if minutes else float("inf")
@@ -125,7 +126,7 @@ def campaign(modes: list[str], features: str, seed: int, count: int, start: int 
             results[mode] += got
 
     try:
-        with ThreadPoolExecutor(max(1, jobs)) as pool:
+        with ThreadPoolExecutor(len(tasks)) as pool:   # every mode's workers at once
             list(pool.map(work_on, tasks))
     finally:
         shutil.rmtree(work, ignore_errors=True)
