@@ -58,6 +58,14 @@ class Script:
         self.keep: list[Any] = []            # modules stay open while their instances live
         for name, sig in SPECTEST_FUNCS.items():
             self.runtime.register_host("spectest", name, _ignore, sig)
+        define_global = getattr(self.runtime, "define_global", None)
+        if define_global is not None:   # host-defined globals (when pywamr has them)
+            types = pywamr.ValType
+            for name, value, vtype in (("global_i32", 666, types.I32),
+                                       ("global_i64", 666, types.I64),
+                                       ("global_f32", 666.6, types.F32),
+                                       ("global_f64", 666.6, types.F64)):
+                define_global("spectest", name, value, vtype)
 
     # -- modules -------------------------------------------------------
     def _module_bytes(self, command: dict[str, Any]) -> bytes:
@@ -105,6 +113,10 @@ class Script:
         """
         inst = self._instance(command.get("name"))
         as_name = command["as"]
+        register = getattr(self.runtime, "register", None)
+        if register is not None:        # pywamr's own linking (when it has it)
+            register(as_name, inst)
+            return
         missing = []
         for export in inst.module.exports:
             if export.kind != pywamr.ExternKind.FUNC or export.type is None:
@@ -270,7 +282,13 @@ def _get_global(inst: pywamr.Instance, field: str) -> Any:
     kinds = {e.name: e.kind for e in inst.module.exports}
     if kinds.get(field) != pywamr.ExternKind.GLOBAL:
         raise Failure("export not found", f"no exported global {field!r}")
-    raise Unsupported("api: no global export API")
+    try:
+        found = inst.exports[field]
+    except KeyError:
+        raise Unsupported("api: no global export API") from None
+    if not hasattr(found, "value"):
+        raise Unsupported("api: no global export API")
+    return found.value
 
 
 def _as_tuple(result: Any, n: int) -> tuple[Any, ...]:

@@ -66,15 +66,35 @@ def is_signalling_nan(type_: str, bits: int) -> bool:
     return False
 
 
-def to_argument(value: Value) -> int | float:
-    """The Python value to pass for ``value`` (ints unsigned, floats from bits)."""
+@dataclass(frozen=True)
+class ExternToken:
+    """The Python object standing for the script's ``(ref.extern N)``."""
+
+    number: int
+
+
+def reference_values_supported() -> bool:
+    """Does this pywamr pass funcref/externref values (ValType.EXTERNREF exists)?"""
+    import pywamr
+    return hasattr(pywamr.ValType, "EXTERNREF")
+
+
+def to_argument(value: Value) -> object:
+    """The Python value to pass for ``value`` (ints unsigned, floats from bits,
+    references as None or an :class:`ExternToken`)."""
     if value.type in ("i32", "i64"):
         return int(value.raw)
     if value.type in ("f32", "f64"):
         return bits_to_float(value.type, int(value.raw))
     if value.type == "v128":
         raise Unsupported("api: no v128 values")
-    raise Unsupported("api: no reference values")
+    if not reference_values_supported():
+        raise Unsupported("api: no reference values")
+    if value.raw == "null":
+        return None
+    if value.type == "externref":
+        return ExternToken(int(value.raw))
+    raise Unsupported("runner: a non-null funcref argument has no Python form")
 
 
 def result_bits(type_: str, result: Any) -> int:
@@ -88,9 +108,16 @@ def result_bits(type_: str, result: Any) -> int:
 
 def matches(expected: Value, actual: Any) -> bool:
     """Does a pywamr result match an expected value as the spec says?"""
+    if expected.type in ("funcref", "externref"):
+        if not reference_values_supported():
+            raise Unsupported("api: no reference values")
+        if expected.raw == "null":
+            return actual is None
+        if expected.type == "externref" and expected.raw is not None:
+            return bool(actual == ExternToken(int(expected.raw)))
+        return actual is not None                # any non-null funcref
     if expected.type not in SCALARS:
-        raise Unsupported("api: no v128 values" if expected.type == "v128"
-                          else "api: no reference values")
+        raise Unsupported("api: no v128 values")
     if isinstance(actual, bool) or not isinstance(actual, (int, float)):
         return False
     if expected.type in ("f32", "f64") and isinstance(actual, int):
