@@ -25,7 +25,7 @@ from tools.difffuzz.outcome import Call, Outcome, compare, memory_difference, sa
 MODULES_PER_MODE = 30
 SEED = 20261202
 # Divergences of the bounded run that are known engine bugs, each reduced and documented in
-# docs/differential-fuzzing.md (D1..D4): (mode, module index) -> divergence signature.  A fix
+# docs/differential-fuzzing.md (D1..D3): (mode, module index) -> divergence signature.  A fix
 # makes its entries pass silently; remove them then.  Anything else fails the test.
 _ACTIVE_SEGMENT = "trap: no trap instead of out of bounds memory access"   # D1 (or D2 in aot)
 KNOWN: dict[tuple[str, int], str] = {
@@ -35,7 +35,7 @@ KNOWN: dict[tuple[str, int], str] = {
     ("aot", 14): _ACTIVE_SEGMENT, ("aot", 15): _ACTIVE_SEGMENT,                     # D2
     ("aot", 23): _ACTIVE_SEGMENT,                                                   # D2
     ("aot", 4): "result", ("aot", 24): "result",                                    # D3
-    ("aot", 6): "log",                                                              # D4
+    ("aot", 6): "log",              # D1: memory.init of an active segment, then a log call
 }
 needs_binaryen = pytest.mark.skipif(shutil.which("wasm-opt") is None,
                                     reason="binaryen's wasm-opt is not installed (tools/setup.sh)")
