@@ -4,13 +4,15 @@ Every ```python block of README.md and of every docs/*.md (found by itself: a ne
 no registration) runs here. The blocks of one page run in order in one namespace, in a fresh
 subprocess whose working directory is a temporary directory where the repository's tests/ and
 examples/ are reachable by those relative paths. A block preceded by the line
-``<!-- docs-test: skip (REASON) -->`` is not run; the reason is required.
+``<!-- docs-test: skip (REASON) -->`` is not run; the reason is required. In shell blocks, a
+line ``pywamr ARGS  # prints X`` is run and must print X.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +106,32 @@ def test_python_examples_run(page: Path, tmp_path: Path) -> None:
     if done.returncode == AOT_UNAVAILABLE:
         pytest.skip(f"pywamr was built without the AOT compiler: {done.stderr.strip()}")
     assert done.returncode == 0, f"{page_id(page)}:\n{done.stdout}\n{done.stderr}"
+
+
+def cli_examples() -> list[tuple[Path, int, str, str]]:
+    """``pywamr ...  # prints X`` lines of the pages' shell blocks: (page, line, command, X)."""
+    found = []
+    for page in DOC_PAGES:
+        for block in blocks(page):
+            if block.lang not in ("sh", "console") or block.skip:
+                continue
+            for offset, line in enumerate(block.code.split("\n")):
+                command, _, expected = line.partition("# prints ")
+                if command.startswith("pywamr ") and expected:
+                    found.append((page, block.line + offset, command.strip(), expected.strip()))
+    return found
+
+
+@pytest.mark.parametrize("page, line, command, expected", cli_examples(),
+                         ids=lambda v: v.name if isinstance(v, Path) else str(v)[:40])
+def test_cli_examples_print_what_they_say(page: Path, line: int, command: str, expected: str,
+                                          tmp_path: Path) -> None:
+    for name in ("tests", "examples"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    done = run_python("import sys; from pywamr.cli import main; sys.exit(main())",
+                      *shlex.split(command)[1:], cwd=tmp_path)
+    assert (done.returncode, done.stdout.strip()) == (0, expected), \
+        f"{page_id(page)}:{line}: {command}\n{done.stderr}"
 
 
 def test_skipped_examples_say_why() -> None:

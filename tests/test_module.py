@@ -90,7 +90,7 @@ DATA_OUT_OF_BOUNDS = bytes.fromhex("0061736d0100000005030100010b090100418080040b
 
 def test_instantiation_error(runtime: pywamr.Runtime) -> None:
     module = runtime.load(DATA_OUT_OF_BOUNDS)
-    with pytest.raises(pywamr.InstantiationError, match="data segment does not fit"):
+    with pytest.raises(pywamr.InstantiationError, match="out of bounds memory access"):
         module.instantiate(heap_size=0)
     with pytest.raises(pywamr.InstantiationError):
         module.instantiate(heap_size=0)  # the module stays usable for another attempt

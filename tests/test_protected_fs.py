@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -212,7 +213,7 @@ def test_a_flipped_bit_anywhere_is_detected(tmp_path, offset):
     if offset in UNAUTHENTICATED:
         assert verify(spec) == tag
         return
-    with pytest.raises(ProtectedFileError, match="Corrupted input file|user key"):
+    with pytest.raises(ProtectedFileError, match=r"Corrupted input file|user key"):
         verify(spec)
 
 
@@ -388,3 +389,38 @@ def test_cli_refusals_are_clear_and_write_nothing(tmp_path):
     assert done.returncode == 1 and b"not valid hex" in done.stderr
     done = _cli("verify", str(tmp_path / "missing"), "--key", key)
     assert done.returncode == 1 and b"No such file" in done.stderr
+
+
+def test_random_damage_never_escapes_as_another_error(tmp_path):
+    """Seeded random flips, truncations and appends: authenticated or ProtectedFileError."""
+    rng = random.Random(20261202)
+    path, plain, tag = _written(tmp_path, 3072 + 200 * 4096 + 77)  # 3 MHT nodes
+    with open(path, "rb") as handle:
+        pristine = handle.read()
+    outcomes = {"refused": 0, "accepted": 0}
+    for _ in range(60):
+        blob = bytearray(pristine)
+        kind = rng.choice(["flip", "flip", "truncate", "append", "zero-node"])
+        if kind == "flip":
+            for _ in range(rng.randint(1, 4)):
+                at = rng.randrange(len(blob))
+                blob[at] ^= 1 << rng.randrange(8)
+        elif kind == "truncate":
+            del blob[rng.randrange(len(blob)):]
+        elif kind == "append":
+            blob += os.urandom(rng.randint(1, 3 * NODE))
+        else:
+            node = rng.randrange(len(blob) // NODE)
+            blob[node * NODE:(node + 1) * NODE] = bytes(NODE)
+        with open(path, "wb") as handle:
+            handle.write(blob)
+        out = io.BytesIO()
+        try:
+            assert decrypt(ProtectedFile(path, KEY, tag=tag), out) == tag
+        except ProtectedFileError:
+            outcomes["refused"] += 1
+            assert out.getvalue() == b""  # nothing released
+        else:
+            outcomes["accepted"] += 1
+            assert out.getvalue() == plain  # only harmless damage is accepted
+    assert outcomes["refused"] > 30

@@ -8,11 +8,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import example, payload
+from helpers import example, payload
 
 from pywamr import MODES, teaclave
 from pywamr.teaclave import ProtectedFile, ProtectedFileError, _staged
@@ -22,13 +21,6 @@ KEY = bytes(range(16))
 OUT_KEY = bytes(range(100, 116))
 IV = bytes([7] * 12)
 ALL_MODES = [m for m in ("fast-interp", "classic-interp", "aot") if m in MODES]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    teaclave.clear_cache()
-    yield
-    teaclave.clear_cache()
 
 
 def _staged_dirs() -> set[str]:
@@ -189,3 +181,74 @@ def test_pywamr_run_with_protected_files(tmp_path: Path) -> None:
     command[-3] = f"input_a=key={KEY.hex()},tag={'00' * 16}"
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1 and "Corrupted input file" in done.stderr
+
+
+def _read_all(path: str) -> bytes:
+    """What the natives do: open, read until 0, close."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        out = bytearray()
+        while True:
+            block = os.read(fd, 10000)
+            if not block:
+                return bytes(out)
+            out += block
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("limit", [_staged.MEMORY_INPUT_LIMIT, 0])
+def test_staged_inputs_reopen_from_the_start(tmp_path: Path, limit: int,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_staged, "MEMORY_INPUT_LIMIT", limit)
+    data = os.urandom(300000)
+    spec = _protect(tmp_path / "in.enc", data)
+    with _staged.Staging({"in": spec}, {}) as staging:
+        path = staging.inputs["in"]
+        assert path.startswith("/proc/self/fd/") == (limit > 0)
+        assert _read_all(path) == data
+        assert _read_all(path) == data  # a second open after the first closed: from the start
+        fd = os.open(path, os.O_RDONLY)  # a reader that stops early ...
+        assert os.read(fd, 100) == data[:100]
+        os.close(fd)
+        assert _read_all(path) == data  # ... does not disturb the next one
+        first = os.open(path, os.O_RDONLY)  # two handles at once read independently
+        head = os.read(first, 1)  # (once the first has data; see _staged's known limits)
+        second = os.open(path, os.O_RDONLY)
+        try:
+            for fd, got in ((first, bytearray(head)), (second, bytearray())):
+                while block := os.read(fd, 65536):
+                    got += block
+                assert got == data
+        finally:
+            os.close(first)
+            os.close(second)
+        assert staging.finish(lambda fid: None) == ({}, [])
+
+
+def test_staged_output_created_again_keeps_the_last_version(tmp_path: Path) -> None:
+    out = ProtectedFile(tmp_path / "out.enc", OUT_KEY)
+    with _staged.Staging({}, {"out": out}) as staging:
+        fifo = staging.fifo_outputs["out"]
+        drain = staging._drains["out"]
+        for n, text in enumerate((b"first version, longer", b"second")):
+            fd = os.open(fifo, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.write(fd, text)
+            os.close(fd)
+            deadline = time.monotonic() + 30
+            while drain.closes <= n and time.monotonic() < deadline:
+                time.sleep(0.01)  # the drain notices the close (see _staged's known limits)
+        tags, errors = staging.finish(lambda fid: None)
+    assert errors == [] and _plaintext(out, tags["out"]) == b"second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.enc"]
+
+
+def test_staged_output_discarded_leaves_nothing(tmp_path: Path) -> None:
+    out = ProtectedFile(tmp_path / "out.enc", OUT_KEY)
+    with _staged.Staging({}, {"out": out}) as staging:
+        fd = os.open(staging.fifo_outputs["out"], os.O_WRONLY)
+        os.write(fd, b"x" * 100000)
+        os.close(fd)
+        assert staging.finish(lambda fid: "a write failed") == (
+            {}, ["output 'out' discarded: a write failed"])
+    assert list(tmp_path.iterdir()) == []

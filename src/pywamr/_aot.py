@@ -76,7 +76,7 @@ DEFAULT_CPU = "x86-64-v2" if HOST_TARGET == "x86_64" else "generic"
 # is bounds-checked by guard pages, but the native stack is not (so the code
 # checks it), and the thread manager's suspend flags stop a call on timeout.
 _FIXED_OPTIONS = {"bounds_checks": 0, "stack_bounds_checks": 1, "thread_mgr": True,
-                  "aux_stack_check": True, "bulk_memory": True, "ref_types": False}
+                  "aux_stack_check": True, "bulk_memory": True, "ref_types": True}
 
 _ERRORS = {-1: "WAMR could not load the module", -2: "compilation failed", -3: "out of memory",
            -4: "the compiler could not start"}

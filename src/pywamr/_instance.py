@@ -41,18 +41,24 @@ class Instance:
     def _create(cls, module: Module, stack_size: int, heap_size: int) -> Instance:
         lib, ffi = module._core.lib, module._core.ffi
         self = cls.__new__(cls)
-        self._handle = _host.track_instance(self)
-        out = ffi.new("pw_instance **")
-        err = ffi.new("char[]", ERR_BUF)
-        rc = lib.pw_instance_new(module._c, stack_size, heap_size, self._handle, out, err, ERR_BUF)
-        if rc != lib.PW_OK:
-            raise_status(module._core, rc, err)
         self._module = module
         self._core = module._core
-        self._c = ffi.gc(out[0], lib.pw_instance_free)
         self._functions = {}
         self._host_error = None
         self._memory = None
+        self._handle = _host.track_instance(self)
+        raw = lib.pw_instance_alloc(self._handle)
+        if raw == ffi.NULL:
+            raise MemoryError("out of memory creating an instance")
+        self._c = ffi.gc(raw, lib.pw_instance_free)
+        err = ffi.new("char[]", ERR_BUF)
+        # The start function runs in here and may call host functions.
+        rc = lib.pw_instance_start(self._c, module._c, stack_size, heap_size, err, ERR_BUF)
+        if rc != lib.PW_OK:
+            if self._host_error is not None:  # a host function raised: that is the error
+                exc, self._host_error = self._host_error, None
+                raise exc
+            raise_status(module._core, rc, err)
         return self
 
     @property

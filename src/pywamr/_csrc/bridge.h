@@ -84,10 +84,15 @@ int pw_module_import(pw_module *module, uint32_t i, const char **module_name,
                      int *linked);
 
 /* ---- instances and calls (instance.c) -------------------------------- */
-/* Failures are PW_ERR_INSTANTIATE with the reason in err. */
-int pw_instance_new(pw_module *module, uint32_t stack_size, uint32_t heap_size,
-                    uint32_t handle, pw_instance **out, char *err,
-                    uint32_t err_len);
+/* A new, not yet instantiated handle (NULL when out of memory); handle is
+ * what Python host functions receive as the instance. */
+pw_instance *pw_instance_alloc(uint32_t handle);
+/* Instantiate module into inst.  Host functions called by the start function
+ * see the instance (its memory; its exports are callable only once this
+ * returns).  Failures are PW_ERR_INSTANTIATE with the reason in err; the
+ * handle is then closed (free it with pw_instance_free). */
+int pw_instance_start(pw_instance *inst, pw_module *module, uint32_t stack_size,
+                      uint32_t heap_size, char *err, uint32_t err_len);
 /* Deinstantiate now, or as soon as the last memory view is released.
  * Fails with PW_ERR_BUSY while a call is running on another thread. */
 int pw_instance_close(pw_instance *inst);
@@ -99,7 +104,7 @@ int pw_instance_snapshot(pw_instance *inst);
 /* Restore the recorded state; PW_ERR_STATE if it cannot be (e.g. the memory
  * grew): replace the instance then. */
 int pw_instance_reset(pw_instance *inst);
-/* How long pw_instance_new spent instantiating and creating the exec env. */
+/* How long pw_instance_start spent instantiating and creating the exec env. */
 void pw_instance_timings(pw_instance *inst, uint64_t *instantiate_ns,
                          uint64_t *exec_env_ns);
 const char *pw_instance_error(pw_instance *inst);

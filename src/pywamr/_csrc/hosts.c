@@ -191,6 +191,22 @@ pw_hosts_set(pw_hosts *h, const char *module_name, const char *name,
     return PW_OK;
 }
 
+/* The instance whose instantiation runs on this thread: a start function
+ * may call host functions before wasm_runtime_instantiate has returned. */
+__thread pw_instance *pw_tls_instantiating;
+
+pw_instance *
+pw_instance_of(wasm_module_inst_t module_inst)
+{
+    pw_instance *inst = wasm_runtime_get_custom_data(module_inst);
+    if (!inst && pw_tls_instantiating) {
+        inst = pw_tls_instantiating;
+        inst->module_inst = module_inst;
+        wasm_runtime_set_custom_data(module_inst, inst);
+    }
+    return inst;
+}
+
 /* ------------------------------------------------------------------ */
 /* The trampoline: every host import of every module lands here.       */
 /* ------------------------------------------------------------------ */
@@ -231,7 +247,7 @@ pw_trampoline(wasm_exec_env_t exec_env, uint64_t *args)
 {
     pw_entry *e = wasm_runtime_get_function_attachment(exec_env);
     wasm_module_inst_t module_inst = wasm_runtime_get_module_inst(exec_env);
-    pw_instance *inst = wasm_runtime_get_custom_data(module_inst);
+    pw_instance *inst = pw_instance_of(module_inst);
     char msg[192];
     uint64_t mem_size = 0;
     uint8_t *base;

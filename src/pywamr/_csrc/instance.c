@@ -110,20 +110,26 @@ pw_instance_deinstantiate(pw_instance *inst)
     }
 }
 
-int
-pw_instance_new(pw_module *m, uint32_t stack_size, uint32_t heap_size,
-                uint32_t handle, pw_instance **out, char *err,
-                uint32_t err_len)
+pw_instance *
+pw_instance_alloc(uint32_t handle)
 {
-    pw_instance *inst;
+    pw_instance *inst = calloc(1, sizeof(*inst));
+    if (inst)
+        inst->handle = handle;
+    return inst;
+}
+
+int
+pw_instance_start(pw_instance *inst, pw_module *m, uint32_t stack_size,
+                  uint32_t heap_size, char *err, uint32_t err_len)
+{
+    pw_instance *outer;
+    wasm_module_inst_t module_inst;
     uint64_t t0, t1;
-    *out = NULL;
-    inst = calloc(1, sizeof(*inst));
-    if (!inst) {
-        set_err(err, err_len, "out of memory");
-        return PW_ERR_INSTANTIATE;
+    if (inst->module || inst->closed) {
+        set_err(err, err_len, "the instance was already started");
+        return PW_ERR_STATE;
     }
-    inst->handle = handle;
     inst->stack_size = stack_size;
     pw_module_retain(m);
     inst->module = m;
@@ -132,24 +138,31 @@ pw_instance_new(pw_module *m, uint32_t stack_size, uint32_t heap_size,
         goto fail;
     }
     t0 = now_ns();
-    inst->module_inst =
+    outer = pw_tls_instantiating; /* a host function may instantiate another */
+    pw_tls_instantiating = inst;
+    module_inst =
         wasm_runtime_instantiate(m->module, stack_size, heap_size, err, err_len);
-    if (!inst->module_inst)
+    pw_tls_instantiating = outer;
+    /* On failure WAMR has already freed what pw_instance_of may have seen. */
+    inst->module_inst = module_inst;
+    if (!module_inst)
         goto fail;
-    wasm_runtime_set_custom_data(inst->module_inst, inst);
+    wasm_runtime_set_custom_data(module_inst, inst);
+    /* No file is declared before the first call: whatever the start function
+     * tried is forgotten, so every call of every policy starts alike. */
+    pw_instance_reset_attachments(inst);
     t1 = now_ns();
-    inst->exec_env = wasm_runtime_create_exec_env(inst->module_inst, stack_size);
+    inst->exec_env = wasm_runtime_create_exec_env(module_inst, stack_size);
     inst->instantiate_ns = t1 - t0;
     inst->exec_env_ns = now_ns() - t1;
     if (!inst->exec_env) {
         set_err(err, err_len, "could not create an execution environment");
         goto fail;
     }
-    *out = inst;
     return PW_OK;
 fail:
+    inst->closed = 1;
     pw_instance_deinstantiate(inst);
-    free(inst);
     return PW_ERR_INSTANTIATE;
 }
 
@@ -233,6 +246,12 @@ enter(pw_instance *inst)
     uintptr_t self = (uintptr_t)pthread_self(), expected = 0;
     if (inst->closed)
         return PW_ERR_CLOSED;
+    if (!inst->exec_env) { /* a host function called by the start function */
+        snprintf(inst->error, sizeof(inst->error),
+                 "the instance is still being instantiated: its functions "
+                 "cannot be called from its start function's host calls");
+        return PW_ERR_STATE;
+    }
     if (!__atomic_compare_exchange_n(&inst->owner, &expected, self, 0,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         if (expected != self)

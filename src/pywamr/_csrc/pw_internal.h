@@ -131,9 +131,16 @@ struct pw_instance {
     struct pw_instance *watch_next;
     /* optional features' state (reset snapshot, Teaclave files) */
     pw_attachment attachments[PW_MAX_ATTACHMENTS];
-    /* phase timings of pw_instance_new, nanoseconds */
+    /* phase timings of pw_instance_start, nanoseconds */
     uint64_t instantiate_ns, exec_env_ns;
 };
+
+/* The pw_instance of a WAMR instance, also while its start function runs
+ * (before wasm_runtime_instantiate has returned). */
+pw_instance *pw_instance_of(wasm_module_inst_t module_inst);
+/* The instance being instantiated on this thread (hosts.c; set by
+ * pw_instance_start around wasm_runtime_instantiate). */
+extern __thread pw_instance *pw_tls_instantiating;
 
 /* The instance whose call is running on this thread (guest output). */
 extern __thread pw_instance *pw_tls_current;

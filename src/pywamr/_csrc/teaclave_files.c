@@ -72,8 +72,7 @@ files_make(pw_instance *inst)
 static pw_files *
 files_of(wasm_exec_env_t env, pw_instance **out_inst)
 {
-    pw_instance *inst =
-        wasm_runtime_get_custom_data(wasm_runtime_get_module_inst(env));
+    pw_instance *inst = pw_instance_of(wasm_runtime_get_module_inst(env));
     *out_inst = inst;
     return files_make(inst);
 }

@@ -258,8 +258,8 @@ class Executor:
         return result
 
     def _call(self, instance: Instance, packed: tuple[int, bytes],
-              inputs: dict[str, str | ProtectedFile], outputs: dict[str, str | ProtectedFile], timeout: float | None,
-              mark: Callable[[str], None]) -> RunResult:
+              inputs: dict[str, str | ProtectedFile], outputs: dict[str, str | ProtectedFile],
+              timeout: float | None, mark: Callable[[str], None]) -> RunResult:
         with Staging(inputs, outputs) as staging:  # protected files: verified, then streamed
             return self._call_staged(instance, packed, staging, timeout, mark)
 

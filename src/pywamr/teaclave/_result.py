@@ -21,8 +21,8 @@ class RunResult:
     ``files_left_open`` counts handles the payload did not close (pywamr
     closed them).  ``outputs`` maps each declared output that was written
     completely to its path; ``output_tags`` has the authentication tag of
-    each protected output written (Teaclave's ``TaskOutputs`` tags).  ``timings`` (nanoseconds per phase) is filled
-    when asked for.
+    each protected output written (Teaclave's ``TaskOutputs`` tags).
+    ``timings`` (nanoseconds per phase) is filled when asked for.
     """
 
     return_value: int | None

@@ -8,11 +8,11 @@ staged under another path that the executor declares in its place:
   plaintext are then decrypted into an anonymous in-memory file
   (``memfd``, declared as ``/proc/self/fd/N``): every open gets the file
   from its start and reads behave exactly as on a plain file.  A larger
-  input is streamed: a named pipe (FIFO) in a private directory (mode
-  0700), and a feeder thread that waits for the payload to open it and
-  writes the plaintext into it node by node.  Each open, after the
-  previous reader closed, gets the file from its start; a read may return
-  fewer bytes than asked before the end (as pipes do).
+  input is streamed through named pipes (FIFOs) in a private directory
+  (mode 0700): each open by the payload reaches a FIFO of its own, into
+  which a thread writes the plaintext node by node, so every handle reads
+  the file from its start; a read may return fewer bytes than asked before
+  the end (as pipes do).
 * an output's FIFO is drained by a thread that encrypts what the payload
   writes, node by node, into a temporary file beside the destination (in
   the requested schema and key); when the executor publishes the output,
@@ -22,15 +22,15 @@ staged under another path that the executor declares in its place:
 
 Plaintext only ever exists in pipe buffers and in memory: nothing of it is
 written to disk.  The payload runs without the GIL, so the threads run
-alongside it.  Known limits of the streamed forms: two handles open on
-one large protected input at the same time share one stream; an output
+alongside it.  Known limits of the streamed forms: a second open of one large
+input made before the first handle received any data may share the first
+handle's stream; an output
 closed and created again before the drain thread saw the first close keeps
 both versions' bytes.
 """
 
 from __future__ import annotations
 
-import errno
 import itertools
 import os
 import select
@@ -79,63 +79,78 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class _Feeder(threading.Thread):
-    """Writes one input's plaintext into its FIFO, once per open by the payload."""
+    """Serves one large input: every open by the payload gets its own FIFO.
 
-    def __init__(self, fid: str, spec: ProtectedFile, fifo: str) -> None:
+    The declared path is a symbolic link to the FIFO the next open will
+    reach.  When a reader connects, the link is moved to a fresh FIFO (so the
+    next open is independent) and a sender thread writes the plaintext into
+    the connected one, node by node.
+    """
+
+    def __init__(self, fid: str, spec: ProtectedFile, directory: str, n: int) -> None:
         super().__init__(name=f"pywamr-input-{fid}", daemon=True)
-        self.fid, self.spec, self.fifo = fid, spec, fifo
+        self.fid, self.spec = fid, spec
+        self._dir, self._n, self._count = directory, n, 0
+        self.path = os.path.join(directory, f"in{n}")
         self.stop = threading.Event()
-        self.error: str | None = None
+        self.errors: list[str] = []
+        self._senders: list[threading.Thread] = []
+        self._fifo = self._next_fifo()
+
+    def _next_fifo(self) -> str:
+        fifo = os.path.join(self._dir, f"in{self._n}.{self._count}")
+        self._count += 1
+        os.mkfifo(fifo, 0o600)
+        link = fifo + ".link"
+        os.symlink(os.path.basename(fifo), link)
+        os.replace(link, self.path)  # atomically: the next open reaches the new FIFO
+        return fifo
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                fd = os.open(self.fifo, os.O_WRONLY | os.O_CLOEXEC)  # until the payload opens
+                fd = os.open(self._fifo, os.O_WRONLY | os.O_CLOEXEC)  # until the payload opens
             except OSError:
                 return
-            try:
-                if self.stop.is_set():
-                    return
-                with plaintext_reader(self.spec) as reader:
-                    for chunk in chunks(reader):
-                        _write_all(fd, chunk)
-            except BrokenPipeError:
-                pass  # the payload closed the input before its end
-            except ProtectedFileError as exc:  # the file changed after it was verified
-                self.error = f"input '{self.fid}': {exc}"
-                return
-            except OSError as exc:
-                self.error = f"input '{self.fid}': {exc}"
-                return
-            finally:
+            if self.stop.is_set():
                 os.close(fd)
-            self._wait_reader_gone()
-
-    def _wait_reader_gone(self) -> None:
-        """Return once the payload's handle is closed, so a reopen starts afresh."""
-        pause = 0.0001
-        while not self.stop.is_set():
+                return
             try:
-                probe = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+                self._fifo = self._next_fifo()
             except OSError as exc:
-                if exc.errno == errno.ENXIO:
-                    return  # no reader left
-                raise
-            os.close(probe)
-            self.stop.wait(pause)  # returns at once when the run is over
-            pause = min(pause * 2, 0.005)
+                self.errors.append(f"input '{self.fid}': {exc}")
+                os.close(fd)
+                return
+            sender = threading.Thread(target=self._send, args=(fd,), daemon=True,
+                                      name=f"pywamr-input-{self.fid}-{self._count}")
+            self._senders.append(sender)
+            sender.start()
+
+    def _send(self, fd: int) -> None:
+        try:
+            with plaintext_reader(self.spec) as reader:
+                for chunk in chunks(reader):
+                    _write_all(fd, chunk)
+        except BrokenPipeError:
+            pass  # the payload closed the input before its end
+        except (ProtectedFileError, OSError) as exc:  # e.g. the file changed after verification
+            self.errors.append(f"input '{self.fid}': {exc}")
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
-        """Stop; wake the thread if it waits for a reader that will never come."""
+        """Stop (every payload handle is closed by now); wake a waiting open."""
         self.stop.set()
         for _ in range(_RELEASE_TRIES):
             if not self.is_alive():
-                return
+                break
             try:
-                os.close(os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+                os.close(os.open(self._fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
             except OSError:
                 pass
             self.join(0.01)
+        for sender in self._senders:
+            sender.join(5.0)
 
 
 class _Drain(threading.Thread):
@@ -148,6 +163,7 @@ class _Drain(threading.Thread):
         self.stored_name = os.path.basename(spec.fspath)
         self.writer: PlaintextWriter | None = None
         self.error: str | None = None
+        self.closes = 0  # payload closes seen so far
         self._fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         self._stop_r, self._stop_w = os.pipe()
 
@@ -183,6 +199,7 @@ class _Drain(threading.Thread):
                     assert self.writer is not None
                     self.writer.write(data)
                     continue
+                self.closes += 1
                 poller.unregister(self._fd)  # the payload closed it: wait for a new open
                 os.close(self._fd)
                 self._fd = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -261,10 +278,8 @@ class Staging:
         self._dir = tempfile.mkdtemp(prefix="pywamr-staged-")  # mode 0700
         try:
             for n, (fid, spec) in enumerate(protected_inputs.items()):
-                fifo = os.path.join(self._dir, f"in{n}")
-                os.mkfifo(fifo, 0o600)
-                self.inputs[fid] = fifo
-                feeder = _Feeder(fid, spec, fifo)
+                feeder = _Feeder(fid, spec, self._dir, n)
+                self.inputs[fid] = feeder.path
                 self._feeders.append(feeder)
                 feeder.start()
             for n, (fid, spec) in enumerate(self.protected_outputs.items()):
@@ -306,8 +321,7 @@ class Staging:
         errors: list[str] = []
         for feeder in self._feeders:
             feeder.release()
-            if feeder.error:
-                errors.append(feeder.error)
+            errors.extend(feeder.errors)
         for fid, drain in self._drains.items():
             drain.release()
             why = drain.error or publish(fid)
