@@ -73,6 +73,57 @@ class ExternToken:
     number: int
 
 
+LANE_BITS = {"i8": 8, "i16": 16, "i32": 32, "i64": 64, "f32": 32, "f64": 64}
+
+
+def v128_supported() -> bool:
+    """Does this pywamr pass v128 values (as 128-bit ints, lane 0 lowest)?"""
+    import pywamr
+    return hasattr(pywamr.ValType, "V128")
+
+
+def v128_from_lanes(value: Value) -> int:
+    """A v128 argument as pywamr takes it: an unsigned 128-bit int, lane 0 in the low bits."""
+    if not v128_supported():
+        raise Unsupported("api: no v128 values")
+    width = LANE_BITS[value.lane_type or "i32"]
+    result = 0
+    for i, lane in enumerate(value.raw):
+        result |= (int(lane) & ((1 << width) - 1)) << (i * width)
+    return result
+
+
+def v128_matches(expected: Value, actual: Any) -> bool:
+    """Lane by lane: bit patterns, or a NaN class for float lanes."""
+    if not v128_supported():
+        raise Unsupported("api: no v128 values")
+    if isinstance(actual, bool) or not isinstance(actual, int):
+        return False
+    lane_type = expected.lane_type or "i32"
+    width = LANE_BITS[lane_type]
+    for i, lane in enumerate(expected.raw):
+        bits = (actual >> (i * width)) & ((1 << width) - 1)
+        if lane in ("nan:canonical", "nan:arithmetic"):
+            if not matches(Value(lane_type, lane), bits_to_float(lane_type, bits)
+                           if lane_type == "f64" else _f32_lane(bits)):
+                return False
+        elif bits != int(lane) & ((1 << width) - 1):
+            return False
+    return True
+
+
+class _F32Lane(float):
+    """An f32 lane's bits carried exactly (a Python float would quiet a signalling NaN)."""
+
+    bits: int
+
+
+def _f32_lane(bits: int) -> float:
+    lane = _F32Lane(bits_to_float("f32", bits))
+    lane.bits = bits
+    return lane
+
+
 def reference_values_supported() -> bool:
     """Does this pywamr pass funcref/externref values (ValType.EXTERNREF exists)?"""
     import pywamr
@@ -87,7 +138,7 @@ def to_argument(value: Value) -> object:
     if value.type in ("f32", "f64"):
         return bits_to_float(value.type, int(value.raw))
     if value.type == "v128":
-        raise Unsupported("api: no v128 values")
+        return v128_from_lanes(value)
     if not reference_values_supported():
         raise Unsupported("api: no reference values")
     if value.raw == "null":
@@ -99,6 +150,8 @@ def to_argument(value: Value) -> object:
 
 def result_bits(type_: str, result: Any) -> int:
     """A pywamr result as the unsigned bit pattern of its wasm type."""
+    if isinstance(result, _F32Lane):
+        return result.bits
     if type_ == "i32":
         return int(result) & 0xFFFFFFFF
     if type_ == "i64":
@@ -116,8 +169,10 @@ def matches(expected: Value, actual: Any) -> bool:
         if expected.type == "externref" and expected.raw is not None:
             return bool(actual == ExternToken(int(expected.raw)))
         return actual is not None                # any non-null funcref
+    if expected.type == "v128":
+        return v128_matches(expected, actual)
     if expected.type not in SCALARS:
-        raise Unsupported("api: no v128 values")
+        raise Unsupported(f"runner: unknown value type {expected.type}")
     if isinstance(actual, bool) or not isinstance(actual, (int, float)):
         return False
     if expected.type in ("f32", "f64") and isinstance(actual, int):
