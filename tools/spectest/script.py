@@ -118,7 +118,14 @@ class Script:
             register(as_name, inst)
             return
         missing = []
+        define_global = getattr(self.runtime, "define_global", None)
         for export in inst.module.exports:
+            if export.kind == pywamr.ExternKind.GLOBAL and define_global is not None:
+                # A copy of the value: right for immutable globals (a mutable one is not shared).
+                glob = inst.exports[export.name]
+                define_global(as_name, export.name, glob.value, glob.type.content,
+                              mutable=glob.type.mutable)
+                continue
             if export.kind != pywamr.ExternKind.FUNC or export.type is None:
                 missing.append(f"{export.kind} {export.name!r}")
                 continue
@@ -129,7 +136,7 @@ class Script:
             self.runtime.register_host(as_name, export.name, _forwarder(func),
                                        export.type.signature)
         if missing:
-            raise Failure("link: cannot re-export non-function or multi-value exports",
+            raise Failure("link: cannot re-export these exports (no API)",
                           ", ".join(missing))
 
     # -- actions -------------------------------------------------------
