@@ -138,7 +138,7 @@ def campaign(modes: list[str], features: str, seed: int, count: int, start: int 
         statuses = collections.Counter(r["status"] for r in records)
         kinds = collections.Counter(r.get("kind") for r in records if r["status"] == "divergence")
         findings = [r for r in records if r["status"] in ("divergence", "crash", "hang",
-                                                           "generate-failed")]
+                                                           "api-error", "generate-failed")]
         if crashes is not None:
             for r in findings:
                 if r["status"] != "generate-failed":

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .outcome import HANG_RESET, LOG_SIGNATURES, NUMERIC, Call, Outcome, trap_category
+from .wasmtypes import function_exports
 
 CALL_TIMEOUT = 10.0          # seconds per export call in pywamr
 LETTERS = {"i32": "i", "i64": "I", "f32": "f", "f64": "F"}
@@ -22,10 +23,6 @@ class Export:
     @property
     def callable(self) -> bool:
         return set(self.params + self.results) <= NUMERIC
-
-
-def _wt_type(t: Any) -> str:
-    return str(t).lower()
 
 
 class Reference:
@@ -46,12 +43,9 @@ class Reference:
             module = self.wasmtime.Module(self.engine, wasm)
         except Exception as exc:  # noqa: BLE001 (wasmtime's error for an invalid module)
             return [], [], f"{type(exc).__name__}: {exc}"
-        exports = []
-        for exp in module.exports:
-            ty = exp.type
-            if isinstance(ty, self.wasmtime.FuncType):
-                exports.append(Export(exp.name, tuple(_wt_type(p) for p in ty.params),
-                                      tuple(_wt_type(r) for r in ty.results)))
+        # Types from the binary: wasmtime-py aborts on the kind of a v128 type.
+        exports = [Export(name, params, results)
+                   for name, params, results in function_exports(wasm)]
         imports = [(imp.module, imp.name or "") for imp in module.imports]
         return exports, imports, None
 
@@ -71,8 +65,11 @@ class Reference:
         except wasmtime.Trap as exc:
             return Outcome(refused=f"start trapped: {exc.message}")
         exports = instance.exports(store)
-        memory = next((e for e in (exports[n] for n in _export_names(module))
-                       if isinstance(e, wasmtime.Memory)), None)
+        # Only the memory export is fetched: wasmtime-py aborts the process when it is
+        # handed a v128 global.
+        memory_name = next((e.name for e in module.exports
+                            if isinstance(e.type, wasmtime.MemoryType)), None)
+        memory = exports[memory_name] if memory_name is not None else None
         reset = exports[HANG_RESET] if HANG_RESET in _export_names(module) else None
         outcome = Outcome()
         for export, args in calls:
