@@ -145,7 +145,7 @@ def campaign(modes: list[str], features: str, seed: int, count: int, start: int 
                     r["saved"] = str(save_finding(crashes, mode, features, seed, r))
         summary["modes"][mode] = {
             "modules": len(records),
-            "compared": statuses["ok"] + statuses["divergence"],
+            "compared": statuses["ok"] + statuses["divergence"] + statuses["nan-explained"],
             "statuses": dict(statuses),
             "divergence_kinds": {k: v for k, v in kinds.items() if k},
             "export_calls": sum(r.get("calls", 0) for r in records),

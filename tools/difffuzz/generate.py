@@ -61,3 +61,16 @@ def call_arguments(seed: int, index: int, export_index: int, types: list[str]) -
             args.append(rng.choice([0.0, -0.0, 1.0, -1.5, float("inf"), float("-inf"), float("nan"),
                                     rng.uniform(-1e6, 1e6), rng.uniform(-1e-30, 1e30)]))
     return args
+
+
+def denan(wasm: bytes, features: str) -> bytes:
+    """``wasm`` instrumented by ``wasm-opt --denan``: every NaN a float operation
+    produces becomes 0, so NaN payloads (the implementation's choice) cannot leak."""
+    with tempfile.TemporaryDirectory(prefix="difffuzz-") as tmp:
+        src, out = os.path.join(tmp, "in.wasm"), os.path.join(tmp, "out.wasm")
+        with open(src, "wb") as handle:
+            handle.write(wasm)
+        subprocess.run(["wasm-opt", src, "--mvp-features", *FEATURES[features], "--denan",
+                        "-o", out], check=True, capture_output=True, timeout=120)
+        with open(out, "rb") as handle:
+            return handle.read()
