@@ -40,7 +40,7 @@ from ._arguments import flatten
 from ._executor import Executor, PathLike, _paths, read_payload
 from ._file_formats import ProtectedFile
 from ._result import RunResult
-from ._staged import absolute
+from ._staged import absolute, remove_staging_of
 
 START_METHODS = ("forkserver", "spawn")
 DEFAULT_GRACE = 1.0
@@ -409,7 +409,9 @@ def _path_of(value: str | ProtectedFile) -> str:
 
 
 def _remove_temps(outputs: Mapping[str, str | ProtectedFile], pid: int) -> None:
-    """Remove the temporary outputs a dead worker left (see Executor._call)."""
+    """Remove the temporary outputs a dead worker left (see Executor._call), and
+    its staging directories for protected files."""
+    remove_staging_of(pid)
     for value in outputs.values():
         head, tail = os.path.split(_path_of(value))
         for temp in glob.glob(os.path.join(glob.escape(head),
