@@ -123,8 +123,11 @@ class Script:
             if export.kind == pywamr.ExternKind.GLOBAL and define_global is not None:
                 # A copy of the value: right for immutable globals (a mutable one is not shared).
                 glob = inst.exports[export.name]
-                define_global(as_name, export.name, glob.value, glob.type.content,
-                              mutable=glob.type.mutable)
+                try:
+                    define_global(as_name, export.name, glob.value, glob.type.content,
+                                  mutable=glob.type.mutable)
+                except (TypeError, ValueError) as exc:   # e.g. a non-null reference value
+                    missing.append(f"global {export.name!r} ({exc})")
                 continue
             if export.kind != pywamr.ExternKind.FUNC or export.type is None:
                 missing.append(f"{export.kind} {export.name!r}")
