@@ -72,11 +72,16 @@ def reduce(finding: Path, timeout: float = 1800) -> dict[str, Any]:
     command = " ".join(shlex.quote(a) for a in [
         sys.executable, "-m", "tools.difffuzz", "check", "--mode", meta["mode"], "--kind", kind,
         "--seed", str(meta["seed"]), "--index", str(meta["index"]), str(test)])
-    proc = subprocess.run(["wasm-reduce", str(finding), f"--command={command}", "-t", str(test),
-                           "-w", str(working), "--timeout", "60", "-all",
-                           "-b", os.path.dirname(shutil.which("wasm-opt") or "/usr/bin/wasm-opt")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    result: dict[str, Any] = {"finding": str(finding), "rc": proc.returncode}
+    args = ["wasm-reduce", str(finding), f"--command={command}", "-t", str(test),
+            "-w", str(working), "--timeout", "60", "-all",
+            "-b", os.path.dirname(shutil.which("wasm-opt") or "/usr/bin/wasm-opt")]
+    try:
+        proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        result: dict[str, Any] = {"finding": str(finding), "rc": proc.returncode}
+        output = proc.stderr[-2000:] + proc.stdout[-2000:]
+    except subprocess.TimeoutExpired:   # keep what was reduced so far
+        result = {"finding": str(finding), "rc": None, "timed_out": timeout}
+        output = f"wasm-reduce ran out of time ({timeout:.0f} s)"
     if working.exists():
         working.replace(reduced)
         wat = subprocess.run(["wasm-dis", str(reduced)], capture_output=True, text=True)
@@ -84,6 +89,6 @@ def reduce(finding: Path, timeout: float = 1800) -> dict[str, Any]:
         result.update(reduced=str(reduced), size=reduced.stat().st_size,
                       original=finding.stat().st_size)
     else:
-        result["error"] = proc.stderr[-2000:] + proc.stdout[-2000:]
+        result["error"] = output
     test.unlink(missing_ok=True)
     return result
