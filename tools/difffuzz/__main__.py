@@ -1,0 +1,76 @@
+"""Command line: ``python -m tools.difffuzz run|check|reduce ...``.
+
+See docs/differential-fuzzing.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .campaign import MODULE_DEADLINE, campaign
+from .generate import FEATURES
+from .reduce import check, reduce
+
+MODES = ("fast-interp", "classic-interp", "aot")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.difffuzz")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="fuzz modules START..START+COUNT of a seeded run")
+    run.add_argument("--mode", action="append", choices=MODES)
+    run.add_argument("--features", choices=sorted(FEATURES), default="base")
+    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--start", type=int, default=0)
+    run.add_argument("--count", type=int, default=100)
+    run.add_argument("--jobs", "-j", type=int, default=1, help="worker processes per mode")
+    run.add_argument("--minutes", type=float, help="stop starting modules after this long")
+    run.add_argument("--nice", type=int, default=0)
+    run.add_argument("--deadline", type=float, default=MODULE_DEADLINE,
+                     help="seconds per module before it counts as hung")
+    run.add_argument("--crashes", type=Path, default=Path("crashes/difffuzz"),
+                     help="where findings are saved (git-ignored)")
+    run.add_argument("--reduce", action="store_true", help="wasm-reduce every finding")
+    run.add_argument("--out", type=Path, help="write the JSON summary here")
+    chk = sub.add_parser("check", help="interestingness test for wasm-reduce")
+    chk.add_argument("--mode", choices=MODES, required=True)
+    chk.add_argument("--kind", required=True)
+    chk.add_argument("--seed", type=int, required=True)
+    chk.add_argument("--index", type=int, required=True)
+    chk.add_argument("wasm", type=Path)
+    red = sub.add_parser("reduce", help="wasm-reduce saved findings")
+    red.add_argument("finding", type=Path, nargs="+", help="crashes/difffuzz/X.wasm")
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        return check(args.wasm, args.mode, args.kind, args.seed, args.index)
+    if args.command == "reduce":
+        for finding in args.finding:
+            print(json.dumps(reduce(finding)))
+        return 0
+    summary = campaign(args.mode or list(MODES), args.features, args.seed, args.count,
+                       args.start, args.jobs, args.nice, args.crashes, args.deadline,
+                       args.minutes)
+    if args.reduce:  # the first finding of each kind per mode (the others are likely the same)
+        for mode in summary["modes"].values():
+            seen = set()
+            for finding in mode["findings"]:
+                key = finding.get("signature", finding["status"])
+                if "saved" in finding and key not in seen:
+                    seen.add(key)
+                    finding["reduced"] = reduce(Path(finding["saved"]))
+    if args.out:
+        args.out.write_text(json.dumps(summary, indent=1) + "\n")
+    for mode, data in summary["modes"].items():
+        print(f"{mode:15} {summary['features']:9} {data['modules']} modules, "
+              f"{data['compared']} compared, statuses {data['statuses']}, "
+              f"divergences {data['divergence_kinds']}, {data['export_calls']} calls")
+        for f in data["findings"]:
+            print(f"  #{f['index']} {f['status']} {f.get('kind', '')}: {f.get('detail', '')[:300]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

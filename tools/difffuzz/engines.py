@@ -1,0 +1,162 @@
+"""One module in one engine: wasmtime-py (the reference) or pywamr (a mode)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .outcome import HANG_RESET, LOG_SIGNATURES, NUMERIC, Call, Outcome, trap_category
+from .wasmtypes import function_exports
+
+CALL_TIMEOUT = 10.0          # seconds per export call in pywamr
+LETTERS = {"i32": "i", "i64": "I", "f32": "f", "f64": "F"}
+
+
+@dataclass(frozen=True)
+class Export:
+    """A function export the harness calls, with its wasm types."""
+
+    name: str
+    params: tuple[str, ...]
+    results: tuple[str, ...]
+
+    @property
+    def callable(self) -> bool:
+        return set(self.params + self.results) <= NUMERIC
+
+
+class Reference:
+    """wasmtime-py: validates the module and gives the expected outcome."""
+
+    def __init__(self) -> None:
+        import wasmtime
+        self.wasmtime = wasmtime
+        config = wasmtime.Config()
+        for feature in ("wasm_multi_value", "wasm_bulk_memory", "wasm_reference_types",
+                        "wasm_simd"):
+            setattr(config, feature, True)
+        self.engine = wasmtime.Engine(config)
+
+    def plan(self, wasm: bytes) -> tuple[list[Export], list[tuple[str, str]], str | None]:
+        """The function exports and imports of a module, or why wasmtime refuses it."""
+        try:
+            module = self.wasmtime.Module(self.engine, wasm)
+        except Exception as exc:  # noqa: BLE001 (wasmtime's error for an invalid module)
+            return [], [], f"{type(exc).__name__}: {exc}"
+        # Types from the binary: wasmtime-py aborts on the kind of a v128 type.
+        exports = [Export(name, params, results)
+                   for name, params, results in function_exports(wasm)]
+        imports = [(imp.module, imp.name or "") for imp in module.imports]
+        return exports, imports, None
+
+    def run(self, wasm: bytes, calls: list[tuple[Export, list[object]]]) -> Outcome:
+        wasmtime = self.wasmtime
+        store = wasmtime.Store(self.engine)
+        module = wasmtime.Module(self.engine, wasm)
+        logs: list[tuple[str, Any]] = []
+        externs = []
+        for imp in module.imports:
+            kind = LOG_SIGNATURES.get(imp.name or "")
+            if imp.module != "fuzzing-support" or kind is None:
+                return Outcome(refused=f"unsupported import {imp.module}.{imp.name}")
+            externs.append(wasmtime.Func(store, imp.type, _logger(logs, imp.name or "")))
+        try:
+            instance = wasmtime.Instance(store, module, externs)
+        except wasmtime.Trap as exc:
+            return Outcome(refused=f"start trapped: {exc.message}")
+        exports = instance.exports(store)
+        # Only the memory export is fetched: wasmtime-py aborts the process when it is
+        # handed a v128 global.
+        memory_name = next((e.name for e in module.exports
+                            if isinstance(e.type, wasmtime.MemoryType)), None)
+        memory = exports[memory_name] if memory_name is not None else None
+        reset = exports[HANG_RESET] if HANG_RESET in _export_names(module) else None
+        outcome = Outcome()
+        for export, args in calls:
+            if reset is not None:
+                reset(store)
+            logs.clear()
+            call = Call(export.name)
+            try:
+                result = exports[export.name](store, *args)
+                call.result = _as_tuple(result, len(export.results))
+            except wasmtime.Trap as exc:
+                call.trap, call.trap_message = trap_category(exc.message), exc.message
+            except wasmtime.WasmtimeError as exc:
+                call.trap, call.trap_message = trap_category(str(exc)), str(exc)
+            call.logs = list(logs)
+            call.memory = bytes(memory.read(store)) if memory is not None else None
+            outcome.calls.append(call)
+        return outcome
+
+
+def _export_names(module: Any) -> list[str]:
+    return [e.name for e in module.exports]
+
+
+def _logger(logs: list[tuple[str, Any]], name: str) -> Any:
+    def log(value: Any) -> None:
+        logs.append((name, value))
+    return log
+
+
+def _as_tuple(result: Any, n: int) -> tuple[Any, ...]:
+    if n == 0:
+        return ()
+    if n == 1:
+        return (result,)
+    return tuple(result)
+
+
+class Pywamr:
+    """pywamr in one mode; the fuzzing-support imports are Python host functions."""
+
+    def __init__(self, mode: str) -> None:
+        import pywamr
+        self.pywamr = pywamr
+        self.mode = mode
+        self.logs: list[tuple[str, Any]] = []
+        self.runtime = pywamr.Runtime(mode)
+        for name, t in LOG_SIGNATURES.items():
+            self.runtime.register_host("fuzzing-support", name, _logger(self.logs, name),
+                                       f"({LETTERS[t]})")
+
+    def run(self, wasm: bytes, calls: list[tuple[Export, list[object]]]) -> Outcome:
+        pywamr = self.pywamr
+        try:
+            module = self.runtime.load(wasm)
+        except pywamr.WamrError as exc:
+            return Outcome(refused=f"{type(exc).__name__}: {exc}")
+        try:
+            try:
+                instance = module.instantiate(heap_size=0)
+            except pywamr.WamrError as exc:
+                return Outcome(refused=f"{type(exc).__name__}: {exc}")
+            with instance:
+                return self._calls(instance, module, calls)
+        finally:
+            module.close()
+
+    def _calls(self, instance: Any, module: Any, calls: list[tuple[Export, list[object]]]
+               ) -> Outcome:
+        pywamr = self.pywamr
+        kinds = {e.name: e.kind for e in module.exports}
+        has_memory = pywamr.ExternKind.MEMORY in kinds.values()
+        reset = instance.exports[HANG_RESET] if HANG_RESET in kinds else None
+        outcome = Outcome()
+        for export, args in calls:
+            if reset is not None:
+                reset.call(timeout=CALL_TIMEOUT)
+            self.logs.clear()
+            call = Call(export.name)
+            try:
+                result = instance.exports[export.name].call(*args, timeout=CALL_TIMEOUT)
+                call.result = _as_tuple(result, len(export.results))
+            except pywamr.Trap as exc:
+                call.trap, call.trap_message = trap_category(str(exc)), str(exc)
+            except (pywamr.WamrError, TypeError, ValueError) as exc:
+                call.trap, call.trap_message = f"api error: {type(exc).__name__}", str(exc)
+            call.logs = list(self.logs)
+            call.memory = instance.memory.read(0, len(instance.memory)) if has_memory else None
+            outcome.calls.append(call)
+        return outcome

@@ -1,0 +1,76 @@
+"""Seeded module generation with ``wasm-opt -ttf`` (translate-to-fuzz)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import subprocess
+import tempfile
+
+# Feature sets, as wasm-opt flags on top of --mvp-features.
+BASE = ["--enable-sign-ext", "--enable-mutable-globals", "--enable-nontrapping-float-to-int",
+        "--enable-bulk-memory", "--enable-multivalue"]
+FEATURES: dict[str, list[str]] = {
+    "base": BASE,
+    "reftypes": [*BASE, "--enable-reference-types"],
+    "simd": [*BASE, "--enable-simd"],
+}
+# Passes run on the generated module.  SIMD modules import fuzzing-support.log-v128, which
+# neither wasmtime-py nor pywamr host functions can take: their imports become nops (so the
+# simd set compares results, traps and memory, not host-call logs).
+POST_PASSES: dict[str, list[str]] = {"simd": ["--remove-imports"]}
+INPUT_BYTES = (1024, 16384)   # random input size range: more bytes, bigger modules
+
+
+def random_input(seed: int, index: int) -> bytes:
+    """The random bytes for module ``index`` of run ``seed`` (reproducible)."""
+    rng = random.Random(hashlib.sha256(f"difffuzz:{seed}:{index}".encode()).digest())
+    size = rng.randint(*INPUT_BYTES)
+    return rng.randbytes(size)
+
+
+def make_module(seed: int, index: int, features: str) -> bytes:
+    """Module ``index`` of run ``seed`` with feature set ``features``."""
+    flags = FEATURES[features]
+    with tempfile.TemporaryDirectory(prefix="difffuzz-") as tmp:
+        src, out = os.path.join(tmp, "in.bin"), os.path.join(tmp, "out.wasm")
+        with open(src, "wb") as handle:
+            handle.write(random_input(seed, index))
+        subprocess.run(["wasm-opt", src, "-ttf", "--mvp-features", *flags, "-o", out],
+                       check=True, capture_output=True, timeout=120)
+        if features in POST_PASSES:
+            subprocess.run(["wasm-opt", out, "--mvp-features", *flags, *POST_PASSES[features],
+                            "-o", out], check=True, capture_output=True, timeout=120)
+        with open(out, "rb") as handle:
+            return handle.read()
+
+
+def call_arguments(seed: int, index: int, export_index: int, types: list[str]) -> list[object]:
+    """Deterministic arguments for one export call: edge values and random ones."""
+    rng = random.Random(f"{seed}:{index}:{export_index}")
+    args: list[object] = []
+    for t in types:
+        if t == "i32":
+            args.append(rng.choice([0, 1, -1, 0x7FFFFFFF, -0x80000000,
+                                    rng.getrandbits(32) - (1 << 31)]))
+        elif t == "i64":
+            args.append(rng.choice([0, 1, -1, (1 << 63) - 1, -(1 << 63),
+                                    rng.getrandbits(64) - (1 << 63)]))
+        else:
+            args.append(rng.choice([0.0, -0.0, 1.0, -1.5, float("inf"), float("-inf"), float("nan"),
+                                    rng.uniform(-1e6, 1e6), rng.uniform(-1e-30, 1e30)]))
+    return args
+
+
+def denan(wasm: bytes, features: str) -> bytes:
+    """``wasm`` instrumented by ``wasm-opt --denan``: every NaN a float operation
+    produces becomes 0, so NaN payloads (the implementation's choice) cannot leak."""
+    with tempfile.TemporaryDirectory(prefix="difffuzz-") as tmp:
+        src, out = os.path.join(tmp, "in.wasm"), os.path.join(tmp, "out.wasm")
+        with open(src, "wb") as handle:
+            handle.write(wasm)
+        subprocess.run(["wasm-opt", src, "--mvp-features", *FEATURES[features], "--denan",
+                        "-o", out], check=True, capture_output=True, timeout=120)
+        with open(out, "rb") as handle:
+            return handle.read()
