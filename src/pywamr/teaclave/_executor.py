@@ -294,10 +294,10 @@ class Executor:
         finally:
             if inputs or outputs or staging.protected_outputs:
                 result.files_left_open = lib.pw_files_close_all(c)
-            errors = lib.pw_files_error_count(c)
-            if errors:
+            nerrors = lib.pw_files_error_count(c)
+            if nerrors:
                 result.file_errors = [ffi.string(lib.pw_files_error(c, i)).decode(errors="replace")
-                                      for i in range(errors)]
+                                      for i in range(nerrors)]
             if outputs:
                 self._publish(lib, ffi, c, outputs, temps, result)
             if staging.protected_outputs or staging.inputs:
