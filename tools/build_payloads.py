@@ -86,6 +86,7 @@ class Payload:
     imports: dict[str, str] = field(default_factory=dict)  # "mod.name" -> sig
     allow_undefined: bool = False  # C: let undeclared libc calls become imports
     include: Path | None = None  # C: extra include dir
+    link_flags: tuple[str, ...] = ()  # C: extra wasm-ld flags
 
 
 PAYLOADS: list[Payload] = [
@@ -184,6 +185,14 @@ PAYLOADS: list[Payload] = [
         imports={**TEACLAVE_IMPORTS, "env.strcmp": sig("i32, i32", "i32"),
                  "env.malloc": sig("i32", "i32")},
         exports={**C_AUX, **ENTRYPOINT},
+    ),
+    Payload(
+        "aux_stack", "c", TEST_SRC / "aux_stack.c", TEST_OUT / "aux_stack.wasm",
+        exports={**C_AUX, **ENTRYPOINT},
+    ),
+    Payload(
+        "aux_stack_1k", "c", TEST_SRC / "aux_stack.c", TEST_OUT / "aux_stack_1k.wasm",
+        exports={**C_AUX, **ENTRYPOINT}, link_flags=("-z", "stack-size=1024"),
     ),
     Payload(
         "adder", "c", EX_DIR / "c/adder.c", EX_OUT / "adder.wasm",
@@ -308,8 +317,8 @@ def _build_c(p: Payload, t: Tools, raw: Path, tmp: Path) -> None:
     inc = ["-I", str(ROOT / p.include)] if p.include else []
     _run([t.clang, *C_FLAGS, *inc, "-c", str(ROOT / p.source), "-o", str(obj)], cwd=tmp)
     undef = ["--allow-undefined"] if p.allow_undefined else []
-    _run([t.wasm_ld, "--no-entry", *_c_exports(p), *undef, str(obj), "-o", str(raw)],
-         cwd=tmp)
+    _run([t.wasm_ld, "--no-entry", *_c_exports(p), *undef, *p.link_flags, str(obj),
+          "-o", str(raw)], cwd=tmp)
 
 
 def _build_rust(p: Payload, t: Tools, raw: Path, tmp: Path) -> None:
