@@ -4,7 +4,7 @@
 Payloads:
   tests/payloads/src/*.{wat,c}        -> tests/payloads/wasm/NAME.wasm
   examples/payloads/c/*.c             -> examples/payloads/wasm/NAME.wasm
-  examples/payloads/rust/intersection -> examples/payloads/wasm/intersection.wasm
+  examples/payloads/rust/{intersection,psi} -> examples/payloads/wasm/NAME.wasm
 
 Usage:
   python tools/build_payloads.py            # rebuild in-tree outputs
@@ -213,6 +213,22 @@ PAYLOADS: list[Payload] = [
     Payload(
         "intersection", "rust", EX_DIR / "rust/intersection",
         EX_OUT / "intersection.wasm",
+        imports=TEACLAVE_IMPORTS,
+        exports={**C_AUX, **ENTRYPOINT},
+    ),
+    # Teaclave's example tasks, our own sources: they need nothing but the
+    # five natives, so they also run in Teaclave's own build (no libc-builtin).
+    Payload(
+        "millionaire", "c", EX_DIR / "c/millionaire.c", EX_OUT / "millionaire.wasm",
+        include=EX_DIR / "include", imports=TEACLAVE_IMPORTS,
+        exports={**C_AUX, **ENTRYPOINT},
+    ),
+    Payload(
+        "simple_add", "c", EX_DIR / "c/simple_add.c", EX_OUT / "simple_add.wasm",
+        exports={**C_AUX, **ENTRYPOINT},
+    ),
+    Payload(
+        "psi", "rust", EX_DIR / "rust/psi", EX_OUT / "psi.wasm",
         imports=TEACLAVE_IMPORTS,
         exports={**C_AUX, **ENTRYPOINT},
     ),

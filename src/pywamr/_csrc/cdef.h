@@ -104,6 +104,12 @@ int pw_files_declare(pw_instance *inst, const char *file_id, const char *path,
                      int is_output);
 int pw_files_close_all(pw_instance *inst);
 int pw_files_reset(pw_instance *inst);
+void pw_files_configure(pw_instance *inst, int teaclave_rules,
+                        uint64_t max_output, uint64_t max_total);
+int pw_invoke_entry_teaclave(pw_instance *inst, wasm_function_inst_t func,
+                             uint32_t n, const char *packed,
+                             uint32_t packed_len, double timeout,
+                             int32_t *result);
 int pw_files_output_state(pw_instance *inst, const char *file_id, int *failed);
 uint32_t pw_files_error_count(pw_instance *inst);
 const char *pw_files_error(pw_instance *inst, uint32_t i);

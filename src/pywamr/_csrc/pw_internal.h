@@ -31,6 +31,7 @@ typedef struct pw_file_decl {
     int is_output;
     int created;
     int failed;
+    uint64_t written; /* bytes written to this output during the run */
 } pw_file_decl;
 
 typedef struct pw_files {
@@ -41,6 +42,12 @@ typedef struct pw_files {
     int inited;
     char **errors;
     uint32_t nerrors, errors_cap;
+    /* per run (pw_files_configure; pw_files_reset restores the defaults) */
+    int teaclave_rules;    /* Teaclave's executor's rules, see teaclave_files.c */
+    int32_t next_seq;      /* teaclave_rules: the next handle number */
+    uint64_t max_output;   /* bytes per output (UINT64_MAX: unbounded) */
+    uint64_t max_total;    /* bytes per run over all outputs */
+    uint64_t total_written;
 } pw_files;
 
 struct pw_instance {

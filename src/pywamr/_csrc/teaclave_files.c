@@ -5,6 +5,19 @@
  * to the guest and is recorded on the instance for the caller.  Bytes move
  * straight between the file descriptor and guest memory.  Only paths the
  * caller declared (pw_files_declare) are ever opened.
+ *
+ * Two rule sets (pw_files_configure), chosen per run:
+ * - pywamr's (the "strict" profile): a pointer out of bounds returns -1;
+ *   handles are the lowest free slot (reused after a close), up to 1024 open;
+ *   file ids are compared byte for byte.
+ * - Teaclave's executor's (teaclave_rules): WAMR checks the pointers of the
+ *   natives' signatures ($, *~) before the call, so a bad one makes the guest
+ *   trap with "out of bounds memory access"; handles come from one sequence
+ *   1..1023 shared by reads and writes and are never reused (write handles
+ *   carry bit 0x40000000); a file id is decoded as UTF-8 with invalid
+ *   sequences replaced by U+FFFD (Rust's String::from_utf8_lossy) before the
+ *   lookup.
+ * Either way, writes can be capped per output and per run.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +48,9 @@ files_init(pw_files *f)
         f->fds[i] = -1;
         f->slot_decl[i] = -1;
     }
+    f->next_seq = 1;
+    f->max_output = UINT64_MAX; /* unbounded until pw_files_configure */
+    f->max_total = UINT64_MAX;
     f->inited = 1;
 }
 
@@ -64,6 +80,80 @@ static void
 ret_i32(uint64_t *args, int32_t value)
 {
     *(int32_t *)args = value;
+}
+
+/* Teaclave's rules: what WAMR does when a native's signature check fails. */
+static void
+trap_out_of_bounds(wasm_exec_env_t env)
+{
+    wasm_runtime_set_exception(wasm_runtime_get_module_inst(env),
+                               "out of bounds memory access");
+}
+
+/* Length of the UTF-8 sequence starting at s[i] if it is valid, else the
+ * length of the maximal invalid prefix to replace by one U+FFFD (the
+ * substitution of maximal subparts, as Rust's from_utf8_lossy does). */
+static size_t
+utf8_step(const uint8_t *s, size_t i, size_t len, int *valid)
+{
+    uint8_t b = s[i], lo = 0x80, hi = 0xBF;
+    size_t need, k;
+    *valid = 1;
+    if (b < 0x80)
+        return 1;
+    if (b >= 0xC2 && b <= 0xDF)
+        need = 1;
+    else if (b >= 0xE0 && b <= 0xEF) {
+        need = 2;
+        if (b == 0xE0)
+            lo = 0xA0;
+        else if (b == 0xED)
+            hi = 0x9F;
+    }
+    else if (b >= 0xF0 && b <= 0xF4) {
+        need = 3;
+        if (b == 0xF0)
+            lo = 0x90;
+        else if (b == 0xF4)
+            hi = 0x8F;
+    }
+    else {
+        *valid = 0;
+        return 1;
+    }
+    for (k = 1; k <= need; k++) {
+        uint8_t c = i + k < len ? s[i + k] : 0;
+        if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) {
+            *valid = 0;
+            return k;
+        }
+    }
+    return need + 1;
+}
+
+/* A malloc'd copy of s with invalid UTF-8 replaced, or NULL (no memory). */
+static char *
+utf8_lossy(const char *s)
+{
+    size_t len = strlen(s), i = 0, o = 0;
+    char *out = malloc(3 * len + 1);
+    if (!out)
+        return NULL;
+    while (i < len) {
+        int valid;
+        size_t step = utf8_step((const uint8_t *)s, i, len, &valid);
+        if (valid) {
+            memcpy(out + o, s + i, step);
+            o += step;
+        }
+        else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+        }
+        i += step;
+    }
+    out[o] = '\0';
+    return out;
 }
 
 /* Guest string argument, validated against linear memory. */
@@ -110,11 +200,16 @@ open_handle(pw_files *f, const char *fn, const char *file_id, int is_output)
                is_output ? "output" : "input", file_id);
         return -1;
     }
-    for (slot = 0; slot < PW_MAX_OPEN_FILES && f->fds[slot] >= 0; slot++)
-        ;
-    if (slot == PW_MAX_OPEN_FILES) {
-        record(f, "%s: too many open files (limit %d)", fn, PW_MAX_OPEN_FILES);
-        return -1;
+    if (f->teaclave_rules)
+        slot = 0; /* chosen after the open, as Teaclave numbers handles */
+    else {
+        for (slot = 0; slot < PW_MAX_OPEN_FILES && f->fds[slot] >= 0; slot++)
+            ;
+        if (slot == PW_MAX_OPEN_FILES) {
+            record(f, "%s: too many open files (limit %d)", fn,
+                   PW_MAX_OPEN_FILES);
+            return -1;
+        }
     }
     if (is_output)
         fd = open(f->decls[d].path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -127,6 +222,16 @@ open_handle(pw_files *f, const char *fn, const char *file_id, int is_output)
         if (is_output)
             f->decls[d].failed = 1;
         return -1;
+    }
+    if (f->teaclave_rules) {
+        /* one sequence 1..1023 for the whole run, never reused */
+        if (f->next_seq >= PW_MAX_OPEN_FILES) {
+            close(fd);
+            record(f, "%s: reached the maximum of %d handles per run", fn,
+                   PW_MAX_OPEN_FILES - 1);
+            return -1;
+        }
+        slot = f->next_seq++ - 1;
     }
     if (is_output) {
         f->decls[d].created = 1;
@@ -164,31 +269,42 @@ slot_of(pw_files *f, const char *fn, int32_t handle, int want_write)
 }
 
 static void
-tc_open_input(wasm_exec_env_t env, uint64_t *args)
+open_native(wasm_exec_env_t env, uint64_t *args, const char *fn, int is_output)
 {
     pw_instance *inst;
     pw_files *f = files_of(env, &inst);
     const char *id = guest_str(inst, args[0]);
+    char *lossy;
     if (!id) {
-        record(f, "teaclave_open_input: file id out of bounds");
+        record(f, "%s: file id out of bounds", fn);
+        if (f->teaclave_rules)
+            trap_out_of_bounds(env);
         ret_i32(args, -1);
         return;
     }
-    ret_i32(args, open_handle(f, "teaclave_open_input", id, 0));
+    if (!f->teaclave_rules) {
+        ret_i32(args, open_handle(f, fn, id, is_output));
+        return;
+    }
+    if (!(lossy = utf8_lossy(id))) {
+        record(f, "%s: out of memory", fn);
+        ret_i32(args, -1);
+        return;
+    }
+    ret_i32(args, open_handle(f, fn, lossy, is_output));
+    free(lossy);
+}
+
+static void
+tc_open_input(wasm_exec_env_t env, uint64_t *args)
+{
+    open_native(env, args, "teaclave_open_input", 0);
 }
 
 static void
 tc_create_output(wasm_exec_env_t env, uint64_t *args)
 {
-    pw_instance *inst;
-    pw_files *f = files_of(env, &inst);
-    const char *id = guest_str(inst, args[0]);
-    if (!id) {
-        record(f, "teaclave_create_output: file id out of bounds");
-        ret_i32(args, -1);
-        return;
-    }
-    ret_i32(args, open_handle(f, "teaclave_create_output", id, 1));
+    open_native(env, args, "teaclave_create_output", 1);
 }
 
 static void
@@ -196,15 +312,22 @@ tc_read_file(wasm_exec_env_t env, uint64_t *args)
 {
     pw_instance *inst;
     pw_files *f = files_of(env, &inst);
-    int slot = slot_of(f, "teaclave_read_file", (int32_t)args[0], 0);
     uint32_t len = (uint32_t)args[2];
-    uint8_t *buf;
+    uint8_t *buf = guest_buf(inst, args[1], len);
+    int slot;
     ssize_t n;
+    if (!buf && f->teaclave_rules) { /* WAMR checks (*~) before the call */
+        record(f, "teaclave_read_file: buffer out of bounds");
+        trap_out_of_bounds(env);
+        ret_i32(args, -1);
+        return;
+    }
+    slot = slot_of(f, "teaclave_read_file", (int32_t)args[0], 0);
     if (slot < 0) {
         ret_i32(args, -1);
         return;
     }
-    if (!(buf = guest_buf(inst, args[1], len))) {
+    if (!buf) {
         record(f, "teaclave_read_file: buffer out of bounds");
         ret_i32(args, -1);
         return;
@@ -227,20 +350,47 @@ tc_write_file(wasm_exec_env_t env, uint64_t *args)
 {
     pw_instance *inst;
     pw_files *f = files_of(env, &inst);
-    int slot = slot_of(f, "teaclave_write_file", (int32_t)args[0], 1);
     uint32_t len = (uint32_t)args[2], done = 0;
-    uint8_t *buf;
+    uint8_t *buf = guest_buf(inst, args[1], len);
+    pw_file_decl *d;
+    int slot;
+    if (!buf && f->teaclave_rules) { /* WAMR checks (*~) before the call */
+        record(f, "teaclave_write_file: buffer out of bounds");
+        trap_out_of_bounds(env);
+        ret_i32(args, -1);
+        return;
+    }
+    slot = slot_of(f, "teaclave_write_file", (int32_t)args[0], 1);
     if (slot < 0) {
         ret_i32(args, -1);
         return;
     }
-    if (!(buf = guest_buf(inst, args[1], len))) {
+    if (!buf) {
         record(f, "teaclave_write_file: buffer out of bounds");
         ret_i32(args, -1);
         return;
     }
     if (len > INT32_MAX)
         len = INT32_MAX;
+    d = &f->decls[f->slot_decl[slot]];
+    if (d->written + len > f->max_output) {
+        record(f,
+               "teaclave_write_file: output '%.64s' would exceed the cap of "
+               "%llu bytes per output",
+               d->file_id, (unsigned long long)f->max_output);
+        d->failed = 1;
+        ret_i32(args, -1);
+        return;
+    }
+    if (f->total_written + len > f->max_total) {
+        record(f,
+               "teaclave_write_file: output '%.64s' would exceed the cap of "
+               "%llu bytes per invocation",
+               d->file_id, (unsigned long long)f->max_total);
+        d->failed = 1;
+        ret_i32(args, -1);
+        return;
+    }
     while (done < len) {
         ssize_t n = write(f->fds[slot], buf + done, len - done);
         if (n < 0 && errno == EINTR)
@@ -248,12 +398,16 @@ tc_write_file(wasm_exec_env_t env, uint64_t *args)
         if (n <= 0) {
             record(f, "teaclave_write_file: %s",
                    n < 0 ? strerror(errno) : "no progress");
-            f->decls[f->slot_decl[slot]].failed = 1;
+            d->failed = 1;
+            d->written += done;
+            f->total_written += done;
             ret_i32(args, -1);
             return;
         }
         done += (uint32_t)n;
     }
+    d->written += done;
+    f->total_written += done;
     ret_i32(args, (int32_t)done);
 }
 
@@ -287,9 +441,25 @@ tc_close_file(wasm_exec_env_t env, uint64_t *args)
     ret_i32(args, 0);
 }
 
+/* Teaclave's build has no libc-builtin: in the teaclave profile the imports
+ * another core's libc-builtin would satisfy are bound to this, which traps
+ * exactly as WAMR does when an unlinked import is called. */
+static void
+tc_unlinked(wasm_exec_env_t env, uint64_t *args)
+{
+    pw_entry *e = wasm_runtime_get_function_attachment(env);
+    char msg[256];
+    (void)args;
+    snprintf(msg, sizeof(msg), "failed to call unlinked import function (%s, %s)",
+             e ? e->module_name : "?", e ? e->name : "?");
+    wasm_runtime_set_exception(wasm_runtime_get_module_inst(env), msg);
+}
+
 pw_raw_fn
 pw_builtin_fn(const char *name)
 {
+    if (!strcmp(name, "teaclave_unlinked"))
+        return tc_unlinked;
     if (!strcmp(name, "teaclave_open_input"))
         return tc_open_input;
     if (!strcmp(name, "teaclave_create_output"))
@@ -385,7 +555,83 @@ pw_files_reset(pw_instance *inst)
     for (i = 0; i < f->nerrors; i++)
         free(f->errors[i]);
     f->nerrors = 0;
+    pw_files_configure(inst, 0, UINT64_MAX, UINT64_MAX);
     return closed;
+}
+
+void
+pw_files_configure(pw_instance *inst, int teaclave_rules, uint64_t max_output,
+                   uint64_t max_total)
+{
+    pw_files *f = &inst->files;
+    files_init(f);
+    f->teaclave_rules = teaclave_rules;
+    f->next_seq = 1;
+    f->max_output = max_output;
+    f->max_total = max_total;
+    f->total_written = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Teaclave's entry call                                               */
+/* ------------------------------------------------------------------ */
+
+int
+pw_invoke_entry_teaclave(pw_instance *inst, wasm_function_inst_t func,
+                         uint32_t n, const char *packed, uint32_t packed_len,
+                         double timeout, int32_t *result)
+{
+    wasm_module_inst_t mi = inst->module_inst;
+    uint32_t i, array, cells, nresults;
+    uint32_t *argv;
+    uint8_t *offsets;
+    int rc;
+    if (inst->closed || !mi)
+        return PW_ERR_CLOSED;
+    /* argv also receives the results: room for every result cell */
+    nresults = wasm_func_get_result_count(func, mi);
+    cells = 2 * nresults > 2 ? 2 * nresults : 2;
+    offsets = malloc(4 * (size_t)n + 1);
+    argv = calloc(cells, sizeof(*argv));
+    if (!offsets || !argv) {
+        free(offsets);
+        free(argv);
+        return PW_ERR_NOMEM;
+    }
+    /* As Teaclave: each string on its own, in order, then the array (both
+     * with dup_data; what does not fit is offset 0, the call goes ahead). */
+    for (i = 0; i < n; i++) {
+        uint32_t len = (uint32_t)strnlen(packed, packed_len);
+        uint32_t step = len < packed_len ? len + 1 : packed_len;
+        uint32_t off = wasm_runtime_module_dup_data(mi, packed, step);
+        offsets[4 * i] = (uint8_t)off; /* little-endian, as wasm reads it */
+        offsets[4 * i + 1] = (uint8_t)(off >> 8);
+        offsets[4 * i + 2] = (uint8_t)(off >> 16);
+        offsets[4 * i + 3] = (uint8_t)(off >> 24);
+        packed += step;
+        packed_len -= step;
+    }
+    array = wasm_runtime_module_dup_data(mi, (const char *)offsets, 4 * n);
+    argv[0] = n;
+    argv[1] = array;
+    rc = pw_call_deadline(inst, func, 2, argv, timeout);
+    if (rc == PW_OK)
+        *result = (int32_t)argv[0];
+    if (!inst->closed) { /* free what was allocated, strings and array */
+        for (i = 0; i < n; i++) {
+            uint32_t off = (uint32_t)offsets[4 * i]
+                           | (uint32_t)offsets[4 * i + 1] << 8
+                           | (uint32_t)offsets[4 * i + 2] << 16
+                           | (uint32_t)offsets[4 * i + 3] << 24;
+            if (off)
+                wasm_runtime_module_free(inst->module_inst, off);
+        }
+        if (array)
+            wasm_runtime_module_free(inst->module_inst, array);
+    }
+    free(offsets);
+    free(argv);
+    return rc;
 }
 
 void
