@@ -1,4 +1,4 @@
-"""Payloads get their whole aux (C shadow) stack (vendor/patches/0005).
+"""Payloads get their whole aux (C shadow) stack (vendor/patches/0009).
 
 The cores have WAMR's thread manager built in (it is how timeouts stop a
 call); unpatched, it left the main thread a fifth of the module's aux stack:
