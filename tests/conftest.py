@@ -1,18 +1,20 @@
-"""Shared fixtures: payload paths and one runtime per interpreter mode."""
+"""Shared fixtures: interpreter modes, runtimes, input files, fresh caches.
+
+Plain helpers (paths, payload builders, the CLI runner) are in ``helpers.py``.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from helpers import INTERP_MODES, payload, write_input_files
 
 import pywamr
-
-ROOT = Path(__file__).resolve().parent.parent
-PAYLOADS = ROOT / "tests" / "payloads" / "wasm"
-EXAMPLES = ROOT / "examples" / "payloads" / "wasm"
-INTERP_MODES = ["fast-interp", "classic-interp"]
+from pywamr import _aot, teaclave
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -30,12 +32,12 @@ def _session_aot_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         yield
 
 
-def payload(name: str) -> Path:
-    return PAYLOADS / f"{name}.wasm"
-
-
-def example(name: str) -> Path:
-    return EXAMPLES / f"{name}.wasm"
+@pytest.fixture(autouse=True)
+def _fresh_teaclave_cache() -> Iterator[None]:
+    """Every test starts and ends with an empty one-shot executor cache (teaclave.run)."""
+    teaclave.clear_cache()
+    yield
+    teaclave.clear_cache()
 
 
 @pytest.fixture(params=INTERP_MODES)
@@ -56,3 +58,48 @@ def basic(runtime: pywamr.Runtime) -> Iterator[pywamr.Instance]:
     with module.instantiate(heap_size=0) as inst:
         yield inst
     module.close()
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    """Input files in tmp_path (see helpers.write_input_files)."""
+    return write_input_files(tmp_path)
+
+
+# -- AOT (tests/test_aot_*.py) ---------------------------------------------
+@pytest.fixture(scope="module")
+def aot_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One AOT cache directory per test module (tests that need their own use own_cache),
+    no key or CPU from the environment."""
+    with pytest.MonkeyPatch.context() as mp:
+        cache = tmp_path_factory.mktemp("aot-cache")
+        mp.setenv(_aot.CACHE_ENV, str(cache))
+        mp.delenv(_aot.KEY_ENV, raising=False)
+        mp.delenv(_aot.CPU_ENV, raising=False)
+        yield cache
+
+
+@pytest.fixture
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(_aot.CACHE_ENV, str(cache))
+    return cache
+
+
+@pytest.fixture
+def compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count real compilations (the cache's, not compile_aot's)."""
+    seen: list[str] = []
+    real = _aot._compile_raw
+
+    def counting(wasm: bytes, opts: dict[str, Any]) -> tuple[bytes, str]:
+        seen.append(hashlib.sha256(wasm).hexdigest())
+        return real(wasm, opts)
+
+    monkeypatch.setattr(_aot, "_compile_raw", counting)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def basic_container(aot_env: Path) -> bytes:
+    return pywamr.compile_aot(payload("basic"))

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 spec = importlib.util.spec_from_file_location("fetch_wamr", ROOT / "tools" / "fetch_wamr.py")
 assert spec and spec.loader
@@ -40,7 +40,8 @@ def test_missing_npm_names_both_ways_out(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_payload_fixtures_rebuild_identically() -> None:
-    if not (shutil.which("clang-14") and shutil.which("wat2wasm") and Path("/usr/bin/cargo").exists()):
+    if not (shutil.which("clang-14") and shutil.which("wat2wasm")
+            and Path("/usr/bin/cargo").exists()):
         pytest.skip("guest toolchains are not installed (tools/setup.sh installs them)")
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "build_payloads.py"), "--check"],
                           capture_output=True, text=True, timeout=600, check=False)

@@ -1,17 +1,14 @@
-"""The command line, run as users run it (a subprocess)."""
+"""The command line, run as users run it (a subprocess): every subcommand."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import example, payload
+import pytest
+from helpers import ALL_MODES, example, payload, raw_aot, requires_aot
+from helpers import run_cli as pywamr
 
-
-def pywamr(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pywamr", *args], capture_output=True,
-                          text=True, timeout=120, check=False)
+from pywamr import _aot
 
 
 def test_run_prints_the_result() -> None:
@@ -71,3 +68,49 @@ def test_inspect() -> None:
 def test_console_script_help() -> None:
     done = pywamr("--help")
     assert done.returncode == 0 and "run" in done.stdout and "inspect" in done.stdout
+
+
+def test_max_memory_pages_from_the_command_line() -> None:
+    ok = pywamr("run", str(example("adder")), "--arg", "a=1", "--arg", "b=2",
+                "--max-memory-pages", "20")
+    assert ok.returncode == 0 and ok.stdout == "3\n"
+    refused = pywamr("run", str(example("adder")), "--max-memory-pages", "1")
+    assert refused.returncode == 1 and "max_memory_pages=1" in refused.stderr
+
+
+# -- AOT: pywamr compile, run and inspect in mode aot ---------------------
+@requires_aot
+@pytest.mark.usefixtures("aot_env")
+def test_aot_compile_run_and_inspect(tmp_path: Path) -> None:
+    out = tmp_path / "adder.aot"
+    done = pywamr("compile", str(example("adder")), "-o", str(out), "--opt-level", "2",
+                  "--cpu", "x86-64-v2" if _aot.HOST_TARGET == "x86_64" else "generic")
+    assert done.returncode == 0, done.stderr
+    assert f"{out}: " in done.stdout and "opt level 2" in done.stdout
+    assert _aot.unseal(out.read_bytes(), _aot.load_key())[0]["opt_level"] == 2
+    for mode in ALL_MODES:
+        done = pywamr("run", str(out), "--arg", "a=40", "--arg", "b=2", "--mode", mode)
+        assert done.returncode == 0 and done.stdout == "42\n", done.stderr
+    done = pywamr("run", str(example("adder")), "--arg", "a=1", "--arg", "b=2", "--mode", "aot",
+                  "--repeat", "3", "--policy", "cold")
+    assert done.returncode == 0 and done.stdout == "3\n", done.stderr
+    done = pywamr("inspect", str(payload("basic")), "--mode", "aot")
+    assert done.returncode == 0 and "aot module" in done.stdout and "recurse" in done.stdout
+    done = pywamr("inspect", str(out))
+    assert done.returncode == 0 and "aot module" in done.stdout
+
+
+@requires_aot
+@pytest.mark.usefixtures("aot_env")
+def test_aot_refuses_bad_input(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.wasm"
+    bad.write_bytes(b"\0asm\1\0\0\0\xff")
+    done = pywamr("compile", str(bad), "-o", str(tmp_path / "x.aot"))
+    assert done.returncode == 1 and "AOT compilation failed" in done.stderr
+    assert not (tmp_path / "x.aot").exists()
+    raw = tmp_path / "raw.aot"
+    raw.write_bytes(raw_aot())
+    done = pywamr("run", str(raw))
+    assert done.returncode == 1 and "refusing a raw WAMR AOT file" in done.stderr
+    done = pywamr("compile", str(example("adder")), "-o", str(tmp_path / "y.aot"), "--cpu", "nope")
+    assert done.returncode == 1 and "cpu 'nope'" in done.stderr

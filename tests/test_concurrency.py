@@ -13,7 +13,7 @@ from pathlib import Path
 
 import isolated_hosts as H
 import pytest
-from conftest import example, payload
+from helpers import example, payload
 
 import pywamr
 from pywamr import teaclave
@@ -41,10 +41,6 @@ def run_threads(work: Callable[[int], None], n: int = THREADS) -> None:
     if errors:
         raise errors[0]
 
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    teaclave.clear_cache()
 
 
 def test_separate_instances_mixed_work(mode: str) -> None:

@@ -1,30 +1,19 @@
-"""Bounded fuzzing of module loading: mutated modules load or raise LoadError."""
+"""Bounded fuzzing of module loading, in process: mutated modules load or raise LoadError.
+
+The mutations are the fuzzer's own (tools/fuzzing/mutators.py); the long, crash-isolated
+runs are tools/fuzz.py (tests/test_fuzz_teaclave.py runs it briefly).
+"""
 
 from __future__ import annotations
 
 import random
 
-from conftest import example, payload
+from fuzzing.mutators import mutate
+from helpers import example, payload
 
 import pywamr
 
 SEEDS = ["basic", "host", "cpu", "libc", "unresolved"]
-
-
-def mutate(data: bytes, rng: random.Random) -> bytes:
-    buf = bytearray(data)
-    for _ in range(rng.randint(1, 8)):
-        op = rng.random()
-        pos = rng.randrange(len(buf)) if buf else 0
-        if op < 0.5 and buf:
-            buf[pos] = rng.randrange(256)
-        elif op < 0.7 and buf:
-            del buf[pos:pos + rng.randint(1, 16)]
-        elif op < 0.85:
-            buf[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
-        elif buf:
-            buf = buf[:pos]
-    return bytes(buf)
 
 
 def test_mutated_modules_load_or_raise(mode: str) -> None:
@@ -33,7 +22,7 @@ def test_mutated_modules_load_or_raise(mode: str) -> None:
     loaded = rejected = 0
     with pywamr.Runtime(mode) as rt:
         for _ in range(600):
-            data = mutate(rng.choice(seeds), rng)
+            data = mutate(rng.choice(seeds), rng, seeds)
             try:
                 module = rt.load(data, allow_unresolved=True)
             except pywamr.LoadError as exc:

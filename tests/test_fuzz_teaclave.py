@@ -2,7 +2,7 @@
 regression test for everything fuzzing has found.
 
 The long runs are for developers: ``python tools/fuzz.py --target load
---seconds 600`` (and ``--target teaclave``); see README.md, "Reliability".
+--seconds 600`` (and ``--target teaclave``); see docs/reliability.md, "Fuzzing".
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, example
+from helpers import ROOT, example
 from wasm_bytes import leb, name, section, vec
 
 import pywamr

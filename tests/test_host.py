@@ -6,7 +6,7 @@ import struct
 from typing import Any
 
 import pytest
-from conftest import payload
+from helpers import payload
 
 import pywamr
 
@@ -133,7 +133,7 @@ def test_wrong_result_types_are_errors(runtime: pywamr.Runtime, name: str, value
 
 
 def test_missing_and_mismatched_imports(runtime: pywamr.Runtime) -> None:
-    with pytest.raises(pywamr.LinkError, match="unresolved import env.h_"):
+    with pytest.raises(pywamr.LinkError, match=r"unresolved import env\.h_"):
         runtime.load(payload("host"))
     register_all(runtime)
     runtime.register_host("env", "h_add", lambda a: a, "(i)i")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from helpers import payload
 
 import pywamr
 from pywamr import FuncType, ValType
@@ -117,7 +118,7 @@ def test_fast_and_classic_agree() -> None:
     results = []
     for mode in ("fast-interp", "classic-interp"):
         with pywamr.Runtime(mode) as rt:
-            inst = rt.load(__import__("conftest").payload("cpu")).instantiate()
+            inst = rt.load(payload("cpu")).instantiate()
             results.append((inst.call("fib", 20), inst.call("sieve", 10000),
                             inst.call("matmul", 8), inst.call("sha256_loop", 3)))
             inst.close()

@@ -13,7 +13,7 @@ from typing import Any
 
 import isolated_hosts as H
 import pytest
-from conftest import example, payload
+from helpers import example, payload
 
 import pywamr
 from pywamr import teaclave
@@ -46,14 +46,6 @@ def hooked() -> Iterator[teaclave.IsolatedExecutor]:
         executor.close()
         assert_reaped(pids)
 
-
-@pytest.fixture
-def files(tmp_path: Path) -> dict[str, Path]:
-    (tmp_path / "a.txt").write_text("apple\nbanana\ncherry\n")
-    (tmp_path / "b.txt").write_text("banana\ncherry\ndate\n")
-    (tmp_path / "in.txt").write_bytes(b"input bytes\n" * 10)
-    return {"a": tmp_path / "a.txt", "b": tmp_path / "b.txt", "in": tmp_path / "in.txt",
-            "dir": tmp_path}
 
 
 def comparable(result: teaclave.RunResult) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import gc
 import resource
 from pathlib import Path
 
-from conftest import payload
+from helpers import payload
 
 import pywamr
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import payload
+from helpers import payload
 
 import pywamr
 from pywamr import ExternKind
@@ -13,7 +13,8 @@ from pywamr import ExternKind
 
 def test_load_from_bytes_path_and_memoryview(runtime: pywamr.Runtime) -> None:
     data = payload("basic").read_bytes()
-    for source in (data, bytearray(data), memoryview(data), payload("basic"), str(payload("basic"))):
+    sources = (data, bytearray(data), memoryview(data), payload("basic"), str(payload("basic")))
+    for source in sources:
         module = runtime.load(source)
         assert module.kind == "wasm" and not module.is_aot
         assert module.instantiate().call("add", 1, 2) == 3
@@ -84,12 +85,12 @@ def test_instantiate_arguments(runtime: pywamr.Runtime) -> None:
 
 
 # memory of 1 page with a data segment at 65536: valid, but cannot be instantiated
-DATA_OUT_OF_BOUNDS = bytes.fromhex("0061736d01000000" "0503010001" "0b09010041808004" "0b0178")
+DATA_OUT_OF_BOUNDS = bytes.fromhex("0061736d0100000005030100010b090100418080040b0178")
 
 
 def test_instantiation_error(runtime: pywamr.Runtime) -> None:
     module = runtime.load(DATA_OUT_OF_BOUNDS)
-    with pytest.raises(pywamr.InstantiationError, match="data segment does not fit"):
+    with pytest.raises(pywamr.InstantiationError, match="out of bounds memory access"):
         module.instantiate(heap_size=0)
     with pytest.raises(pywamr.InstantiationError):
         module.instantiate(heap_size=0)  # the module stays usable for another attempt

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 import pytest
-from conftest import payload
+from helpers import payload
 
 import pywamr
 

@@ -18,7 +18,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import PAYLOADS
+from helpers import PAYLOADS
 
 PRELUDE = f"""
 import ctypes, faulthandler, os, signal, sys, threading

@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import example, payload
+from helpers import example, payload
 
 import pywamr
 from pywamr import teaclave
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    teaclave.clear_cache()
-    yield
-    teaclave.clear_cache()
-
-
-@pytest.fixture
-def files(tmp_path: Path) -> dict[str, Path]:
-    (tmp_path / "a.txt").write_text("apple\nbanana\ncherry\n")
-    (tmp_path / "b.txt").write_text("banana\ncherry\ndate\n")
-    (tmp_path / "in.txt").write_bytes(b"input bytes\n" * 10)
-    return {"a": tmp_path / "a.txt", "b": tmp_path / "b.txt", "in": tmp_path / "in.txt",
-            "dir": tmp_path}
 
 
 def probe(case: str, files: dict[str, Path], mode: str = "fast-interp",
@@ -268,7 +251,7 @@ def test_every_example_agrees_under_every_policy(files: dict[str, Path], mode: s
             for _ in range(2):
                 out = files["dir"] / f"{name}-{policy}.out"
                 result = executor.invoke(arguments, {k: paths[v] for k, v in inputs.items()},
-                                         {k: out for k in outputs})
+                                         dict.fromkeys(outputs, out))
                 text = out.read_text() if outputs else ""
                 seen.add((result.return_value, text, tuple(result.file_errors)))
     assert len(seen) == 1, seen

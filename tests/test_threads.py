@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from conftest import payload
+from helpers import payload
 
 import pywamr
 

@@ -1,32 +1,15 @@
-"""Hand-assembled wasm modules for tests that need shapes no payload has."""
+"""Hand-assembled wasm modules for tests that need shapes no payload has.
+
+The encoders come from pywamr's one copy, ``pywamr._wasm_encoding``.
+"""
 
 from __future__ import annotations
 
+from pywamr._wasm_encoding import HEADER, leb_u, limits, name, section, vec
 
-def leb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        out.append(b | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
+leb = leb_u  # the name the tests use
 
-
-def vec(items: list[bytes]) -> bytes:
-    return leb(len(items)) + b"".join(items)
-
-
-def name(text: str) -> bytes:
-    return leb(len(text.encode())) + text.encode()
-
-
-def section(section_id: int, body: bytes) -> bytes:
-    return bytes([section_id]) + leb(len(body)) + body
-
-
-def limits(minimum: int, maximum: int | None) -> bytes:
-    return b"\x00" + leb(minimum) if maximum is None else b"\x01" + leb(minimum) + leb(maximum)
+__all__ = ["grow_module", "leb", "limits", "name", "section", "vec"]
 
 
 def grow_module(minimum: int, maximum: int | None, imported: bool) -> bytes:
@@ -42,4 +25,4 @@ def grow_module(minimum: int, maximum: int | None, imported: bool) -> bytes:
     grow = b"\x00\x20\x00\x40\x00\x0b"  # local.get 0; memory.grow 0; end
     pages = b"\x00\x3f\x00\x0b"  # memory.size 0; end
     code = section(10, vec([leb(len(grow)) + grow, leb(len(pages)) + pages]))
-    return b"\0asm\x01\0\0\0" + types + imports + funcs + mems + exports + code
+    return HEADER + types + imports + funcs + mems + exports + code

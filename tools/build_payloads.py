@@ -304,8 +304,7 @@ def find_tools(need_rust: bool = True) -> Tools:
 def _run(cmd: list[str], cwd: Path | None = None,
          env: dict[str, str] | None = None) -> str:
     """Run ``cmd``; return stdout or raise :class:`BuildError` with its output."""
-    proc = subprocess.run(cmd, cwd=cwd, env=env, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True)
     if proc.returncode != 0:
         raise BuildError(f"command failed ({proc.returncode}): {' '.join(cmd)}\n"
                          f"{proc.stdout}{proc.stderr}")

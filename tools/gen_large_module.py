@@ -14,41 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from pywamr._wasm_encoding import leb_s, leb_u, name, section, vec
+
 I32 = 0x7F
-
-
-def leb_u(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def leb_s(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        done = (value == 0 and not byte & 0x40) or (value == -1 and byte & 0x40)
-        out.append(byte | (0 if done else 0x80))
-        if done:
-            return bytes(out)
-
-
-def vec(items: list[bytes]) -> bytes:
-    return leb_u(len(items)) + b"".join(items)
-
-
-def section(ident: int, body: bytes) -> bytes:
-    return bytes([ident]) + leb_u(len(body)) + body
-
-
-def name(text: str) -> bytes:
-    raw = text.encode()
-    return leb_u(len(raw)) + raw
 
 
 def worker_body(k: int) -> bytes:

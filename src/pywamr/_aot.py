@@ -62,8 +62,8 @@ _MIN_KEY_ENV = 16
 
 # x86-64 micro-architecture levels and the /proc/cpuinfo flags each needs.
 _X86_V2 = ("cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3")
-_X86_V3 = _X86_V2 + ("avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave")
-_X86_V4 = _X86_V3 + ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")
+_X86_V3 = (*_X86_V2, "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave")
+_X86_V4 = (*_X86_V3, "avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")
 CPU_LEVELS: dict[str, dict[str, tuple[str, ...]]] = {
     "x86_64": {"x86-64": (), "x86-64-v2": _X86_V2, "x86-64-v3": _X86_V3, "x86-64-v4": _X86_V4},
     "aarch64v8": {"generic": ()},
@@ -76,7 +76,7 @@ DEFAULT_CPU = "x86-64-v2" if HOST_TARGET == "x86_64" else "generic"
 # is bounds-checked by guard pages, but the native stack is not (so the code
 # checks it), and the thread manager's suspend flags stop a call on timeout.
 _FIXED_OPTIONS = {"bounds_checks": 0, "stack_bounds_checks": 1, "thread_mgr": True,
-                  "aux_stack_check": True, "bulk_memory": True, "ref_types": False}
+                  "aux_stack_check": True, "bulk_memory": True, "ref_types": True}
 
 _ERRORS = {-1: "WAMR could not load the module", -2: "compilation failed", -3: "out of memory",
            -4: "the compiler could not start"}

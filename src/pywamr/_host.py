@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._lib import ERR_HOST
-
 if TYPE_CHECKING:
     from ._instance import Instance
 
@@ -171,8 +169,9 @@ def _release(view: memoryview) -> None:
         pass
 
 
-def install(ffi: Any) -> None:
+def install(ffi: Any, lib: Any) -> None:
     """Hook the dispatcher into one core's cffi module."""
+    err_host: int = lib.PW_ERR_HOST
 
     @ffi.def_extern(name="pw_py_host")  # type: ignore[untyped-decorator]
     def dispatch(py_id: int, inst_handle: int, args: Any, memory: Any) -> int:
@@ -182,4 +181,4 @@ def install(ffi: Any) -> None:
             instance = _instances.get(inst_handle)
             if instance is not None:
                 instance._set_host_error(exc, _bindings.get(py_id))
-            return ERR_HOST
+            return err_host

@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _host
-from ._errors import ClosedError, ExportNotFound, InstantiationError
-from ._lib import ERR_BUF, ERR_HOST, ERR_RANGE, OK, Core, raise_status
+from ._errors import ClosedError, ExportNotFound
+from ._lib import ERR_BUF, Core, raise_status
 from ._memory import Memory
 from ._types import ExternKind, FuncType, ValType
 
@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from ._module import Module
 
 _SIG_BUF = 256
-_INT_SENTINEL = -(1 << 63)  # pw_call_int's failure value; status confirms
 _CELL_CTYPES = {ValType.I32: "int32_t *", ValType.I64: "int64_t *",
                 ValType.F32: "float *", ValType.F64: "double *"}
 _CELLS = {ValType.I32: 1, ValType.I64: 2, ValType.F32: 1, ValType.F64: 2}
@@ -42,19 +41,24 @@ class Instance:
     def _create(cls, module: Module, stack_size: int, heap_size: int) -> Instance:
         lib, ffi = module._core.lib, module._core.ffi
         self = cls.__new__(cls)
-        self._handle = _host.track_instance(self)
-        out = ffi.new("pw_instance **")
-        err = ffi.new("char[]", ERR_BUF)
-        rc = lib.pw_instance_new(module._c, stack_size, heap_size, self._handle, out, err, ERR_BUF)
-        if rc != OK:
-            message = ffi.string(err).decode(errors="replace") or "instantiation failed"
-            raise InstantiationError(message)
         self._module = module
         self._core = module._core
-        self._c = ffi.gc(out[0], lib.pw_instance_free)
         self._functions = {}
         self._host_error = None
         self._memory = None
+        self._handle = _host.track_instance(self)
+        raw = lib.pw_instance_alloc(self._handle)
+        if raw == ffi.NULL:
+            raise MemoryError("out of memory creating an instance")
+        self._c = ffi.gc(raw, lib.pw_instance_free)
+        err = ffi.new("char[]", ERR_BUF)
+        # The start function runs in here and may call host functions.
+        rc = lib.pw_instance_start(self._c, module._c, stack_size, heap_size, err, ERR_BUF)
+        if rc != lib.PW_OK:
+            if self._host_error is not None:  # a host function raised: that is the error
+                exc, self._host_error = self._host_error, None
+                raise exc
+            raise_status(module._core, rc, err)
         return self
 
     @property
@@ -123,11 +127,10 @@ class Instance:
             self._host_error = exc
 
     def _raise(self, rc: int) -> None:
-        if rc == ERR_HOST and self._host_error is not None:
+        if rc == self._core.lib.PW_ERR_HOST and self._host_error is not None:
             exc, self._host_error = self._host_error, None
             raise exc
-        raise_status(rc, self._core.ffi.string(self._core.lib.pw_instance_error(self._c))
-                     .decode(errors="replace"))
+        raise_status(self._core, rc, self._core.lib.pw_instance_error(self._c))
 
     # -- lifetime ----------------------------------------------------------
     def close(self) -> None:
@@ -136,8 +139,8 @@ class Instance:
         Raises :class:`InstanceBusy` if a call is running on another thread.
         """
         rc = self._core.lib.pw_instance_close(self._c)
-        if rc != OK:
-            raise_status(rc, "")
+        if rc != self._core.lib.PW_OK:
+            raise_status(self._core, rc)
 
     @property
     def closed(self) -> bool:
@@ -231,7 +234,7 @@ class Function:
 
     @classmethod
     def _make(cls, instance: Instance, name: str, func: Any, ftype: FuncType) -> Function:
-        self = object.__new__(_caller_class(ftype))
+        self = object.__new__(_caller_class(ftype, instance._core.lib.PW_INT_SENTINEL))
         self.name = name
         self.type = ftype
         self._instance = instance
@@ -288,7 +291,7 @@ class Function:
         for i, (view, value, t) in enumerate(zip(params, args, self.type.params)):
             _store(view, value, t, i, self.name)
         rc = self._lib.pw_call_deadline(self._c, self._func, self._cells, buf, deadline)
-        if rc != OK:
+        if rc:  # PW_OK is 0
             self._instance._raise(rc)
         if not results:
             return None
@@ -341,9 +344,9 @@ class _ScalarFunction(Function):
         """The call returned the failure value: a real failure, or a result
         that happens to equal it."""
         rc = self._lib.pw_last_status()
-        if rc == OK:
+        if rc == self._lib.PW_OK:
             return result if self._has_result else None
-        if rc == ERR_RANGE:
+        if rc == self._lib.PW_ERR_RANGE:
             index = int(self._ffi.string(self._lib.pw_instance_error(self._c)) or 0)
             raise ValueError(f"{self.name}: argument {index} = {args[index]} is out of range "
                              f"for {self.type.params[index]}")
@@ -373,7 +376,7 @@ class _ScalarFunction(Function):
 _callers: dict[str, type[Function]] = {}
 
 
-def _caller_class(ftype: FuncType) -> type[Function]:
+def _caller_class(ftype: FuncType, int_sentinel: int) -> type[Function]:
     """The Function class for a signature: generated fast paths for scalar
     signatures (<= 4 params, <= 1 result), the generic one otherwise."""
     sig = ftype.signature
@@ -392,7 +395,7 @@ def _caller_class(ftype: FuncType) -> type[Function]:
     if all_int:
         call = (f"self._call_int(self._c, self._func, self._sig, {n}, "
                 + ", ".join(names + ["0"] * (4 - n)) + ")")
-        failed = f"r == {_INT_SENTINEL}"
+        failed = f"r == {int_sentinel}"  # pw_call_int's failure value; status confirms
     else:
         islots = [a if t in ints else "0" for a, t in zip(names, ftype.params)] + ["0"] * (4 - n)
         dslots = [a if t not in ints else "0.0" for a, t in zip(names, ftype.params)]

@@ -1,8 +1,10 @@
 """Loading the compiled cores and mapping their status codes to exceptions.
 
-Only this module and ``_host`` touch the cffi modules.  Each WAMR core lives
-in its own extension (the fast and classic interpreters share symbol names),
-loaded on first use.
+Each WAMR core lives in its own extension (the fast and classic interpreters
+share symbol names), loaded on first use.  The bridge's status codes are
+defined once, in C (``bridge.h``), and read here from the cffi library by
+name (``lib.PW_ERR_TRAP``); :func:`raise_status` is the one place that turns
+a status and WAMR's message into an exception.
 """
 
 from __future__ import annotations
@@ -12,7 +14,17 @@ import threading
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from ._errors import ClosedError, InstanceBusy, Timeout, Trap, WamrError
+from . import _host
+from ._errors import (
+    ClosedError,
+    InstanceBusy,
+    InstantiationError,
+    LinkError,
+    LoadError,
+    Timeout,
+    Trap,
+    WamrError,
+)
 
 MODES: dict[str, str] = {
     "fast-interp": "_native_fast",
@@ -23,17 +35,7 @@ MODES: dict[str, str] = {
     "teaclave": "_native_teaclave",
 }
 DEFAULT_MODE = "fast-interp"
-ERR_BUF = 1024
-
-OK = 0
-ERR_TRAP = -1
-ERR_CLOSED = -2
-ERR_BUSY = -3
-ERR_RANGE = -4
-ERR_NOMEM = -5
-ERR_HOST = -6
-ERR_TIMEOUT = -7
-ERR_STATE = -8
+ERR_BUF = 1024  # bytes for WAMR's error messages
 
 
 @dataclass(frozen=True)
@@ -60,26 +62,37 @@ def core(mode: str) -> Core:
     with _cores_lock:
         if mode not in _cores:
             native = importlib.import_module(f"pywamr.{MODES[mode]}")
-            from . import _host
-
             if not any(c.lib is native.lib for c in _cores.values()):  # "aot" shares a core
-                _host.install(native.ffi)
+                _host.install(native.ffi, native.lib)
             _cores[mode] = Core(mode, native.ffi, native.lib)
     return _cores[mode]
 
 
-def raise_status(rc: int, message: str) -> NoReturn:
-    """Raise the exception for a non-zero bridge status code."""
-    if rc == ERR_TRAP:
-        raise Trap(message)
-    if rc == ERR_TIMEOUT:
-        raise Timeout(message)
-    if rc == ERR_CLOSED:
-        raise ClosedError("the instance is closed")
-    if rc == ERR_BUSY:
-        raise InstanceBusy("the instance is running a call on another thread")
-    if rc == ERR_NOMEM:
-        raise MemoryError(message or "out of memory")
-    if rc == ERR_RANGE:
-        raise ValueError(message)
-    raise WamrError(message or f"WAMR bridge error {rc}")
+# Status name in bridge.h -> (exception, fixed message or None for WAMR's, default message).
+_STATUS_ERRORS: dict[str, tuple[type[Exception], str | None, str]] = {
+    "PW_ERR_TRAP": (Trap, None, ""),
+    "PW_ERR_TIMEOUT": (Timeout, None, ""),
+    "PW_ERR_CLOSED": (ClosedError, "the instance is closed", ""),
+    "PW_ERR_BUSY": (InstanceBusy, "the instance is running a call on another thread", ""),
+    "PW_ERR_NOMEM": (MemoryError, None, "out of memory"),
+    "PW_ERR_RANGE": (ValueError, None, ""),
+    "PW_ERR_LOAD": (LoadError, None, "WAMR could not load the module"),
+    "PW_ERR_LINK": (LinkError, None, ""),
+    "PW_ERR_INSTANTIATE": (InstantiationError, None, "instantiation failed"),
+}
+_by_code: dict[int, tuple[type[Exception], str | None, str]] = {}
+
+
+def raise_status(native: Core, rc: int, message: Any = "") -> NoReturn:
+    """Raise the exception for a non-zero bridge status ``rc`` of ``native``.
+
+    ``message`` is WAMR's text: a ``str``, or the ``char[]`` error buffer the
+    failing bridge function filled in.
+    """
+    if not isinstance(message, str):
+        message = native.ffi.string(message).decode(errors="replace")
+    if not _by_code:
+        _by_code.update({getattr(native.lib, name): spec
+                         for name, spec in _STATUS_ERRORS.items()})
+    kind, fixed, default = _by_code.get(rc, (WamrError, None, f"WAMR bridge error {rc}"))
+    raise kind(fixed or message or default)

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import _wasm_encoding as _enc
 from ._errors import LoadError
 
-WASM_MAGIC = b"\0asm"
-WASM_VERSION = b"\x01\x00\x00\x00"
+WASM_MAGIC = _enc.MAGIC
+WASM_VERSION = _enc.VERSION
 MAX_PAGES = 65536  # 4 GiB of 64 KiB pages: wasm32's ceiling
 PAGE_SIZE = 65536
 
-_SECTION_IMPORT = 2
-_SECTION_MEMORY = 5
+_SECTION_IMPORT = _enc.IMPORT
+_SECTION_MEMORY = _enc.MEMORY
 _KNOWN_SECTIONS = range(13)  # custom .. data count
 _IMPORT_FUNC, _IMPORT_TABLE, _IMPORT_MEMORY, _IMPORT_GLOBAL = range(4)
 _LIMIT_FLAGS = {0: False, 1: True, 2: False, 3: True}  # flag -> has max (2, 3: shared)
@@ -60,16 +61,12 @@ class _Reader:
 
     def u32(self) -> int:
         """An unsigned LEB128 of at most 5 bytes whose value fits 32 bits."""
-        result = shift = 0
-        for i in range(5):
-            b = self.byte()
-            if i == 4 and b & 0xF0:
-                raise self.fail("LEB128 integer too large for u32")
-            result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result
-            shift += 7
-        raise self.fail("LEB128 integer too long")
+        try:
+            value, self.pos = _enc.read_u32(self.data, self.pos, self.end)
+        except _enc.DecodeError as exc:
+            self.pos = exc.pos
+            raise self.fail(exc.reason) from None
+        return value
 
     def skip(self, n: int) -> None:
         if n > self.end - self.pos:
@@ -78,18 +75,6 @@ class _Reader:
 
     def name(self) -> None:
         self.skip(self.u32())
-
-
-def _leb_u32(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def _sections(data: bytes) -> list[tuple[int, int, int, int]]:
@@ -134,7 +119,7 @@ def _limits(reader: _Reader, imported: bool,
                             f"max_memory_pages={cap}")
         new_max = cap if maximum is None else min(maximum, cap)
         # Keep the minimum's original bytes; set the has-max bit and the maximum.
-        new = bytes([flag | 1]) + reader.data[min_start:min_end] + _leb_u32(new_max)
+        new = bytes([flag | 1]) + reader.data[min_start:min_end] + _enc.leb_u(new_max)
         edits.append((start, reader.pos, new))
     return limits
 
@@ -225,7 +210,7 @@ def cap_memory_pages(data: bytes | bytearray | memoryview, max_pages: int) -> by
             body += source[pos:edit_start] + new
             pos = edit_end
         body += source[pos:end]
-        out += source[copied:start] + bytes([section_id]) + _leb_u32(len(body)) + body
+        out += source[copied:start] + _enc.section(section_id, body)
         copied = end
     out += source[copied:]
     return bytes(out)

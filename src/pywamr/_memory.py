@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, overload
 
 from ._errors import ClosedError
-from ._lib import OK, raise_status
+from ._lib import raise_status
 
 if TYPE_CHECKING:
     from ._instance import Instance
@@ -53,7 +53,7 @@ class Memory:
         _check_range(offset, size)
         out = self._ffi.new("uint8_t[]", size or 1)
         rc = self._lib.pw_memory_read(self._c, offset, out, size)
-        if rc != OK:
+        if rc != self._lib.PW_OK:
             self._raise(rc, offset, size)
         data: bytes = self._ffi.unpack(self._ffi.cast("char *", out), size)
         return data
@@ -63,14 +63,14 @@ class Memory:
         view = memoryview(data).cast("B")
         _check_range(offset, view.nbytes)
         rc = self._lib.pw_memory_write(self._c, offset, self._ffi.from_buffer(view), view.nbytes)
-        if rc != OK:
+        if rc != self._lib.PW_OK:
             self._raise(rc, offset, view.nbytes)
 
     def _raise(self, rc: int, offset: int, size: int) -> None:
-        if rc == -4:  # ERR_RANGE
+        if rc == self._lib.PW_ERR_RANGE:
             raise IndexError(f"memory access [{offset}, {offset + size}) is out of bounds "
                              f"(memory is {len(self)} bytes)")
-        raise_status(rc, "")
+        raise_status(self._instance._core, rc)
 
     def view(self) -> memoryview:
         """A writable zero-copy view of the whole memory, as it is now."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ClosedError, LinkError, LoadError
-from ._lib import ERR_BUF, ERR_STATE, OK, Core
+from ._errors import ClosedError, LoadError
+from ._lib import ERR_BUF, Core, raise_status
 from ._types import ExportType, ExternKind, FuncType, ImportType
 
 if TYPE_CHECKING:
@@ -39,9 +39,8 @@ class Module:
         err = ffi.new("char[]", ERR_BUF)
         rc = lib.pw_module_load(runtime._hosts, ffi.from_buffer(view), view.nbytes,
                                 int(allow_unresolved), out, err, ERR_BUF)
-        if rc != OK:
-            message = ffi.string(err).decode(errors="replace") or "WAMR could not load the module"
-            raise (LinkError if rc == ERR_STATE else LoadError)(message)
+        if rc != lib.PW_OK:
+            raise_status(runtime._core, rc, err)
         self = cls.__new__(cls)
         self._runtime = runtime
         self._core = runtime._core
@@ -77,7 +76,8 @@ class Module:
             for i in range(lib.pw_module_export_count(self._c)):
                 lib.pw_module_export(self._c, i, name, kind, sig, _SIG_BUF)
                 ekind = ExternKind(kind[0])
-                ftype = FuncType.parse(ffi.string(sig).decode()) if ekind is ExternKind.FUNC else None
+                ftype = (FuncType.parse(ffi.string(sig).decode()) if ekind is ExternKind.FUNC
+                         else None)
                 found.append(ExportType(ffi.string(name[0]).decode(errors="replace"), ekind, ftype))
             self._exports = tuple(found)
         return self._exports

@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, Union
 
 from . import _host, _limits
-from ._errors import ClosedError, WamrError
+from ._errors import ClosedError
 from ._host import NativeFunction
-from ._lib import DEFAULT_MODE, ERR_BUF, OK, Core, core
+from ._lib import DEFAULT_MODE, ERR_BUF, Core, core, raise_status
 
 F = TypeVar("F", bound=Callable[..., Any])
 HostSpec = Union[tuple[Callable[..., Any], str], NativeFunction]
@@ -48,8 +48,9 @@ class Runtime:
     def _acquire(mode: str, fresh: bool) -> Core:
         native = core(mode)
         err = native.ffi.new("char[]", ERR_BUF)
-        if native.lib.pw_wamr_acquire(int(fresh), err, ERR_BUF) != OK:
-            raise WamrError(native.ffi.string(err).decode())
+        rc = native.lib.pw_wamr_acquire(int(fresh), err, ERR_BUF)
+        if rc != native.lib.PW_OK:
+            raise_status(native, rc, err)
         return native
 
     def _setup(self) -> None:
@@ -109,7 +110,7 @@ class Runtime:
             fn, kind = ffi.NULL, lib.PW_HOST_PYTHON
         rc = lib.pw_hosts_set(self._hosts, module_name.encode(), name.encode(), sig.encode(),
                               kind, fn, py_id)
-        if rc != OK:
+        if rc != lib.PW_OK:
             raise ValueError(f"cannot register {module_name}.{name} with signature {sig!r}")
         self._host_specs[(module_name, name)] = sig
 

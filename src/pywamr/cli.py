@@ -11,6 +11,7 @@ from typing import Any
 
 from . import MODES, WAMR_VERSION, __version__, natives
 from ._errors import WamrError
+from ._file_cli import add_file_command, add_run_options, protect, run_file
 from ._lib import DEFAULT_MODE
 from ._runtime import Runtime
 from ._types import ExternKind
@@ -72,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="run N times and print timing (min/median) on stderr")
     run.add_argument("--timings", action="store_true",
                      help="print a per-phase table (min/median/p95) on stderr")
-    run.add_argument("--timeout", type=float, metavar="SECONDS", help="stop a run that takes longer")
+    run.add_argument("--timeout", type=float, metavar="SECONDS",
+                     help="stop a run that takes longer")
     run.add_argument("--stack-size", type=int, default=TEACLAVE_STACK_SIZE)
     run.add_argument("--heap-size", type=int, default=TEACLAVE_HEAP_SIZE)
     run.add_argument("--max-memory-pages", type=int, metavar="N",
@@ -83,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-invocation-bytes", type=_cap, metavar="N|none",
                      help="cap bytes written per run over all outputs (default: the "
                      f"profile's; strict: {STRICT_MAX_INVOCATION_BYTES})")
+
+    add_run_options(run)  # --input-crypto / --output-crypto (_file_cli.py)
 
     inspect = commands.add_parser("inspect", help="list a module's imports and exports")
     inspect.add_argument("payload")
@@ -98,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--cpu", help="x86-64-v2 (default, portable), x86-64-v3, x86-64-v4, "
                           "or host (the best level this CPU has)")
     compile_.add_argument("--target", help="target architecture (default: this machine's)")
+    add_file_command(commands)  # pywamr file: Teaclave's encrypted formats (_file_cli.py)
     return parser
 
 
@@ -116,15 +121,15 @@ def _compile(args: argparse.Namespace) -> int:
 
 def _percentile(values: list[int], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise SystemExit("pywamr: --repeat must be at least 1")
     arguments = _pairs(args.arg, "--arg")
-    inputs = _pairs(args.input, "--input")
-    outputs = _pairs(args.output, "--output")
+    inputs = protect(_pairs(args.input, "--input"), args.input_crypto, "--input-crypto")
+    outputs = protect(_pairs(args.output, "--output"), args.output_crypto, "--output-crypto")
     caps: dict[str, Any] = {}
     for name in ("max_output_bytes", "max_invocation_bytes"):
         value = getattr(args, name)  # None: the profile's default; "none": unbounded
@@ -146,6 +151,8 @@ def _run(args: argparse.Namespace) -> int:
     sys.stdout.buffer.write(result.stdout)
     for error in result.file_errors:
         print(f"pywamr: file API: {error}", file=sys.stderr)
+    for fid, tag in result.output_tags.items():
+        print(f"pywamr: output {fid} tag {tag.hex()}", file=sys.stderr)
     if args.repeat > 1:
         print(f"pywamr: {len(elapsed)} runs: min {min(elapsed) / 1e3:.1f} µs, "
               f"median {statistics.median(elapsed) / 1e3:.1f} µs", file=sys.stderr)
@@ -161,6 +168,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"pywamr: trap: {result.trap}", file=sys.stderr)
         return 3 if result.timed_out else 2
     print(result.summary)
+    if result.error is not None:  # the payload returned, but the task failed
+        print(f"pywamr: task failed: {result.error}", file=sys.stderr)
+        return 4
     return 0
 
 
@@ -185,7 +195,8 @@ def _inspect(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": _run, "inspect": _inspect, "compile": _compile}[args.command](args)
+        return {"run": _run, "inspect": _inspect, "compile": _compile,
+                "file": run_file}[args.command](args)
     except (WamrError, OSError, ValueError, TypeError) as exc:
         print(f"pywamr: error: {exc}", file=sys.stderr)
         return 1

@@ -1,7 +1,9 @@
 /*
  * pywamr bridge: the small C layer between cffi and WAMR.
  *
- * Everything Python calls goes through these functions.  They own the
+ * This header declares exactly what Python calls: tools/ffibuild.py turns
+ * it into the cffi declarations (plain declarations and #defines only; C
+ * that Python does not call goes to pw_internal.h).  The functions own the
  * native lifetimes (reference counts on modules and host tables), keep WAMR's
  * per-thread requirements, guard instances against concurrent use, and turn
  * WAMR failures into status codes plus a message.  No Python API is used here:
@@ -14,7 +16,8 @@
 #include <stdint.h>
 #include "wasm_export.h"
 
-/* Status codes shared with Python (_lib.py mirrors them). */
+/* Status codes.  Python reads them from the cffi library by name
+ * (lib.PW_ERR_TRAP, ...): this is their only definition. */
 #define PW_OK 0
 #define PW_ERR_TRAP -1        /* wasm trapped; message in the instance */
 #define PW_ERR_CLOSED -2      /* object already closed */
@@ -24,35 +27,31 @@
 #define PW_ERR_HOST -6        /* a Python host function raised */
 #define PW_ERR_TIMEOUT -7     /* the call ran past its deadline */
 #define PW_ERR_STATE -8       /* the call is not allowed in this state */
+#define PW_ERR_LOAD -9        /* WAMR refused the module; message in err */
+#define PW_ERR_LINK -10       /* an import is unresolved or does not match
+                                 its host function; message in err */
+#define PW_ERR_INSTANTIATE -11 /* instantiation failed; message in err */
 
 /* Host entry kinds. */
 #define PW_HOST_PYTHON 1
 #define PW_HOST_NATIVE 2      /* WAMR raw ABI; pointer arguments converted */
 #define PW_HOST_BUILTIN 3     /* our own natives; raw app offsets */
 
-/* Export/import kinds (WASM binary encoding). */
-#define PW_KIND_FUNC 0
-#define PW_KIND_TABLE 1
-#define PW_KIND_MEMORY 2
-#define PW_KIND_GLOBAL 3
-
 typedef struct pw_hosts pw_hosts;
 typedef struct pw_module pw_module;
 typedef struct pw_instance pw_instance;
 typedef void (*pw_raw_fn)(wasm_exec_env_t exec_env, uint64_t *args);
 
-/* ---- process-wide WAMR state --------------------------------------- */
+/* ---- process-wide WAMR state (wamr_env.c) --------------------------- */
 /* Initialise WAMR for this core (once) and take a reference.  With fresh=1
  * the caller needs WAMR to itself: it fails with PW_ERR_STATE unless no
  * other reference exists, and re-initialises WAMR from scratch. */
 int pw_wamr_acquire(int fresh, char *err, uint32_t err_len);
 /* Drop a reference; with destroy=1 and no reference left, wasm_runtime_destroy. */
 void pw_wamr_release(int destroy);
-uint32_t pw_wamr_refcount(void);
-const char *pw_core_name(void);
 void pw_wamr_version(uint32_t *major, uint32_t *minor, uint32_t *patch);
 
-/* ---- host function tables (one per Runtime) ------------------------- */
+/* ---- host function tables, one per Runtime (hosts.c) ---------------- */
 pw_hosts *pw_hosts_new(void);
 void pw_hosts_release(pw_hosts *hosts);
 /* Add or replace module.name.  sig is WAMR's signature string.  kind is
@@ -63,10 +62,11 @@ int pw_hosts_set(pw_hosts *hosts, const char *module_name, const char *name,
 /* The builtin Teaclave file API natives, for pw_hosts_set(kind=BUILTIN). */
 pw_raw_fn pw_builtin_fn(const char *name);
 
-/* ---- modules --------------------------------------------------------- */
+/* ---- modules (module.c) ---------------------------------------------- */
 /* Load a .wasm or AOT image (copied).  Unless allow_unresolved, any function
  * import that neither `hosts` nor libc-builtin provides fails the load with a
- * message naming it (PW_ERR_STATE); other failures are WAMR's (PW_ERR_TRAP). */
+ * message naming it (PW_ERR_LINK), as does a host function registered with
+ * a different signature; WAMR's own refusals are PW_ERR_LOAD. */
 int pw_module_load(pw_hosts *hosts, const uint8_t *buf, uint32_t size,
                    int allow_unresolved, pw_module **out, char *err,
                    uint32_t err_len);
@@ -83,10 +83,16 @@ int pw_module_import(pw_module *module, uint32_t i, const char **module_name,
                      const char **name, int *kind, char *sig, uint32_t sig_len,
                      int *linked);
 
-/* ---- instances ------------------------------------------------------- */
-int pw_instance_new(pw_module *module, uint32_t stack_size, uint32_t heap_size,
-                    uint32_t handle, pw_instance **out, char *err,
-                    uint32_t err_len);
+/* ---- instances and calls (instance.c) -------------------------------- */
+/* A new, not yet instantiated handle (NULL when out of memory); handle is
+ * what Python host functions receive as the instance. */
+pw_instance *pw_instance_alloc(uint32_t handle);
+/* Instantiate module into inst.  Host functions called by the start function
+ * see the instance (its memory; its exports are callable only once this
+ * returns).  Failures are PW_ERR_INSTANTIATE with the reason in err; the
+ * handle is then closed (free it with pw_instance_free). */
+int pw_instance_start(pw_instance *inst, pw_module *module, uint32_t stack_size,
+                      uint32_t heap_size, char *err, uint32_t err_len);
 /* Deinstantiate now, or as soon as the last memory view is released.
  * Fails with PW_ERR_BUSY while a call is running on another thread. */
 int pw_instance_close(pw_instance *inst);
@@ -98,23 +104,22 @@ int pw_instance_snapshot(pw_instance *inst);
 /* Restore the recorded state; PW_ERR_STATE if it cannot be (e.g. the memory
  * grew): replace the instance then. */
 int pw_instance_reset(pw_instance *inst);
-/* How long pw_instance_new spent instantiating and creating the exec env. */
+/* How long pw_instance_start spent instantiating and creating the exec env. */
 void pw_instance_timings(pw_instance *inst, uint64_t *instantiate_ns,
                          uint64_t *exec_env_ns);
-wasm_module_inst_t pw_instance_raw(pw_instance *inst);
 const char *pw_instance_error(pw_instance *inst);
 
 /* A function of the instance; NULL when there is no such function export.
  * Types are written as in pw_module_export. */
 wasm_function_inst_t pw_instance_func(pw_instance *inst, const char *name,
                                       char *sig, uint32_t sig_len);
-/* Call with argv in WAMR cell layout; results land in argv. */
-int pw_call(pw_instance *inst, wasm_function_inst_t func, uint32_t argc,
-            uint32_t *argv);
-/* The same with a deadline in seconds (<= 0: none); PW_ERR_TIMEOUT when it
- * passes.  The instance stays usable. */
+
+/* Call with argv in WAMR cell layout (results land in argv) and a deadline
+ * in seconds (<= 0: none); PW_ERR_TIMEOUT when it passes.  The instance
+ * stays usable. */
 int pw_call_deadline(pw_instance *inst, wasm_function_inst_t func,
                      uint32_t argc, uint32_t *argv, double timeout);
+/* ---- scalar fast calls (fastcall.c) ---------------------------------- */
 /* Fast path: all parameters i32/i64 (nparams <= 4; sig is the function's
  * "(params)results" string), at most one i32/i64 result, returned.  On
  * failure returns PW_INT_SENTINEL; pw_last_status() (per thread) tells the
@@ -132,6 +137,7 @@ double pw_call_float(pw_instance *inst, wasm_function_inst_t func,
                      int64_t i2, int64_t i3, double d0, double d1, double d2,
                      double d3);
 
+/* ---- linear memory (memory.c) ----------------------------------------- */
 /* Linear memory (default memory): base and current size in bytes. */
 uint8_t *pw_memory(pw_instance *inst, uint64_t *size);
 /* Views pin the linear memory: deinstantiation waits for the last one. */
@@ -141,23 +147,25 @@ int pw_memory_read(pw_instance *inst, uint64_t offset, uint8_t *out,
                    uint64_t size);
 int pw_memory_write(pw_instance *inst, uint64_t offset, const uint8_t *data,
                     uint64_t size);
-/* App heap (module_malloc): 0 on failure. */
-uint32_t pw_heap_alloc(pw_instance *inst, uint32_t size);
-void pw_heap_free(pw_instance *inst, uint32_t offset);
-/* Copy n NUL-terminated strings, packed back to back, into the app heap
- * plus a NULL-terminated pointer array; *argv_out gets the array's offset.
- * Returns PW_OK or PW_ERR_NOMEM (nothing left allocated). */
-int pw_marshal_argv(pw_instance *inst, uint32_t n, const char *packed,
-                    uint32_t packed_len, uint32_t *argv_out);
+/* ---- Teaclave's entrypoint (teaclave_entry.c) -------------------------- */
 /* Teaclave's call in one step: marshal n packed strings, call
  * entrypoint(argc = n, argv) (a (ii)i function) with an optional deadline,
  * free the arguments; *result gets the return value. */
 int pw_invoke_entry(pw_instance *inst, wasm_function_inst_t func, uint32_t n,
                     const char *packed, uint32_t packed_len, double timeout,
                     int32_t *result);
-/* Free what pw_marshal_argv allocated. */
-void pw_free_argv(pw_instance *inst, uint32_t argv_offset, uint32_t n);
+/* Teaclave's entry call exactly: each string is copied into the app heap on
+ * its own (wasm_runtime_module_dup_data, in order), then the array of their
+ * offsets (no terminator); a string or the array that does not fit becomes
+ * offset 0 and the call goes ahead.  entrypoint is called with (argc = n,
+ * argv) whatever its type; *result gets the first result cell (argc itself
+ * for a function without results). */
+int pw_invoke_entry_teaclave(pw_instance *inst, wasm_function_inst_t func,
+                             uint32_t n, const char *packed,
+                             uint32_t packed_len, double timeout,
+                             int32_t *result);
 
+/* ---- guest output (output.c) ------------------------------------------ */
 /* Guest output (printf & co.): captured per instance while enabled. */
 void pw_output_capture(pw_instance *inst, int enabled);
 /* Take the captured bytes: returns a pointer valid until the next call on
@@ -166,32 +174,21 @@ const uint8_t *pw_output_peek(pw_instance *inst, uint64_t *size);
 void pw_output_clear(pw_instance *inst);
 uint64_t pw_output_size(pw_instance *inst);
 
-/* ---- Teaclave file API state, per instance -------------------------- */
+/* ---- Teaclave file API state, per instance (teaclave_files.c) ------- */
 /* Declare a file id; is_output selects the output table.  path is where the
  * bytes are read from or written to. */
 int pw_files_declare(pw_instance *inst, const char *file_id, const char *path,
                      int is_output);
 /* Close every handle the payload left open; returns how many there were. */
 int pw_files_close_all(pw_instance *inst);
-/* Close what is open and forget declarations, recorded failures and the
- * settings of pw_files_configure. */
-int pw_files_reset(pw_instance *inst);
-/* Settings for the coming run.  teaclave_rules: Teaclave's executor's rules
- * (out-of-bounds pointers trap, handles numbered 1..1023 and never reused,
- * file ids decoded lossily as UTF-8).  max_output / max_total: bytes a run
- * may write per output and over all outputs (UINT64_MAX: unbounded, the
- * default); a write past a cap writes nothing and returns -1. */
-void pw_files_configure(pw_instance *inst, int teaclave_rules,
-                        uint64_t max_output, uint64_t max_total);
-/* Teaclave's entry call: each string is copied into the app heap on its own
- * (wasm_runtime_module_dup_data, in order), then the array of their offsets
- * (no terminator); a string or array that does not fit becomes offset 0.
- * entrypoint is called with (argc = n, argv) whatever its type; *result
- * gets the first result cell (argc itself for a function without results). */
-int pw_invoke_entry_teaclave(pw_instance *inst, wasm_function_inst_t func,
-                             uint32_t n, const char *packed,
-                             uint32_t packed_len, double timeout,
-                             int32_t *result);
+/* Settings for the coming run (reset between runs).  teaclave_rules:
+ * Teaclave's executor's rules (out-of-bounds pointers trap, handles numbered
+ * 1..1023 and never reused, file ids decoded lossily as UTF-8).
+ * max_output / max_total: bytes a run may write per output and over all
+ * outputs (UINT64_MAX: unbounded, the default); a write past a cap writes
+ * nothing and returns -1.  PW_OK or PW_ERR_NOMEM. */
+int pw_files_configure(pw_instance *inst, int teaclave_rules,
+                       uint64_t max_output, uint64_t max_total);
 /* Whether output file_id was created during the run (1), and whether any
  * write or close on it failed (*failed). -1 if not declared. */
 int pw_files_output_state(pw_instance *inst, const char *file_id, int *failed);
@@ -203,6 +200,6 @@ const char *pw_files_error(pw_instance *inst, uint32_t i);
  * args holds raw wasm values, pointer/length pairs already validated;
  * returns 0 or PW_ERR_HOST. */
 extern int pw_py_host(uint32_t py_id, uint32_t inst_handle, uint64_t *args,
-               uint8_t *memory);
+                      uint8_t *memory);
 
 #endif

@@ -10,7 +10,11 @@
  *     and WAMR's heap allocator is re-created over the same pool;
  *   - globals (mutable ones included, e.g. the aux stack pointer) and table
  *     elements: copied back;
- *   - exception, captured output and Teaclave file state: cleared.
+ *   - which data and element segments are dropped (per instance since
+ *     vendor/patches/0006): copied back;
+ *   - exception and captured output: cleared; every attachment (e.g. the
+ *     Teaclave file table) is reset through its hook.
+ * The snapshot itself is an attachment of the instance.
  * A memory that grew cannot shrink back: reset then reports PW_ERR_STATE
  * and the caller replaces the instance.
  */
@@ -23,6 +27,9 @@
 #include "pw_internal.h"
 #include "mem_alloc.h"
 #include "../interpreter/wasm_runtime.h"
+#if WASM_ENABLE_AOT != 0
+#include "../aot/aot_runtime.h"
+#endif
 
 /* A run of linear memory outside the app heap: all zeros at snapshot time
  * (restored by dropping its pages) or copied. */
@@ -39,6 +46,8 @@ typedef struct pw_snapshot {
     uint32_t globals_len;
     uint8_t *tables; /* each table's elems, in order */
     uint64_t tables_len;
+    uint8_t *dropped; /* data then element segments' drop bytes */
+    uint32_t ndata, nelem;
 } pw_snapshot;
 
 static WASMMemoryInstance *
@@ -111,6 +120,42 @@ tables_size(WASMModuleInstance *mi)
     return n;
 }
 
+/* How many data and element segments the instance's module has. */
+static void
+segment_counts(WASMModuleInstance *mi, uint32_t *ndata, uint32_t *nelem)
+{
+#if WASM_ENABLE_AOT != 0
+    if (mi->module_type == Wasm_Module_AoT) {
+        AOTModule *a = (AOTModule *)mi->module;
+        *ndata = a->mem_init_data_count;
+        *nelem = a->table_init_data_count;
+        return;
+    }
+#endif
+    *ndata = mi->module->data_seg_count;
+    *nelem = mi->module->table_seg_count;
+}
+
+/* Copy the drop state (first member of either instance extra) to or from buf. */
+static void
+copy_dropped(WASMModuleInstance *mi, uint8_t *buf, uint32_t ndata,
+             uint32_t nelem, int to_instance)
+{
+    WASMSegmentDropState *seg = (WASMSegmentDropState *)mi->e;
+    if (ndata) {
+        if (to_instance)
+            memcpy(seg->data_dropped, buf, ndata);
+        else
+            memcpy(buf, seg->data_dropped, ndata);
+    }
+    if (nelem) {
+        if (to_instance)
+            memcpy(seg->elem_dropped, buf + ndata, nelem);
+        else
+            memcpy(buf + ndata, seg->elem_dropped, nelem);
+    }
+}
+
 static void
 copy_tables(WASMModuleInstance *mi, uint8_t *buf, int to_instance)
 {
@@ -127,21 +172,30 @@ copy_tables(WASMModuleInstance *mi, uint8_t *buf, int to_instance)
     }
 }
 
-void
-pw_snapshot_free(pw_instance *inst)
+static void
+snapshot_free(pw_snapshot *s)
 {
-    pw_snapshot *s = inst->snapshot;
+    uint32_t i;
     if (!s)
         return;
-    uint32_t i;
     for (i = 0; i < s->nsegments; i++)
         free(s->segments[i].copy);
     free(s->segments);
     free(s->globals);
     free(s->tables);
+    free(s->dropped);
     free(s);
-    inst->snapshot = NULL;
 }
+
+static void
+snapshot_release(pw_instance *inst, void *state)
+{
+    (void)inst;
+    snapshot_free(state);
+}
+
+static const pw_attachment_type snapshot_type = { "reset-snapshot", NULL,
+                                                  snapshot_release };
 
 int
 pw_instance_snapshot(pw_instance *inst)
@@ -151,7 +205,9 @@ pw_instance_snapshot(pw_instance *inst)
     pw_snapshot *s;
     if (inst->closed)
         return PW_ERR_CLOSED;
-    pw_snapshot_free(inst);
+    if (!inst->exec_env)
+        return PW_ERR_STATE; /* still instantiating */
+    pw_instance_detach(inst, &snapshot_type);
     mi = (WASMModuleInstance *)inst->module_inst;
     mem = default_memory(inst);
     if (!(s = calloc(1, sizeof(*s))))
@@ -177,11 +233,16 @@ pw_instance_snapshot(pw_instance *inst)
     if (s->tables_len && !(s->tables = malloc(s->tables_len)))
         goto nomem;
     copy_tables(mi, s->tables, 0);
-    inst->snapshot = s;
+    segment_counts(mi, &s->ndata, &s->nelem);
+    if (s->ndata + s->nelem
+        && !(s->dropped = malloc((size_t)s->ndata + s->nelem)))
+        goto nomem;
+    copy_dropped(mi, s->dropped, s->ndata, s->nelem, 0);
+    if (pw_instance_attach(inst, &snapshot_type, s) != PW_OK)
+        goto nomem;
     return PW_OK;
 nomem:
-    inst->snapshot = s;
-    pw_snapshot_free(inst);
+    snapshot_free(s);
     return PW_ERR_NOMEM;
 }
 
@@ -203,11 +264,12 @@ zero_range(uint8_t *start, uint8_t *end)
 int
 pw_instance_reset(pw_instance *inst)
 {
-    pw_snapshot *s = inst->snapshot;
+    pw_snapshot *s;
     WASMModuleInstance *mi;
     WASMMemoryInstance *mem;
     if (inst->closed)
         return PW_ERR_CLOSED;
+    s = pw_instance_attached(inst, &snapshot_type);
     if (!s)
         return PW_ERR_STATE;
     if (__atomic_load_n(&inst->owner, __ATOMIC_ACQUIRE))
@@ -241,8 +303,9 @@ pw_instance_reset(pw_instance *inst)
     if (tables_size(mi) != s->tables_len)
         return PW_ERR_STATE;
     copy_tables(mi, s->tables, 1);
+    copy_dropped(mi, s->dropped, s->ndata, s->nelem, 1);
     wasm_runtime_clear_exception(inst->module_inst);
-    pw_files_reset(inst);
+    pw_instance_reset_attachments(inst);
     pw_output_clear(inst);
     return PW_OK;
 }

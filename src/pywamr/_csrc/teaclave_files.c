@@ -4,7 +4,9 @@
  * The payload sees five functions in module "env"; every failure returns -1
  * to the guest and is recorded on the instance for the caller.  Bytes move
  * straight between the file descriptor and guest memory.  Only paths the
- * caller declared (pw_files_declare) are ever opened.
+ * caller declared (pw_files_declare) are ever opened.  The table is the
+ * instance's "teaclave-files" attachment, made on first use and released
+ * with the instance (reset by pw_instance_reset).
  *
  * Two rule sets (pw_files_configure), chosen per run:
  * - pywamr's (the "strict" profile): a pointer out of bounds returns -1;
@@ -17,7 +19,9 @@
  *   carry bit 0x40000000); a file id is decoded as UTF-8 with invalid
  *   sequences replaced by U+FFFD (Rust's String::from_utf8_lossy) before the
  *   lookup.
- * Either way, writes can be capped per output and per run.
+ * Either way writes can be capped per output and per run, and a read fills
+ * the buffer up to its length or the end of the file (as Teaclave's readers
+ * do; a plain file gives that in one read(), a FIFO may need several).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,13 +33,70 @@
 
 #include "pw_internal.h"
 
+#define PW_MAX_OPEN_FILES 1024
+#define PW_WRITE_FLAG 0x40000000
+
+typedef struct pw_file_decl {
+    char *file_id;
+    char *path;
+    int is_output;
+    int created;
+    int failed;
+    uint64_t written; /* bytes written to this output during the run */
+} pw_file_decl;
+
+typedef struct pw_files {
+    pw_file_decl *decls;
+    uint32_t ndecls, cap;
+    int fds[PW_MAX_OPEN_FILES]; /* slot -> fd, -1 free */
+    int slot_decl[PW_MAX_OPEN_FILES];
+    int inited;
+    char **errors;
+    uint32_t nerrors, errors_cap;
+    /* per run (pw_files_configure; a reset restores the defaults) */
+    int teaclave_rules;  /* Teaclave's executor's rules (see above) */
+    int32_t next_seq;    /* teaclave_rules: the next handle number */
+    uint64_t max_output; /* bytes per output (UINT64_MAX: unbounded) */
+    uint64_t max_total;  /* bytes per run over all outputs */
+    uint64_t total_written;
+} pw_files;
+
+static void files_reset_hook(pw_instance *inst, void *state);
+static void files_release(pw_instance *inst, void *state);
+
+static const pw_attachment_type files_type = { "teaclave-files",
+                                               files_reset_hook,
+                                               files_release };
+
+/* The instance's file table, or NULL if it has none yet. */
+static pw_files *
+files_get(pw_instance *inst)
+{
+    return pw_instance_attached(inst, &files_type);
+}
+
+/* The instance's file table, made on first use; NULL when out of memory. */
+static pw_files *
+files_make(pw_instance *inst)
+{
+    pw_files *f = files_get(inst);
+    if (f)
+        return f;
+    if (!(f = calloc(1, sizeof(*f))))
+        return NULL;
+    if (pw_instance_attach(inst, &files_type, f) != PW_OK) {
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
 static pw_files *
 files_of(wasm_exec_env_t env, pw_instance **out_inst)
 {
-    pw_instance *inst =
-        wasm_runtime_get_custom_data(wasm_runtime_get_module_inst(env));
+    pw_instance *inst = pw_instance_of(wasm_runtime_get_module_inst(env));
     *out_inst = inst;
-    return &inst->files;
+    return files_make(inst);
 }
 
 static void
@@ -161,7 +222,7 @@ static const char *
 guest_str(pw_instance *inst, uint64_t arg)
 {
     uint64_t size, off = (uint32_t)arg;
-    uint8_t *base = pw_memory(inst, &size);
+    uint8_t *base = pw_linear_memory(inst, &size);
     if (!base || off >= size || !memchr(base + off, 0, size - off))
         return NULL;
     return (const char *)base + off;
@@ -171,7 +232,7 @@ static uint8_t *
 guest_buf(pw_instance *inst, uint64_t ptr, uint64_t len)
 {
     uint64_t size, off = (uint32_t)ptr;
-    uint8_t *base = pw_memory(inst, &size);
+    uint8_t *base = pw_linear_memory(inst, &size);
     len = (uint32_t)len;
     if (!base || off > size || len > size - off)
         return NULL;
@@ -275,6 +336,10 @@ open_native(wasm_exec_env_t env, uint64_t *args, const char *fn, int is_output)
     pw_files *f = files_of(env, &inst);
     const char *id = guest_str(inst, args[0]);
     char *lossy;
+    if (!f) {
+        ret_i32(args, -1); /* out of memory: nowhere to record it */
+        return;
+    }
     if (!id) {
         record(f, "%s: file id out of bounds", fn);
         if (f->teaclave_rules)
@@ -312,17 +377,16 @@ tc_read_file(wasm_exec_env_t env, uint64_t *args)
 {
     pw_instance *inst;
     pw_files *f = files_of(env, &inst);
-    uint32_t len = (uint32_t)args[2];
+    uint32_t len = (uint32_t)args[2], done = 0;
     uint8_t *buf = guest_buf(inst, args[1], len);
     int slot;
-    ssize_t n;
-    if (!buf && f->teaclave_rules) { /* WAMR checks (*~) before the call */
+    if (!buf && f && f->teaclave_rules) { /* WAMR checks (*~) before the call */
         record(f, "teaclave_read_file: buffer out of bounds");
         trap_out_of_bounds(env);
         ret_i32(args, -1);
         return;
     }
-    slot = slot_of(f, "teaclave_read_file", (int32_t)args[0], 0);
+    slot = f ? slot_of(f, "teaclave_read_file", (int32_t)args[0], 0) : -1;
     if (slot < 0) {
         ret_i32(args, -1);
         return;
@@ -334,15 +398,20 @@ tc_read_file(wasm_exec_env_t env, uint64_t *args)
     }
     if (len > INT32_MAX)
         len = INT32_MAX;
-    do
-        n = read(f->fds[slot], buf, len);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        record(f, "teaclave_read_file: %s", strerror(errno));
-        ret_i32(args, -1);
-        return;
+    while (done < len) { /* up to len bytes or the end of the file */
+        ssize_t n = read(f->fds[slot], buf + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            record(f, "teaclave_read_file: %s", strerror(errno));
+            ret_i32(args, -1);
+            return;
+        }
+        if (n == 0)
+            break;
+        done += (uint32_t)n;
     }
-    ret_i32(args, (int32_t)n);
+    ret_i32(args, (int32_t)done);
 }
 
 static void
@@ -354,13 +423,13 @@ tc_write_file(wasm_exec_env_t env, uint64_t *args)
     uint8_t *buf = guest_buf(inst, args[1], len);
     pw_file_decl *d;
     int slot;
-    if (!buf && f->teaclave_rules) { /* WAMR checks (*~) before the call */
+    if (!buf && f && f->teaclave_rules) { /* WAMR checks (*~) before the call */
         record(f, "teaclave_write_file: buffer out of bounds");
         trap_out_of_bounds(env);
         ret_i32(args, -1);
         return;
     }
-    slot = slot_of(f, "teaclave_write_file", (int32_t)args[0], 1);
+    slot = f ? slot_of(f, "teaclave_write_file", (int32_t)args[0], 1) : -1;
     if (slot < 0) {
         ret_i32(args, -1);
         return;
@@ -373,20 +442,14 @@ tc_write_file(wasm_exec_env_t env, uint64_t *args)
     if (len > INT32_MAX)
         len = INT32_MAX;
     d = &f->decls[f->slot_decl[slot]];
-    if (d->written + len > f->max_output) {
+    if (d->written + len > f->max_output || f->total_written + len > f->max_total) {
+        int per_output = d->written + len > f->max_output;
         record(f,
                "teaclave_write_file: output '%.64s' would exceed the cap of "
-               "%llu bytes per output",
-               d->file_id, (unsigned long long)f->max_output);
-        d->failed = 1;
-        ret_i32(args, -1);
-        return;
-    }
-    if (f->total_written + len > f->max_total) {
-        record(f,
-               "teaclave_write_file: output '%.64s' would exceed the cap of "
-               "%llu bytes per invocation",
-               d->file_id, (unsigned long long)f->max_total);
+               "%llu bytes per %s; nothing written",
+               d->file_id,
+               (unsigned long long)(per_output ? f->max_output : f->max_total),
+               per_output ? "output" : "invocation");
         d->failed = 1;
         ret_i32(args, -1);
         return;
@@ -428,7 +491,7 @@ tc_close_file(wasm_exec_env_t env, uint64_t *args)
 {
     pw_instance *inst;
     pw_files *f = files_of(env, &inst);
-    int slot = slot_of(f, "teaclave_close_file", (int32_t)args[0], -1);
+    int slot = f ? slot_of(f, "teaclave_close_file", (int32_t)args[0], -1) : -1;
     if (slot < 0) {
         ret_i32(args, -1);
         return;
@@ -477,8 +540,10 @@ int
 pw_files_declare(pw_instance *inst, const char *file_id, const char *path,
                  int is_output)
 {
-    pw_files *f = &inst->files;
+    pw_files *f = files_make(inst);
     pw_file_decl *d;
+    if (!f)
+        return PW_ERR_NOMEM;
     files_init(f);
     if (f->ndecls == f->cap) {
         uint32_t cap = f->cap ? f->cap * 2 : 8;
@@ -505,8 +570,8 @@ pw_files_declare(pw_instance *inst, const char *file_id, const char *path,
 int
 pw_files_output_state(pw_instance *inst, const char *file_id, int *failed)
 {
-    pw_files *f = &inst->files;
-    int d = find_decl(f, file_id, 1);
+    pw_files *f = files_get(inst);
+    int d = f ? find_decl(f, file_id, 1) : -1;
     if (d < 0)
         return -1;
     *failed = f->decls[d].failed;
@@ -516,21 +581,23 @@ pw_files_output_state(pw_instance *inst, const char *file_id, int *failed)
 uint32_t
 pw_files_error_count(pw_instance *inst)
 {
-    return inst->files.nerrors;
+    pw_files *f = files_get(inst);
+    return f ? f->nerrors : 0;
 }
 
 const char *
 pw_files_error(pw_instance *inst, uint32_t i)
 {
-    return i < inst->files.nerrors ? inst->files.errors[i] : NULL;
+    pw_files *f = files_get(inst);
+    return f && i < f->nerrors ? f->errors[i] : NULL;
 }
 
-int
-pw_files_close_all(pw_instance *inst)
+/* Close every open handle of f; how many there were. */
+static int
+files_close_all(pw_files *f)
 {
-    pw_files *f = &inst->files;
     int slot, closed = 0;
-    if (!f->inited)
+    if (!f || !f->inited)
         return 0;
     for (slot = 0; slot < PW_MAX_OPEN_FILES; slot++) {
         if (f->fds[slot] >= 0) {
@@ -541,12 +608,14 @@ pw_files_close_all(pw_instance *inst)
     return closed;
 }
 
-int
-pw_files_reset(pw_instance *inst)
+/* Close what is open and forget declarations and recorded failures. */
+static int
+files_clear(pw_files *f)
 {
-    pw_files *f = &inst->files;
     uint32_t i;
-    int closed = pw_files_close_all(inst);
+    int closed = files_close_all(f);
+    if (!f)
+        return closed;
     for (i = 0; i < f->ndecls; i++) {
         free(f->decls[i].file_id);
         free(f->decls[i].path);
@@ -555,90 +624,55 @@ pw_files_reset(pw_instance *inst)
     for (i = 0; i < f->nerrors; i++)
         free(f->errors[i]);
     f->nerrors = 0;
-    pw_files_configure(inst, 0, UINT64_MAX, UINT64_MAX);
+    f->teaclave_rules = 0;
+    f->next_seq = 1;
+    f->max_output = f->max_total = UINT64_MAX;
+    f->total_written = 0;
     return closed;
 }
 
-void
+int
+pw_files_close_all(pw_instance *inst)
+{
+    return files_close_all(files_get(inst));
+}
+
+int
+pw_files_reset(pw_instance *inst)
+{
+    return files_clear(files_get(inst));
+}
+
+int
 pw_files_configure(pw_instance *inst, int teaclave_rules, uint64_t max_output,
                    uint64_t max_total)
 {
-    pw_files *f = &inst->files;
+    pw_files *f = files_make(inst);
+    if (!f)
+        return PW_ERR_NOMEM;
     files_init(f);
     f->teaclave_rules = teaclave_rules;
     f->next_seq = 1;
     f->max_output = max_output;
     f->max_total = max_total;
     f->total_written = 0;
+    return PW_OK;
 }
 
-/* ------------------------------------------------------------------ */
-/* Teaclave's entry call                                               */
-/* ------------------------------------------------------------------ */
-
-int
-pw_invoke_entry_teaclave(pw_instance *inst, wasm_function_inst_t func,
-                         uint32_t n, const char *packed, uint32_t packed_len,
-                         double timeout, int32_t *result)
+static void
+files_reset_hook(pw_instance *inst, void *state)
 {
-    wasm_module_inst_t mi = inst->module_inst;
-    uint32_t i, array, cells, nresults;
-    uint32_t *argv;
-    uint8_t *offsets;
-    int rc;
-    if (inst->closed || !mi)
-        return PW_ERR_CLOSED;
-    /* argv also receives the results: room for every result cell */
-    nresults = wasm_func_get_result_count(func, mi);
-    cells = 2 * nresults > 2 ? 2 * nresults : 2;
-    offsets = malloc(4 * (size_t)n + 1);
-    argv = calloc(cells, sizeof(*argv));
-    if (!offsets || !argv) {
-        free(offsets);
-        free(argv);
-        return PW_ERR_NOMEM;
-    }
-    /* As Teaclave: each string on its own, in order, then the array (both
-     * with dup_data; what does not fit is offset 0, the call goes ahead). */
-    for (i = 0; i < n; i++) {
-        uint32_t len = (uint32_t)strnlen(packed, packed_len);
-        uint32_t step = len < packed_len ? len + 1 : packed_len;
-        uint32_t off = wasm_runtime_module_dup_data(mi, packed, step);
-        offsets[4 * i] = (uint8_t)off; /* little-endian, as wasm reads it */
-        offsets[4 * i + 1] = (uint8_t)(off >> 8);
-        offsets[4 * i + 2] = (uint8_t)(off >> 16);
-        offsets[4 * i + 3] = (uint8_t)(off >> 24);
-        packed += step;
-        packed_len -= step;
-    }
-    array = wasm_runtime_module_dup_data(mi, (const char *)offsets, 4 * n);
-    argv[0] = n;
-    argv[1] = array;
-    rc = pw_call_deadline(inst, func, 2, argv, timeout);
-    if (rc == PW_OK)
-        *result = (int32_t)argv[0];
-    if (!inst->closed) { /* free what was allocated, strings and array */
-        for (i = 0; i < n; i++) {
-            uint32_t off = (uint32_t)offsets[4 * i]
-                           | (uint32_t)offsets[4 * i + 1] << 8
-                           | (uint32_t)offsets[4 * i + 2] << 16
-                           | (uint32_t)offsets[4 * i + 3] << 24;
-            if (off)
-                wasm_runtime_module_free(inst->module_inst, off);
-        }
-        if (array)
-            wasm_runtime_module_free(inst->module_inst, array);
-    }
-    free(offsets);
-    free(argv);
-    return rc;
+    (void)inst;
+    files_clear(state);
 }
 
-void
-pw_files_free(pw_instance *inst)
+static void
+files_release(pw_instance *inst, void *state)
 {
-    pw_files_reset(inst);
-    free(inst->files.decls);
-    free(inst->files.errors);
-    memset(&inst->files, 0, sizeof(inst->files));
+    pw_files *f = state;
+    (void)inst;
+    files_clear(f);
+    free(f->decls);
+    free(f->errors);
+    free(f);
 }

@@ -24,6 +24,7 @@ from ._executor import (
     invoke,
     run,
 )
+from ._file_formats import FORMATS, ProtectedFile
 from ._isolated import IsolatedExecutor
 from ._profile import (
     DEFAULT_PROFILE,
@@ -33,6 +34,7 @@ from ._profile import (
     STRICT_MAX_OUTPUT_BYTES,
     Profile,
 )
+from ._protected_fs import ProtectedFileError
 from ._result import RunResult, TaskError
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "CACHE_ENTRIES",
     "DEFAULT_POLICY",
     "DEFAULT_PROFILE",
+    "FORMATS",
     "POLICIES",
     "PROFILES",
     "PROFILE_DEFAULT",
@@ -52,6 +55,8 @@ __all__ = [
     "Executor",
     "IsolatedExecutor",
     "Profile",
+    "ProtectedFile",
+    "ProtectedFileError",
     "RunResult",
     "TaskError",
     "check_entrypoint",

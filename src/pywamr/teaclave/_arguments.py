@@ -121,9 +121,8 @@ def flatten(arguments: Mapping[str, Any] | None, profile: str = "teaclave") -> l
 
 def pack(arguments: Mapping[str, Any] | None, serde: bool) -> tuple[int, bytes]:
     """The flattened strings, each NUL-terminated, back to back (and how many)."""
-    if not arguments:
-        if arguments is None or isinstance(arguments, Mapping):
-            return 0, b""
+    if not arguments and (arguments is None or isinstance(arguments, Mapping)):
+        return 0, b""
     texts = _texts(arguments, serde)
     data = "\0".join(texts).encode("utf-8") + b"\0"
     if data.count(b"\0") != len(texts):

@@ -21,10 +21,12 @@ from .._types import ExternKind, FuncType, ValType
 from . import _native
 from ._arguments import pack
 from ._cache import cached_executor
-from ._files import PathLike, RunFiles, file_map
+from ._file_formats import ProtectedFile
+from ._files import FileSpec, PathLike, RunFiles, file_map
 from ._profile import DEFAULT_PROFILE, PROFILE_DEFAULT, Profile, _Default, cap
 from ._profile import get as get_profile
 from ._result import RunResult
+from ._staged import Staging
 
 TEACLAVE_STACK_SIZE = 160 * 1024
 TEACLAVE_HEAP_SIZE = 20 * 1024 * 1024
@@ -37,6 +39,7 @@ _ENTRYPOINT_TYPE = FuncType((ValType.I32, ValType.I32), (ValType.I32,))
 TEACLAVE_MODE = "teaclave"
 
 Hosts = Mapping[str, Mapping[str, HostSpec]]
+_FileMaps = tuple[dict[str, str | ProtectedFile], dict[str, str | ProtectedFile]]
 Cap = int | None | _Default
 
 class EntrypointError(LinkError):
@@ -217,8 +220,8 @@ class Executor:
 
     # ------------------------------------------------------------------
     def run(self, arguments: Mapping[str, Any] | None = None,
-            inputs: Mapping[str, PathLike] | None = None,
-            outputs: Mapping[str, PathLike] | None = None, *,
+            inputs: Mapping[str, FileSpec] | None = None,
+            outputs: Mapping[str, FileSpec] | None = None, *,
             timeout: float | None = None) -> int:
         """Invoke the payload and return its int result; a trap raises
         :class:`~pywamr.Trap` (:class:`~pywamr.Timeout` past the deadline),
@@ -226,8 +229,8 @@ class Executor:
         return self.invoke(arguments, inputs, outputs, timeout=timeout).unwrap()
 
     def invoke(self, arguments: Mapping[str, Any] | None = None,
-               inputs: Mapping[str, PathLike] | None = None,
-               outputs: Mapping[str, PathLike] | None = None, *,
+               inputs: Mapping[str, FileSpec] | None = None,
+               outputs: Mapping[str, FileSpec] | None = None, *,
                timeout: float | None = None, timings: bool = False) -> RunResult:
         """Invoke the payload; a trap is reported in the result, not raised.
 
@@ -237,15 +240,14 @@ class Executor:
         payload returns normally and every write succeeded.
         """
         packed = pack(arguments, self.profile.serde_arguments)
-        files = RunFiles(file_map(inputs, "inputs"), file_map(outputs, "outputs"),
-                         self.profile.outputs_in_place)
+        files = (file_map(inputs, "inputs"), file_map(outputs, "outputs"))
         deadline = self.timeout if timeout is None else timeout
         with self._lock:
             if self._closed:
                 raise WamrError("the executor is closed")
             return self._invoke(packed, files, deadline, timings)
 
-    def _invoke(self, packed: tuple[int, bytes], files: RunFiles, timeout: float | None,
+    def _invoke(self, packed: tuple[int, bytes], files: _FileMaps, timeout: float | None,
                 timings: bool) -> RunResult:
         marks: dict[str, int] | None = {} if timings else None
         clock = time.perf_counter_ns
@@ -291,7 +293,7 @@ class Executor:
         result.timings = marks
         return result
 
-    def _invoke_kept(self, instance: Instance, packed: tuple[int, bytes], files: RunFiles,
+    def _invoke_kept(self, instance: Instance, packed: tuple[int, bytes], files: _FileMaps,
                      timeout: float | None, mark: Callable[[str], None],
                      marks: dict[str, int] | None) -> RunResult:
         try:
@@ -304,8 +306,24 @@ class Executor:
         result.timings = marks
         return result
 
-    def _call(self, instance: Instance, packed: tuple[int, bytes], files: RunFiles,
+    def _call(self, instance: Instance, packed: tuple[int, bytes], maps: _FileMaps,
               timeout: float | None, mark: Callable[[str], None]) -> RunResult:
+        with Staging(*maps) as staging:  # protected files: verified, then streamed
+            files = RunFiles(staging.inputs, staging.outputs, staging.fifo_outputs,
+                             self.profile.outputs_in_place)
+            result = self._call_staged(instance, packed, files, timeout, mark)
+            if staging.protected_outputs or staging.inputs:
+                trapped = result.trap is not None
+                tags, errors = staging.finish(lambda fid: files.verdict(
+                    *_native.output_state(instance, fid), trapped))
+                for fid, tag in tags.items():
+                    result.outputs[fid] = staging.protected_outputs[fid].fspath
+                    result.output_tags[fid] = tag
+                result.file_errors.extend(errors)
+            return result
+
+    def _call_staged(self, instance: Instance, packed: tuple[int, bytes], files: RunFiles,
+                     timeout: float | None, mark: Callable[[str], None]) -> RunResult:
         profile = self.profile
         _native.configure_files(instance, profile.native_rules, self.max_output_bytes,
                                 self.max_invocation_bytes)
@@ -372,8 +390,8 @@ class Executor:
 # -- the one-shot form, with a bounded cache of executors (see _cache) --------
 def invoke(payload: bytes | bytearray | memoryview | PathLike,
            arguments: Mapping[str, Any] | None = None,
-           inputs: Mapping[str, PathLike] | None = None,
-           outputs: Mapping[str, PathLike] | None = None, *, profile: str = DEFAULT_PROFILE,
+           inputs: Mapping[str, FileSpec] | None = None,
+           outputs: Mapping[str, FileSpec] | None = None, *, profile: str = DEFAULT_PROFILE,
            mode: str | None = None, policy: str = DEFAULT_POLICY,
            stack_size: int = TEACLAVE_STACK_SIZE, heap_size: int = TEACLAVE_HEAP_SIZE,
            timeout: float | None = None, timings: bool = False,
@@ -398,8 +416,8 @@ def invoke(payload: bytes | bytearray | memoryview | PathLike,
 
 def run(payload: bytes | bytearray | memoryview | PathLike,
         arguments: Mapping[str, Any] | None = None,
-        inputs: Mapping[str, PathLike] | None = None,
-        outputs: Mapping[str, PathLike] | None = None, **options: Any) -> int:
+        inputs: Mapping[str, FileSpec] | None = None,
+        outputs: Mapping[str, FileSpec] | None = None, **options: Any) -> int:
     """Run a payload once as Teaclave does and return the entrypoint's result.
 
     A trap raises :class:`~pywamr.Trap` with WAMR's message.  Options: those

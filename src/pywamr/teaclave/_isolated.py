@@ -37,9 +37,9 @@ from typing import Any
 from .._errors import ClosedError, Timeout, WamrError, WorkerCrashed
 from ._arguments import flatten
 from ._executor import Executor, read_payload
-from ._files import PathLike, file_map, remove_temporaries
-from ._profile import DEFAULT_PROFILE
 from ._result import RunResult
+from ._files import FileSpec, PathLike, absolute, file_map, path_of, remove_temporaries
+from ._profile import DEFAULT_PROFILE
 
 START_METHODS = ("forkserver", "spawn")
 DEFAULT_GRACE = 1.0
@@ -240,15 +240,15 @@ class IsolatedExecutor:
 
     # -- calls -----------------------------------------------------------
     def run(self, arguments: Mapping[str, Any] | None = None,
-            inputs: Mapping[str, PathLike] | None = None,
-            outputs: Mapping[str, PathLike] | None = None, *,
+            inputs: Mapping[str, FileSpec] | None = None,
+            outputs: Mapping[str, FileSpec] | None = None, *,
             timeout: float | None = None) -> int:
         """Like :meth:`Executor.run`, in a worker process."""
         return self.invoke(arguments, inputs, outputs, timeout=timeout).unwrap()
 
     def invoke(self, arguments: Mapping[str, Any] | None = None,
-               inputs: Mapping[str, PathLike] | None = None,
-               outputs: Mapping[str, PathLike] | None = None, *,
+               inputs: Mapping[str, FileSpec] | None = None,
+               outputs: Mapping[str, FileSpec] | None = None, *,
                timeout: float | None = None, timings: bool = False) -> RunResult:
         """Like :meth:`Executor.invoke`, in a worker process.
 
@@ -261,8 +261,8 @@ class IsolatedExecutor:
         # Validate here, and send only plain str data (picklable by construction).
         flat = flatten(arguments, self.profile)
         plain = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
-        input_map = {k: os.path.abspath(v) for k, v in file_map(inputs, "inputs").items()}
-        output_map = {k: os.path.abspath(v) for k, v in file_map(outputs, "outputs").items()}
+        input_map = {k: absolute(v) for k, v in file_map(inputs, "inputs").items()}
+        output_map = {k: absolute(v) for k, v in file_map(outputs, "outputs").items()}
         limit = self.timeout if timeout is None else timeout
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))
                                   or not limit > 0):
@@ -300,7 +300,7 @@ class IsolatedExecutor:
         assert isinstance(value, RunResult)
         if value.outputs:  # report the caller's paths, as Executor does
             given = file_map(outputs, "outputs")
-            value.outputs = {fid: given[fid] for fid in value.outputs}
+            value.outputs = {fid: path_of(given[fid]) for fid in value.outputs}
         return value
 
     @staticmethod

@@ -13,7 +13,7 @@ from typing import Any
 
 from .._errors import Trap
 from .._instance import Instance
-from .._lib import ERR_NOMEM, OK, raise_status
+from .._lib import raise_status
 from .._runtime import Runtime
 
 #: ``max_output``/``max_total`` meaning "unbounded" in the bridge.
@@ -27,14 +27,16 @@ def fresh_runtime(mode: str) -> Runtime:
 
 def snapshot(instance: Instance) -> None:
     """Record the instance's state right after instantiation (for :func:`reset`)."""
-    rc = instance._core.lib.pw_instance_snapshot(instance._c)
-    if rc != OK:
-        raise_status(rc, "could not snapshot the instance")
+    lib = instance._core.lib
+    rc = lib.pw_instance_snapshot(instance._c)
+    if rc != lib.PW_OK:
+        raise_status(instance._core, rc, "could not snapshot the instance")
 
 
 def reset(instance: Instance) -> bool:
     """Restore the snapshot; False when impossible (e.g. memory grew)."""
-    return bool(instance._core.lib.pw_instance_reset(instance._c) == OK)
+    lib = instance._core.lib
+    return bool(lib.pw_instance_reset(instance._c) == lib.PW_OK)
 
 
 def instantiate_timings(instance: Instance) -> tuple[int, int]:
@@ -49,18 +51,20 @@ def instantiate_timings(instance: Instance) -> tuple[int, int]:
 def configure_files(instance: Instance, teaclave_rules: bool, max_output: int | None,
                     max_total: int | None) -> None:
     """Rules and caps for the coming run (see teaclave_files.c)."""
-    instance._core.lib.pw_files_configure(
-        instance._c, int(teaclave_rules),
-        _UNBOUNDED if max_output is None else max_output,
-        _UNBOUNDED if max_total is None else max_total)
+    lib = instance._core.lib
+    rc = lib.pw_files_configure(instance._c, int(teaclave_rules),
+                                _UNBOUNDED if max_output is None else max_output,
+                                _UNBOUNDED if max_total is None else max_total)
+    if rc != lib.PW_OK:
+        raise_status(instance._core, rc, "could not set up the file table")
 
 
 def declare_file(instance: Instance, file_id: str, path: str, is_output: bool) -> None:
     """Let the payload open ``file_id``: the natives open exactly ``path``."""
-    rc = instance._core.lib.pw_files_declare(instance._c, file_id.encode(),
-                                             os.fsencode(path), int(is_output))
-    if rc != OK:
-        raise_status(rc, "could not declare a file")
+    lib = instance._core.lib
+    rc = lib.pw_files_declare(instance._c, file_id.encode(), os.fsencode(path), int(is_output))
+    if rc != lib.PW_OK:
+        raise_status(instance._core, rc, "could not declare a file")
 
 
 def close_files(instance: Instance) -> int:
@@ -117,9 +121,9 @@ def invoke_entry(instance: Instance, func: Any, count: int, data: bytes, timeout
     lib = instance._core.lib
     call = lib.pw_invoke_entry_teaclave if teaclave_layout else lib.pw_invoke_entry
     rc = call(instance._c, func, count, data, len(data), timeout or 0.0, result)
-    if rc == OK:
+    if rc == lib.PW_OK:
         return int(result[0])
-    if rc == ERR_NOMEM and not teaclave_layout:
+    if rc == lib.PW_ERR_NOMEM and not teaclave_layout:
         raise MemoryError("the app heap cannot hold the arguments")
     instance._raise(rc)
     raise Trap("the entry call failed")  # _raise always raises; kept for the type checker

@@ -26,8 +26,10 @@ class RunResult:
     (teaclave profile: a declared output never created).  ``file_errors``
     lists every file API call that returned -1 and why; ``files_left_open``
     counts handles the payload did not close (pywamr closed them).
-    ``outputs`` maps each output that was kept to its path.  ``timings``
-    (nanoseconds per phase) is filled when asked for.
+    ``outputs`` maps each output that was kept to its path; ``output_tags``
+    has the authentication tag of each protected output written (Teaclave's
+    ``TaskOutputs`` tags).  ``timings`` (nanoseconds per phase) is filled
+    when asked for.
     """
 
     return_value: int | None
@@ -37,6 +39,7 @@ class RunResult:
     file_errors: list[str] = field(default_factory=list)
     files_left_open: int = 0
     outputs: dict[str, str] = field(default_factory=dict)
+    output_tags: dict[str, bytes] = field(default_factory=dict)
     timings: dict[str, int] | None = None
     error: str | None = None
 

@@ -1,0 +1,65 @@
+/*
+ * Linear memory: the default memory's base and size, bounds-checked copies,
+ * and the views that pin it (an instance closed while views are alive is
+ * deinstantiated when the last one goes).
+ */
+#include <string.h>
+
+#include "pw_internal.h"
+#include "pw_util.h"
+
+uint8_t *
+pw_memory(pw_instance *inst, uint64_t *size)
+{
+    return pw_linear_memory(inst, size);
+}
+
+void
+pw_view_acquire(pw_instance *inst)
+{
+    __atomic_add_fetch(&inst->views, 1, __ATOMIC_ACQ_REL);
+}
+
+void
+pw_view_release(pw_instance *inst)
+{
+    if (!__atomic_sub_fetch(&inst->views, 1, __ATOMIC_ACQ_REL) && inst->closed)
+        pw_instance_deinstantiate(inst);
+}
+
+/* Native address of [offset, offset + size) in linear memory, or NULL. */
+static uint8_t *
+memory_range(pw_instance *inst, uint64_t offset, uint64_t size)
+{
+    uint64_t mem_size;
+    uint8_t *base = pw_memory(inst, &mem_size);
+    if (!base || offset > mem_size || size > mem_size - offset)
+        return NULL;
+    return base + offset;
+}
+
+int
+pw_memory_read(pw_instance *inst, uint64_t offset, uint8_t *out, uint64_t size)
+{
+    uint8_t *src;
+    if (inst->closed)
+        return PW_ERR_CLOSED;
+    if (!(src = memory_range(inst, offset, size)))
+        return PW_ERR_RANGE;
+    memcpy(out, src, size);
+    return PW_OK;
+}
+
+int
+pw_memory_write(pw_instance *inst, uint64_t offset, const uint8_t *data,
+                uint64_t size)
+{
+    uint8_t *dst;
+    if (inst->closed)
+        return PW_ERR_CLOSED;
+    if (!(dst = memory_range(inst, offset, size)))
+        return PW_ERR_RANGE;
+    memcpy(dst, data, size);
+    return PW_OK;
+}
+

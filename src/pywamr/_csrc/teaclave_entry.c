@@ -1,0 +1,155 @@
+/*
+ * Teaclave's entrypoint call: `int entrypoint(int argc, char *argv[])` with
+ * the arguments (key/value strings) copied into the guest's app heap as
+ * Teaclave's executor does, the call made with an optional deadline, and the
+ * arguments freed again.  Also the app-heap helpers it builds on.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pw_internal.h"
+#include "pw_util.h"
+
+uint32_t
+pw_heap_alloc(pw_instance *inst, uint32_t size)
+{
+    if (inst->closed)
+        return 0;
+    return wasm_runtime_module_malloc(inst->module_inst, size, NULL);
+}
+
+void
+pw_heap_free(pw_instance *inst, uint32_t offset)
+{
+    if (!inst->closed && offset)
+        wasm_runtime_module_free(inst->module_inst, offset);
+}
+
+int
+pw_marshal_argv(pw_instance *inst, uint32_t n, const char *packed,
+                uint32_t packed_len, uint32_t *argv_out)
+{
+    uint32_t i, array, block;
+    uint32_t *slots;
+    char *native;
+    if (inst->closed)
+        return PW_ERR_CLOSED;
+    /* One block for the strings, one for the pointer array (as Teaclave
+     * does, both live in the app heap). */
+    array = wasm_runtime_module_malloc(inst->module_inst, 4 * n + 4,
+                                       (void **)&slots);
+    if (!array)
+        return PW_ERR_NOMEM;
+    if (!n) {
+        slots[0] = 0;
+        *argv_out = array;
+        return PW_OK;
+    }
+    block = wasm_runtime_module_malloc(inst->module_inst, packed_len,
+                                       (void **)&native);
+    if (!block) {
+        wasm_runtime_module_free(inst->module_inst, array);
+        return PW_ERR_NOMEM;
+    }
+    memcpy(native, packed, packed_len);
+    slots = wasm_runtime_addr_app_to_native(inst->module_inst, array);
+    for (i = 0; i < n; i++) { /* Python packs exactly n terminated strings */
+        uint32_t len = (uint32_t)strnlen(native, packed_len);
+        uint32_t step = len < packed_len ? len + 1 : packed_len;
+        slots[i] = block;
+        block += step;
+        native += step;
+        packed_len -= step;
+    }
+    slots[n] = 0; /* argv[argc] == NULL, as C expects */
+    *argv_out = array;
+    return PW_OK;
+}
+
+void
+pw_free_argv(pw_instance *inst, uint32_t array, uint32_t n)
+{
+    uint32_t *slots;
+    if (inst->closed || !array)
+        return;
+    slots = wasm_runtime_addr_app_to_native(inst->module_inst, array);
+    if (slots && n)
+        wasm_runtime_module_free(inst->module_inst, slots[0]); /* the strings */
+    wasm_runtime_module_free(inst->module_inst, array);
+}
+
+int
+pw_invoke_entry(pw_instance *inst, wasm_function_inst_t func, uint32_t n,
+                const char *packed, uint32_t packed_len, double timeout,
+                int32_t *result)
+{
+    uint32_t argv_off, argv[2];
+    int rc = pw_marshal_argv(inst, n, packed, packed_len, &argv_off);
+    if (rc != PW_OK)
+        return rc;
+    argv[0] = n;
+    argv[1] = argv_off;
+    rc = pw_call_deadline(inst, func, 2, argv, timeout);
+    if (rc == PW_OK)
+        *result = (int32_t)argv[0];
+    pw_free_argv(inst, argv_off, n);
+    return rc;
+}
+
+int
+pw_invoke_entry_teaclave(pw_instance *inst, wasm_function_inst_t func,
+                         uint32_t n, const char *packed, uint32_t packed_len,
+                         double timeout, int32_t *result)
+{
+    wasm_module_inst_t mi = inst->module_inst;
+    uint32_t i, array, cells, nresults;
+    uint32_t *argv;
+    uint8_t *offsets;
+    int rc;
+    if (inst->closed || !mi)
+        return PW_ERR_CLOSED;
+    /* argv also receives the results: room for every result cell */
+    nresults = wasm_func_get_result_count(func, mi);
+    cells = 2 * nresults > 2 ? 2 * nresults : 2;
+    offsets = malloc(4 * (size_t)n + 1);
+    argv = calloc(cells, sizeof(*argv));
+    if (!offsets || !argv) {
+        free(offsets);
+        free(argv);
+        return PW_ERR_NOMEM;
+    }
+    /* As Teaclave: each string on its own, in order, then the array (both
+     * with dup_data; what does not fit is offset 0, the call goes ahead). */
+    for (i = 0; i < n; i++) {
+        uint32_t len = (uint32_t)strnlen(packed, packed_len);
+        uint32_t step = len < packed_len ? len + 1 : packed_len;
+        uint32_t off = wasm_runtime_module_dup_data(mi, packed, step);
+        offsets[4 * i] = (uint8_t)off; /* little-endian, as wasm reads it */
+        offsets[4 * i + 1] = (uint8_t)(off >> 8);
+        offsets[4 * i + 2] = (uint8_t)(off >> 16);
+        offsets[4 * i + 3] = (uint8_t)(off >> 24);
+        packed += step;
+        packed_len -= step;
+    }
+    array = wasm_runtime_module_dup_data(mi, (const char *)offsets, 4 * n);
+    argv[0] = n;
+    argv[1] = array;
+    rc = pw_call_deadline(inst, func, 2, argv, timeout);
+    if (rc == PW_OK)
+        *result = (int32_t)argv[0];
+    if (!inst->closed) { /* free what was allocated, strings and array */
+        for (i = 0; i < n; i++) {
+            uint32_t off = (uint32_t)offsets[4 * i]
+                           | (uint32_t)offsets[4 * i + 1] << 8
+                           | (uint32_t)offsets[4 * i + 2] << 16
+                           | (uint32_t)offsets[4 * i + 3] << 24;
+            if (off)
+                wasm_runtime_module_free(inst->module_inst, off);
+        }
+        if (array)
+            wasm_runtime_module_free(inst->module_inst, array);
+    }
+    free(offsets);
+    free(argv);
+    return rc;
+}
