@@ -9,7 +9,7 @@ and aux_stack_1k.wasm (a 1 KiB stack) could not be instantiated at all.
 from __future__ import annotations
 
 import pytest
-from conftest import payload
+from helpers import payload
 
 import pywamr
 from pywamr import teaclave
@@ -23,11 +23,6 @@ LEVELS_IN_64K = 1365
 
 def _modes() -> list[str]:
     return ["fast-interp", "classic-interp"] + (["aot"] if pywamr.aot_available() else [])
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    teaclave.clear_cache()
 
 
 @pytest.mark.parametrize("mode", _modes())
