@@ -4,6 +4,7 @@
  * Teaclave's executor does, the call made with an optional deadline, and the
  * arguments freed again.  Also the app-heap helpers it builds on.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,12 +103,30 @@ pw_invoke_entry_teaclave(pw_instance *inst, wasm_function_inst_t func,
                          double timeout, int32_t *result)
 {
     wasm_module_inst_t mi = inst->module_inst;
-    uint32_t i, array, cells, nresults;
+    uint32_t i, array, cells, nresults, nparams, param_cells = 0;
+    wasm_valkind_t kinds[64];
     uint32_t *argv;
     uint8_t *offsets;
     int rc;
     if (inst->closed || !mi)
         return PW_ERR_CLOSED;
+    /* WAMR's interpreter refuses (argc, argv) for a function wanting more
+     * cells; a core with reference types would read past argv instead, so
+     * the refusal is made here, in WAMR's words, for every core. */
+    nparams = wasm_func_get_param_count(func, mi);
+    if (nparams > 64)
+        param_cells = 2 * nparams; /* surely more than 2 */
+    else {
+        wasm_func_get_param_types(func, mi, kinds);
+        for (i = 0; i < nparams; i++)
+            param_cells += kinds[i] == WASM_I64 || kinds[i] == WASM_F64 ? 2 : 1;
+    }
+    if (param_cells > 2) {
+        snprintf(inst->error, sizeof(inst->error),
+                 "invalid argument count 2, must be no smaller than %u",
+                 param_cells);
+        return PW_ERR_TRAP;
+    }
     /* argv also receives the results: room for every result cell */
     nresults = wasm_func_get_result_count(func, mi);
     cells = 2 * nresults > 2 ? 2 * nresults : 2;

@@ -35,7 +35,7 @@ def _serde_float(value: float) -> str:
     k = exponent + len(digit_tuple) - len(digits)  # value = digits * 10^k
     length = len(digits)
     kk = length + k  # 10^(kk-1) <= value < 10^kk
-    if 0 <= k and kk <= 16:
+    if k >= 0 and kk <= 16:
         out = digits + "0" * k + ".0"
     elif 0 < kk <= 16:
         out = digits[:kk] + "." + digits[kk:]
@@ -102,7 +102,7 @@ def _texts(arguments: Mapping[str, Any], serde: bool) -> list[str]:
     return texts
 
 
-def flatten(arguments: Mapping[str, Any] | None, profile: str = "teaclave") -> list[bytes]:
+def flatten(arguments: Mapping[str, Any] | None, profile: str = "strict") -> list[bytes]:
     """``{"b": 2, "a": "x"}`` -> ``[b"a", b"x", b"b", b"2"]``.
 
     Keys are sorted; string values pass as they are, anything else as text in

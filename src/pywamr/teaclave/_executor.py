@@ -64,8 +64,9 @@ def check_entrypoint(module: Module, exact: bool = True) -> None:
     for export in module.exports:
         if export.name == ENTRYPOINT and export.kind is ExternKind.FUNC:
             if exact and export.type != _ENTRYPOINT_TYPE:
-                raise EntrypointError(f"entrypoint has type {export.type}, expected "
-                                      f"{_ENTRYPOINT_TYPE} (int entrypoint(int argc, char *argv[]))")
+                raise EntrypointError(
+                    f"entrypoint has type {export.type}, expected {_ENTRYPOINT_TYPE} "
+                    "(int entrypoint(int argc, char *argv[]))")
             return
     raise EntrypointError("the payload exports no function named 'entrypoint'")
 

@@ -37,9 +37,9 @@ from typing import Any
 from .._errors import ClosedError, Timeout, WamrError, WorkerCrashed
 from ._arguments import flatten
 from ._executor import Executor, read_payload
-from ._result import RunResult
 from ._files import FileSpec, PathLike, absolute, file_map, path_of, remove_temporaries
 from ._profile import DEFAULT_PROFILE
+from ._result import RunResult
 
 START_METHODS = ("forkserver", "spawn")
 DEFAULT_GRACE = 1.0
