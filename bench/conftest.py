@@ -161,3 +161,28 @@ def wt_host(wt_engine: wasmtime.Engine) -> WasmtimeInst:
     assert isinstance(mem, wasmtime.Memory)
     memory.append(mem)
     return store, inst
+
+
+# -- pywasm3 (wasm3's interpreter) -------------------------------------------------
+def _wasm3_function(name: str, export: str) -> Any:
+    """An export of a fresh wasm3 runtime holding payload ``name``; skips without pywasm3."""
+    wasm3 = pytest.importorskip("wasm3")
+    env = wasm3.Environment()
+    runtime = env.new_runtime(STACK)
+    runtime.load(env.parse_module(payload(name).read_bytes()))
+    return runtime.find_function(export)
+
+
+@pytest.fixture(scope="module")
+def w3_basic_add() -> Any:
+    return _wasm3_function("basic", "add")
+
+
+@pytest.fixture(scope="module")
+def w3_basic_add_f64() -> Any:
+    return _wasm3_function("basic", "add_f64")
+
+
+@pytest.fixture(scope="module")
+def w3_cpu_fib() -> Any:
+    return _wasm3_function("cpu", "fib")

@@ -211,6 +211,12 @@ def test_readme_is_a_front_door() -> None:
     assert len(lines) <= 200, f"README.md has {len(lines)} lines: move details to docs/"
 
 
+def test_every_wamr_patch_is_documented() -> None:
+    table = (ROOT / "docs" / "reliability.md").read_text()
+    for patch in sorted((ROOT / "vendor" / "patches").glob("*.patch")):
+        assert f"| `{patch.stem}` |" in table, f"docs/reliability.md does not list {patch.name}"
+
+
 def test_aot_is_documented() -> None:
     aot = (ROOT / "docs" / "aot.md").read_text()
     for needle in ("compile_aot", 'mode="aot"', "PYWAMR_CACHE_DIR", "PYWAMR_AOT_KEY",

@@ -49,7 +49,9 @@ def test_function_types(basic: pywamr.Instance) -> None:
 
 def test_exports_mapping(basic: pywamr.Instance) -> None:
     exports = basic.exports
-    assert "add" in exports and "memory" not in exports and "g_answer" not in exports
+    assert {"add", "memory", "g_answer"} <= set(exports)  # every kind (issue 10)
+    assert isinstance(exports["memory"], pywamr.Memory)
+    assert isinstance(exports["g_answer"], pywamr.Global)
     assert set(exports) >= {"add", "pair", "spin", "grow"}
     assert len(exports) == len(list(exports))
     assert exports.add(1, 1) == 2
@@ -85,7 +87,9 @@ def test_unknown_export(basic: pywamr.Instance) -> None:
     with pytest.raises(pywamr.ExportNotFound, match="no exported function named 'nope'"):
         basic.call("nope")
     with pytest.raises(KeyError):
-        basic.exports["memory"]  # not a function
+        basic.exports["nope"]
+    with pytest.raises(pywamr.ExportNotFound):
+        basic.function("memory")  # not a function
     with pytest.raises(AttributeError):
         basic.exports.nope  # noqa: B018
     with pytest.raises(TypeError):

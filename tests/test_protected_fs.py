@@ -387,6 +387,11 @@ def test_cli_refusals_are_clear_and_write_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.enc", "in.txt"]
     done = _cli("verify", str(tmp_path / "in.enc"), "--key", "abc")
     assert done.returncode == 1 and b"not valid hex" in done.stderr
+    done = _cli("verify", str(tmp_path / "in.enc"), "--key", key, "--check-name")
+    assert done.returncode == 0
+    os.rename(tmp_path / "in.enc", tmp_path / "renamed.enc")
+    done = _cli("verify", str(tmp_path / "renamed.enc"), "--key", key, "--check-name")
+    assert done.returncode == 1 and b"created as 'in.enc'" in done.stderr
     done = _cli("verify", str(tmp_path / "missing"), "--key", key)
     assert done.returncode == 1 and b"No such file" in done.stderr
 

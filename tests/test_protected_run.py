@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from helpers import example, payload
 
+import pywamr
 from pywamr import MODES, teaclave
 from pywamr.teaclave import ProtectedFile, ProtectedFileError, _staged
 from pywamr.teaclave._file_formats import decrypt, encrypt
@@ -252,3 +255,90 @@ def test_staged_output_discarded_leaves_nothing(tmp_path: Path) -> None:
         assert staging.finish(lambda fid: "a write failed") == (
             {}, ["output 'out' discarded: a write failed"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_output_fails_fast_and_never_hangs(tmp_path: Path) -> None:
+    source = _protect(tmp_path / "in.enc", b"line\n" * 50000)  # 250 KB: more than a pipe holds
+    out = ProtectedFile(tmp_path / "missing-dir" / "out.enc", OUT_KEY)
+    start = time.monotonic()
+    result = teaclave.invoke(example("wordcount"), {}, {"input": source}, {"output": out},
+                             timeout=60)
+    assert time.monotonic() - start < 30 and result.trap is None
+    assert any("output 'output': [Errno 2]" in error for error in result.file_errors)
+    assert any("teaclave_write_file" in error for error in result.file_errors)  # EPIPE: -1
+    assert result.output_tags == {} and not (tmp_path / "missing-dir").exists()
+    with _staged.Staging({}, {"out": out}) as staging:  # created again after the failure
+        path = staging.fifo_outputs["out"]
+        fd = os.open(path, os.O_WRONLY)
+        os.write(fd, b"x")
+        os.close(fd)
+        deadline = time.monotonic() + 30
+        while staging._drains["out"].is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(FileNotFoundError):  # at once, not blocked waiting for a reader
+            os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        tags, errors = staging.finish(lambda fid: None)
+    assert tags == {} and errors and "[Errno 2]" in errors[0]
+
+
+@pytest.mark.deliberate_crash
+def test_a_crashed_worker_leaves_no_staging_behind(tmp_path: Path) -> None:
+    import isolated_hosts as H
+
+    source = _protect(tmp_path / "in.enc", b"x" * (2 * 1024 * 1024))  # streamed through FIFOs
+    out = ProtectedFile(tmp_path / "out.enc", OUT_KEY)
+    before = _staged_dirs()
+    with teaclave.IsolatedExecutor(payload("tc_hook"), workers=1, hosts=H.HOSTS,
+                                   heap_size=64 * 1024) as executor:
+        with pytest.raises(pywamr.WorkerCrashed):
+            executor.invoke(H.args(H.EXIT), {"in": source}, {"out": out})
+    assert _staged_dirs() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.enc"]
+
+
+def test_no_descriptor_thread_or_file_leaks_over_many_runs(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    small = _protect(tmp_path / "small.enc", b"a\nb\n")
+    monkeypatch.setattr(_staged, "MEMORY_INPUT_LIMIT", 8)  # "small" in memory, "large" streamed
+    large = _protect(tmp_path / "large.enc", b"b\nc\n" * 10)
+    out = ProtectedFile(tmp_path / "out.enc", OUT_KEY)
+    with teaclave.Executor(example("intersection")) as executor:
+        executor.invoke({}, {"input_a": small, "input_b": large}, {"output": out})
+        gc.collect()  # earlier tests' garbage closes its descriptors now, not during the loop
+        fds, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
+        for n in range(60):
+            bad = ProtectedFile(large.path, KEY, tag=bytes(16)) if n % 3 == 2 else large
+            try:
+                result = executor.invoke({}, {"input_a": small, "input_b": bad}, {"output": out})
+            except ProtectedFileError:
+                assert n % 3 == 2
+                continue
+            assert result.return_value == 1 and _plaintext(out, result.output_tags["output"]) == (
+                b"b\n")
+        assert len(os.listdir("/proc/self/fd")) <= fds  # (other tests may close some)
+        assert threading.active_count() <= threads
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["large.enc", "out.enc", "small.enc"]
+
+
+def test_concurrent_executors_stage_independently(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(_staged, "MEMORY_INPUT_LIMIT", 100)  # half in memory, half streamed
+    inputs = [(_protect(tmp_path / f"a{n}.enc", f"x{n}\ny\n".encode() * (n + 1)),
+               _protect(tmp_path / f"b{n}.enc", f"x{n}\nz\n".encode() * 40)) for n in range(4)]
+
+    def work(n: int) -> list[bytes]:
+        a, b = inputs[n]
+        out = ProtectedFile(tmp_path / f"out{n}.enc", OUT_KEY)
+        seen = []
+        with teaclave.Executor(example("intersection")) as executor:
+            for _ in range(8):
+                result = executor.invoke({}, {"input_a": a, "input_b": b}, {"output": out})
+                seen.append(_plaintext(out, result.output_tags["output"]))
+        return seen
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(work, range(4)))
+    for n, seen in enumerate(results):
+        assert seen == [f"x{n}\n".encode()] * 8

@@ -42,3 +42,22 @@ def test_teaclave_timeout(tmp_path: object) -> None:
 
     with teaclave.Executor(payload("tc_probe")) as executor:
         assert executor.run({"case": "handles"}, timeout=5) in (0, 1)
+
+
+RUNAWAY_SHAPES = [("loop_br_if", 1), ("loop_br", 0), ("loop_br_table", 1), ("calls", 60)]
+
+
+@pytest.mark.parametrize("mode", ["fast-interp", "classic-interp", "aot"])
+@pytest.mark.parametrize(("export", "arg"), RUNAWAY_SHAPES)
+def test_timeout_every_runaway_shape(mode: str, export: str, arg: int) -> None:
+    """Each kind of back edge, forward branches inside the loop, and loop-free
+    recursion are stopped in every mode (AOT code by the watchdog's signal)."""
+    if mode == "aot" and not pywamr.aot_available():
+        pytest.skip("pywamr was built without the AOT compiler")
+    with pywamr.Runtime(mode) as rt:
+        with rt.load(payload("runaway")).instantiate(heap_size=0) as inst:
+            start = time.monotonic()
+            with pytest.raises(pywamr.Timeout):
+                inst.call(export, arg, timeout=0.1)
+            assert time.monotonic() - start < 5.0
+            assert inst.call("calls", 10) == 55  # usable again

@@ -5,6 +5,11 @@ Payloads:
   tests/payloads/src/*.{wat,c}        -> tests/payloads/wasm/NAME.wasm
   examples/payloads/c/*.c             -> examples/payloads/wasm/NAME.wasm
   examples/payloads/rust/{intersection,psi} -> examples/payloads/wasm/NAME.wasm
+  WASI commands (wasm32-wasi: clang-14 + Debian's wasi-libc, Rust's wasm32-wasi):
+  tests/payloads/src/wasi_probe.c     -> tests/payloads/wasm/wasi_probe.wasm
+  tests/payloads/src/wasi_bench.c     -> tests/payloads/wasm/wasi_bench.wasm
+  examples/wasi/c/wc.c                -> examples/wasi/wasm/wc.wasm
+  examples/wasi/rust/wordfreq         -> examples/wasi/wasm/wordfreq.wasm
 
 Usage:
   python tools/build_payloads.py            # rebuild in-tree outputs
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import glob
 import os
 import re
 import shutil
@@ -68,6 +74,64 @@ TEACLAVE_IMPORTS = {
 # WAMR reads __heap_base/__data_end to find the aux stack and place the app heap.
 C_AUX = {"memory": "memory", "__heap_base": "global", "__data_end": "global"}
 ENTRYPOINT = {"entrypoint": sig("i32, i32", "i32")}
+WASI_EX = Path("examples/wasi")
+WASI_EX_OUT = WASI_EX / "wasm"
+# WASI C: Debian's clang-14 finds wasi-libc (/usr/lib/wasm32-wasi) and
+# libclang-rt-14-dev-wasm32's builtins itself for --target=wasm32-wasi.
+WASI_C_FLAGS = ["--target=wasm32-wasi", "-O2", "-Wall", "-Wextra", "-Wno-unused-result"]
+WASI_COMMAND = {"memory": "memory", "_start": sig()}
+P1 = "wasi_snapshot_preview1."
+
+
+def wasi_imports(*names: str) -> dict[str, str]:
+    """Import table entries for WASI preview-1 functions (their real types)."""
+    return {P1 + n: WASI_SIGS[n] for n in names}
+
+
+WASI_SIGS = {
+    "args_get": sig("i32, i32", "i32"),
+    "args_sizes_get": sig("i32, i32", "i32"),
+    "environ_get": sig("i32, i32", "i32"),
+    "environ_sizes_get": sig("i32, i32", "i32"),
+    "clock_res_get": sig("i32, i32", "i32"),
+    "clock_time_get": sig("i32, i64, i32", "i32"),
+    "fd_advise": sig("i32, i64, i64, i32", "i32"),
+    "fd_allocate": sig("i32, i64, i64", "i32"),
+    "fd_close": sig("i32", "i32"),
+    "fd_datasync": sig("i32", "i32"),
+    "fd_fdstat_get": sig("i32, i32", "i32"),
+    "fd_fdstat_set_flags": sig("i32, i32", "i32"),
+    "fd_filestat_get": sig("i32, i32", "i32"),
+    "fd_filestat_set_size": sig("i32, i64", "i32"),
+    "fd_filestat_set_times": sig("i32, i64, i64, i32", "i32"),
+    "fd_pread": sig("i32, i32, i32, i64, i32", "i32"),
+    "fd_prestat_get": sig("i32, i32", "i32"),
+    "fd_prestat_dir_name": sig("i32, i32, i32", "i32"),
+    "fd_pwrite": sig("i32, i32, i32, i64, i32", "i32"),
+    "fd_read": sig("i32, i32, i32, i32", "i32"),
+    "fd_readdir": sig("i32, i32, i32, i64, i32", "i32"),
+    "fd_renumber": sig("i32, i32", "i32"),
+    "fd_seek": sig("i32, i64, i32, i32", "i32"),
+    "fd_sync": sig("i32", "i32"),
+    "fd_tell": sig("i32, i32", "i32"),
+    "fd_write": sig("i32, i32, i32, i32", "i32"),
+    "path_create_directory": sig("i32, i32, i32", "i32"),
+    "path_filestat_get": sig("i32, i32, i32, i32, i32", "i32"),
+    "path_filestat_set_times": sig("i32, i32, i32, i32, i64, i64, i32", "i32"),
+    "path_link": sig("i32, i32, i32, i32, i32, i32, i32", "i32"),
+    "path_open": sig("i32, i32, i32, i32, i32, i64, i64, i32, i32", "i32"),
+    "path_readlink": sig("i32, i32, i32, i32, i32, i32", "i32"),
+    "path_remove_directory": sig("i32, i32, i32", "i32"),
+    "path_rename": sig("i32, i32, i32, i32, i32, i32", "i32"),
+    "path_symlink": sig("i32, i32, i32, i32, i32", "i32"),
+    "path_unlink_file": sig("i32, i32, i32", "i32"),
+    "poll_oneoff": sig("i32, i32, i32, i32", "i32"),
+    "proc_exit": sig("i32"),
+    "random_get": sig("i32, i32", "i32"),
+    "sched_yield": sig("", "i32"),
+    "sock_recv": sig("i32, i32, i32, i32, i32, i32", "i32"),
+    "sock_shutdown": sig("i32, i32", "i32"),
+}
 
 
 class BuildError(RuntimeError):
@@ -88,6 +152,18 @@ class Payload:
     include: Path | None = None  # C: extra include dir
     link_flags: tuple[str, ...] = ()  # C: extra wasm-ld flags; wat: wat2wasm feature flags
 
+
+WASI_PROBE_IMPORTS = tuple(WASI_SIGS)  # the probe calls every one of them
+WASI_BENCH_IMPORTS = ("args_get", "args_sizes_get", "fd_close", "fd_fdstat_get",
+                      "fd_prestat_dir_name", "fd_prestat_get", "fd_read", "fd_seek", "fd_write",
+                      "path_open", "proc_exit")
+WC_IMPORTS = ("args_get", "args_sizes_get", "fd_close", "fd_fdstat_get",
+              "fd_fdstat_set_flags", "fd_prestat_dir_name", "fd_prestat_get", "fd_read",
+              "fd_seek", "fd_write", "path_open", "proc_exit")
+WORDFREQ_IMPORTS = ("args_get", "args_sizes_get", "environ_get", "environ_sizes_get",
+                    "fd_close", "fd_filestat_get", "fd_prestat_dir_name", "fd_prestat_get",
+                    "fd_read", "fd_readdir", "fd_seek", "fd_write", "path_open", "proc_exit",
+                    "random_get")
 
 PAYLOADS: list[Payload] = [
     Payload(
@@ -152,6 +228,16 @@ PAYLOADS: list[Payload] = [
         exports={"call_it": sig("i32", "i32"), "fine": sig("", "i32")},
     ),
     Payload(
+        "runaway", "wat", TEST_SRC / "runaway.wat", TEST_OUT / "runaway.wasm",
+        exports={
+            "memory": "memory",
+            "loop_br_if": sig("i32", "i32"),
+            "loop_br": sig("i32", "i32"),
+            "loop_br_table": sig("i32", "i32"),
+            "calls": sig("i32", "i32"),
+        },
+    ),
+    Payload(
         "cpu", "c", TEST_SRC / "cpu.c", TEST_OUT / "cpu.wasm",
         exports={
             **C_AUX,
@@ -185,6 +271,12 @@ PAYLOADS: list[Payload] = [
         imports={**TEACLAVE_IMPORTS, "env.strcmp": sig("i32, i32", "i32"),
                  "env.malloc": sig("i32", "i32")},
         exports={**C_AUX, **ENTRYPOINT},
+    ),
+    Payload(
+        "tc_alloc", "c", TEST_SRC / "tc_alloc.c", TEST_OUT / "tc_alloc.wasm",
+        allow_undefined=True,
+        imports={"env.atoi": sig("i32", "i32"), "env.strcmp": sig("i32, i32", "i32")},
+        exports={**C_AUX, **ENTRYPOINT, "malloc": sig("i32", "i32"), "free": sig("i32")},
     ),
     Payload(
         "aux_stack", "c", TEST_SRC / "aux_stack.c", TEST_OUT / "aux_stack.wasm",
@@ -252,6 +344,28 @@ PAYLOADS: list[Payload] = [
         imports=TEACLAVE_IMPORTS,
         exports={**C_AUX, **ENTRYPOINT},
     ),
+    # WASI commands (see docs/wasi.md)
+    Payload(
+        "wasi_probe", "wasi-c", TEST_SRC / "wasi_probe.c", TEST_OUT / "wasi_probe.wasm",
+        imports=wasi_imports(*WASI_PROBE_IMPORTS),
+        exports=WASI_COMMAND,
+    ),
+    Payload(
+        "wasi_bench", "wasi-c", TEST_SRC / "wasi_bench.c", TEST_OUT / "wasi_bench.wasm",
+        imports=wasi_imports(*WASI_BENCH_IMPORTS),
+        exports=WASI_COMMAND,
+    ),
+    Payload(
+        "wc", "wasi-c", WASI_EX / "c/wc.c", WASI_EX_OUT / "wc.wasm",
+        imports=wasi_imports(*WC_IMPORTS),
+        exports=WASI_COMMAND,
+    ),
+    Payload(
+        "wordfreq", "wasi-rust", WASI_EX / "rust/wordfreq", WASI_EX_OUT / "wordfreq.wasm",
+        imports=wasi_imports(*WORDFREQ_IMPORTS),
+        exports={**WASI_COMMAND, "__data_end": "global", "__heap_base": "global",
+                 "main": sig("i32, i32", "i32")},
+    ),
 ]
 
 
@@ -318,6 +432,15 @@ def find_tools(need_rust: bool = True) -> Tools:
         if not (Path(sysroot) / "lib/rustlib/wasm32-unknown-unknown").is_dir():
             raise BuildError(f"{rustc} has no wasm32-unknown-unknown std; "
                              "install it with: apt-get install libstd-rust-dev-wasm32")
+        if not (Path(sysroot) / "lib/rustlib/wasm32-wasi").is_dir():
+            raise BuildError(f"{rustc} has no wasm32-wasi std; "
+                             "install it with: apt-get install libstd-rust-dev-wasm32")
+    # wasm32-wasi C: Debian's wasi-libc and clang's builtins for wasm32
+    if not Path("/usr/lib/wasm32-wasi/libc.a").exists():
+        raise BuildError("wasi-libc is missing; install it with: apt-get install wasi-libc")
+    if not glob.glob("/usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a"):
+        raise BuildError("clang's wasm32 builtins are missing; install them with: "
+                         "apt-get install libclang-rt-14-dev-wasm32")
     return Tools(clang, wasm_ld, wat2wasm, strip_cmd, cargo, rustc)
 
 
@@ -356,8 +479,9 @@ def _build_c(p: Payload, t: Tools, raw: Path, tmp: Path) -> None:
           "-o", str(raw)], cwd=tmp)
 
 
-def _build_rust(p: Payload, t: Tools, raw: Path, tmp: Path) -> None:
-    """cargo build --release for wasm32-unknown-unknown in a scratch copy."""
+def _build_rust(p: Payload, t: Tools, raw: Path, tmp: Path,
+                target: str = "wasm32-unknown-unknown") -> None:
+    """cargo build --release for ``target`` in a scratch copy."""
     crate = tmp / p.name
     shutil.copytree(ROOT / p.source, crate, ignore=shutil.ignore_patterns("target"))
     env = {k: v for k, v in os.environ.items()
@@ -369,11 +493,25 @@ def _build_rust(p: Payload, t: Tools, raw: Path, tmp: Path) -> None:
         RUSTFLAGS=f"--remap-path-prefix={crate}=/{p.name}",
     )
     _run([t.cargo, "build", "--release", "--offline", "--locked",
-          "--target", "wasm32-unknown-unknown"], cwd=crate, env=env)
-    shutil.copyfile(tmp / "target/wasm32-unknown-unknown/release" / f"{p.name}.wasm", raw)
+          "--target", target], cwd=crate, env=env)
+    shutil.copyfile(tmp / f"target/{target}/release" / f"{p.name}.wasm", raw)
 
 
-BUILDERS = {"wat": _build_wat, "c": _build_c, "rust": _build_rust}
+def _build_wasi_c(p: Payload, t: Tools, raw: Path, tmp: Path) -> None:
+    """clang -c for wasm32-wasi, then clang links (no -O: no implicit wasm-opt)."""
+    obj = tmp / f"{p.name}.o"
+    _run([t.clang, *WASI_C_FLAGS, "-c", str(ROOT / p.source), "-o", str(obj)], cwd=tmp)
+    _run([t.clang, "--target=wasm32-wasi", f"-fuse-ld={t.wasm_ld}", str(obj), "-o", str(raw)],
+         cwd=tmp)
+
+
+def _build_wasi_rust(p: Payload, t: Tools, raw: Path, tmp: Path) -> None:
+    """cargo build --release for wasm32-wasi in a scratch copy."""
+    _build_rust(p, t, raw, tmp, target="wasm32-wasi")
+
+
+BUILDERS = {"wat": _build_wat, "c": _build_c, "rust": _build_rust,
+            "wasi-c": _build_wasi_c, "wasi-rust": _build_wasi_rust}
 
 
 # --------------------------------------------------------------------------
@@ -518,7 +656,7 @@ def build_all(out_dir: Path | None = None) -> list[Path]:
     ``out_dir/tests/payloads/wasm/basic.wasm``.
     """
     root = ROOT if out_dir is None else Path(out_dir)
-    tools = find_tools(need_rust=any(p.kind == "rust" for p in PAYLOADS))
+    tools = find_tools(need_rust=any(p.kind in ("rust", "wasi-rust") for p in PAYLOADS))
     return [build_payload(p, tools, root / p.out) for p in PAYLOADS]
 
 

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(cmake npm patch clang-14 lld-14 wabt binaryen llvm-14-dev zlib1g-dev
-          rustc cargo libstd-rust-dev-wasm32)
+          rustc cargo libstd-rust-dev-wasm32 wasi-libc libclang-rt-14-dev-wasm32)
 missing=()
 for p in "${packages[@]}"; do
   # npm and cmake may come from elsewhere (e.g. a nodejs that bundles npm): any will do.

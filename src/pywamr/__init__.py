@@ -14,13 +14,16 @@ from ._errors import (
     WamrError,
     WorkerCrashed,
 )
+from ._externs import Global, RefFunction, Table
 from ._host import NativeFunction
 from ._instance import Exports, Function, Instance
 from ._lib import MODES
 from ._memory import Memory
 from ._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE, Module
 from ._runtime import Runtime
-from ._types import ExportType, ExternKind, FuncType, ImportType, ValType
+from ._types import ExportType, ExternKind, FuncType, GlobalType, ImportType, TableType, ValType
+from ._wasi import Stdio, WasiConfig, WasiExit, WasiState  # WASI: see _wasi.py
+from ._wasi_command import WASI_POLICIES, WasiCommand
 
 __version__ = "0.1.0"
 WAMR_VERSION = "1.1.2"
@@ -30,6 +33,7 @@ __all__ = [
     "DEFAULT_STACK_SIZE",
     "MODES",
     "WAMR_VERSION",
+    "WASI_POLICIES",
     "AotUnavailableError",
     "ClosedError",
     "ExportNotFound",
@@ -38,6 +42,8 @@ __all__ = [
     "ExternKind",
     "FuncType",
     "Function",
+    "Global",
+    "GlobalType",
     "ImportType",
     "Instance",
     "InstanceBusy",
@@ -47,11 +53,19 @@ __all__ = [
     "Memory",
     "Module",
     "NativeFunction",
+    "RefFunction",
     "Runtime",
+    "Stdio",
+    "Table",
+    "TableType",
     "Timeout",
     "Trap",
     "ValType",
     "WamrError",
+    "WasiCommand",
+    "WasiConfig",
+    "WasiExit",
+    "WasiState",
     "WorkerCrashed",
     "aot_available",
     "compile_aot",

@@ -30,6 +30,9 @@ def _crypto_options(parser: argparse.ArgumentParser, tag: bool) -> None:
         parser.add_argument("--tag", metavar="HEX",
                             help="the expected authentication tag (Teaclave's cmac); "
                             "refuse the file if it differs")
+        parser.add_argument("--check-name", action="store_true",
+                            help="teaclave-file-128: refuse the file unless the name stored in "
+                            "it is its base name (the SGX library's rule)")
 
 
 def add_file_command(commands: Any) -> None:
@@ -73,7 +76,7 @@ def run_file(args: argparse.Namespace) -> int:
     command = args.file_command
     if command == "verify":
         spec = _spec(args.input, args)
-        tag = verify(spec)
+        tag = verify(spec, check_name=args.check_name)
         with plaintext_reader(spec) as reader:
             size = reader.size  # type: ignore[attr-defined]
             name = reader.stored_name if isinstance(reader, ProtectedFileReader) else None
@@ -93,14 +96,14 @@ def run_file(args: argparse.Namespace) -> int:
     if command == "decrypt":
         spec = _spec(args.input, args)
         if args.output == "-":
-            tag = decrypt_file(spec, sys.stdout.buffer)
+            tag = decrypt_file(spec, sys.stdout.buffer, check_name=args.check_name)
             sys.stdout.buffer.flush()
         else:
             temp = _temp_beside(args.output)
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
                 with os.fdopen(fd, "wb") as target:
-                    tag = decrypt_file(spec, target)
+                    tag = decrypt_file(spec, target, check_name=args.check_name)
                 os.replace(temp, args.output)
             except BaseException:
                 os.unlink(temp)
@@ -108,7 +111,10 @@ def run_file(args: argparse.Namespace) -> int:
         print(tag.hex(), file=sys.stderr if args.output == "-" else sys.stdout)
         return 0
     target_spec = ProtectedFile(args.output, args.to_key, args.to_format, iv=args.to_iv)
-    print(convert_file(_spec(args.input, args), target_spec).hex())
+    input_spec = _spec(args.input, args)
+    if args.check_name:
+        verify(input_spec, check_name=True)
+    print(convert_file(input_spec, target_spec).hex())
     return 0
 
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import _host
-from ._errors import ClosedError, ExportNotFound
+from . import _host, _wasi
+from ._errors import ClosedError, ExportNotFound, WamrError
+from ._externs import Global, RefFunction, Table, release_externrefs
 from ._lib import ERR_BUF, Core, raise_status
 from ._memory import Memory
 from ._types import ExternKind, FuncType, ValType
 
 if TYPE_CHECKING:
     from ._module import Module
+    from ._wasi import WasiConfig, WasiState
 
 _SIG_BUF = 256
 _CELL_CTYPES = {ValType.I32: "int32_t *", ValType.I64: "int64_t *",
@@ -33,12 +36,16 @@ class Instance:
     _handle: int
     _module: Module
     _core: Core
-    _functions: dict[str, Function]
+    _functions: dict[str, Function | RefFunction]
     _host_error: BaseException | None
     _memory: Memory | None
+    _externrefs: set[int]
+
+    _wasi: WasiState | None
 
     @classmethod
-    def _create(cls, module: Module, stack_size: int, heap_size: int) -> Instance:
+    def _create(cls, module: Module, stack_size: int, heap_size: int,
+                wasi: WasiConfig | None = None) -> Instance:
         lib, ffi = module._core.lib, module._core.ffi
         self = cls.__new__(cls)
         self._module = module
@@ -46,6 +53,8 @@ class Instance:
         self._functions = {}
         self._host_error = None
         self._memory = None
+        self._externrefs = set()  # externref objects the guest may hold
+        weakref.finalize(self, release_externrefs, self._externrefs)
         self._handle = _host.track_instance(self)
         raw = lib.pw_instance_alloc(self._handle)
         if raw == ffi.NULL:
@@ -53,13 +62,36 @@ class Instance:
         self._c = ffi.gc(raw, lib.pw_instance_free)
         err = ffi.new("char[]", ERR_BUF)
         # The start function runs in here and may call host functions.
-        rc = lib.pw_instance_start(self._c, module._c, stack_size, heap_size, err, ERR_BUF)
+        self._wasi = None
+        if wasi is None:
+            rc = lib.pw_instance_start(self._c, module._c, stack_size, heap_size, err, ERR_BUF)
+        else:  # WASI: see _wasi.py
+            rc, self._wasi = _wasi.start(wasi, module, self._c, stack_size, heap_size, err,
+                                         ERR_BUF)
         if rc != lib.PW_OK:
             if self._host_error is not None:  # a host function raised: that is the error
                 exc, self._host_error = self._host_error, None
                 raise exc
             raise_status(module._core, rc, err)
+        if self._wasi is not None:
+            _wasi.initialize_reactor(self)
         return self
+
+    # -- WASI (see _wasi.py) -----------------------------------------------
+    @property
+    def wasi(self) -> WasiState:
+        """The instance's WASI state (captured output, exit code)."""
+        if self._wasi is None:
+            raise WamrError("this instance was not made with a WASI configuration")
+        return self._wasi
+
+    def run(self, *, timeout: float | None = None) -> int:
+        """Run a WASI command (its ``_start``) and return its exit code.
+
+        The code is 0 when ``_start`` returns and ``n`` after ``proc_exit(n)``;
+        a trap raises :class:`Trap`.  A command runs once per instance.
+        """
+        return _wasi.run_command(self, timeout)
 
     @property
     def module(self) -> Module:
@@ -67,7 +99,8 @@ class Instance:
 
     @property
     def exports(self) -> Exports:
-        """Exported functions by name, as callable :class:`Function` objects."""
+        """Every export by name: :class:`Function` (callable),
+        :class:`Memory`, :class:`Global` or :class:`Table`."""
         return Exports(self)
 
     @property
@@ -77,11 +110,11 @@ class Instance:
             self._memory = Memory(self)
         return self._memory
 
-    def function(self, name: str) -> Function:
+    def function(self, name: str) -> Function | RefFunction:
         """The exported function ``name``; look it up once, call it often."""
-        found = self._functions.get(name)
-        if found is not None:
-            return found
+        cached = self._functions.get(name)
+        if cached is not None:
+            return cached
         if not isinstance(name, str):
             raise TypeError(f"export name must be str, not {type(name).__name__}")
         lib, ffi = self._core.lib, self._core.ffi
@@ -91,9 +124,29 @@ class Instance:
         func = lib.pw_instance_func(self._c, name.encode(), sig, _SIG_BUF)
         if func == ffi.NULL:
             raise ExportNotFound(f"no exported function named {name!r}")
-        found = Function._make(self, name, func, FuncType.parse(ffi.string(sig).decode()))
+        ftype = FuncType.parse(ffi.string(sig).decode())
+        if all(t in _CELLS for t in ftype.params + ftype.results):
+            found: Function | RefFunction = Function._make(self, name, func, ftype)
+        else:  # v128 or reference values
+            found = RefFunction(self, name, func, ftype)
         self._functions[name] = found
         return found
+
+    def _export(self, name: str) -> Function | RefFunction | Memory | Global | Table:
+        """The export ``name`` of any kind."""
+        for index, export in enumerate(self._module_exports()):
+            if export.name != name:
+                continue
+            if export.kind is ExternKind.FUNC:
+                return self.function(name)
+            if export.kind is ExternKind.MEMORY:
+                return self.memory  # WAMR 1.1.2: one memory per instance
+            if lib_closed(self):
+                raise ClosedError("the instance is closed")
+            if export.kind is ExternKind.GLOBAL:
+                return Global(self, name, index)
+            return Table(self, name, index)
+        raise ExportNotFound(f"no export named {name!r}")
 
     def call(self, name: str, *args: float, timeout: float | None = None) -> Any:
         """Call export ``name``; see :meth:`Function.call`."""
@@ -127,6 +180,10 @@ class Instance:
             self._host_error = exc
 
     def _raise(self, rc: int) -> None:
+        if self._wasi is not None:
+            code = _wasi.take_exit(self)
+            if code is not None:
+                raise _wasi.WasiExit(code)
         if rc == self._core.lib.PW_ERR_HOST and self._host_error is not None:
             exc, self._host_error = self._host_error, None
             raise exc
@@ -141,6 +198,7 @@ class Instance:
         rc = self._core.lib.pw_instance_close(self._c)
         if rc != self._core.lib.PW_OK:
             raise_status(self._core, rc)
+        release_externrefs(self._externrefs)  # the guest cannot hold them any more
 
     @property
     def closed(self) -> bool:
@@ -156,21 +214,31 @@ class Instance:
         return f"<pywamr.Instance {'closed' if self.closed else 'open'} mode={self._core.mode!r}>"
 
 
-class Exports(Mapping[str, "Function"]):
-    """Read-only mapping of an instance's exported functions."""
+def lib_closed(instance: Instance) -> bool:
+    return bool(instance._core.lib.pw_instance_is_closed(instance._c))
+
+
+Export = Any  # Function | RefFunction | Memory | Global | Table
+
+
+class Exports(Mapping[str, Export]):
+    """Read-only mapping of an instance's exports, every kind:
+    :class:`Function`, :class:`Memory`, :class:`Global`, :class:`Table`."""
 
     __slots__ = ("_instance", "_names")
 
     def __init__(self, instance: Instance) -> None:
         self._instance = instance
-        self._names = [e.name for e in instance._module_exports() if e.kind is ExternKind.FUNC]
+        self._names = list(dict.fromkeys(e.name for e in instance._module_exports()))
 
-    def __getitem__(self, name: str) -> Function:
-        return self._instance.function(name)
+    def __getitem__(self, name: str) -> Export:
+        if name not in self._names:
+            raise KeyError(name)
+        return self._instance._export(name)
 
-    def __getattr__(self, name: str) -> Function:
+    def __getattr__(self, name: str) -> Export:
         try:
-            return self._instance.function(name)
+            return self._instance._export(name)
         except ExportNotFound as exc:
             raise AttributeError(str(exc)) from None
 

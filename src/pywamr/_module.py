@@ -6,12 +6,14 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ClosedError, LoadError
+from ._externs import link_globals
 from ._lib import ERR_BUF, Core, raise_status
 from ._types import ExportType, ExternKind, FuncType, ImportType
 
 if TYPE_CHECKING:
     from ._instance import Instance
     from ._runtime import Runtime
+    from ._wasi import WasiConfig
 
 DEFAULT_STACK_SIZE = 160 * 1024
 DEFAULT_HEAP_SIZE = 64 * 1024
@@ -27,6 +29,7 @@ class Module:
     _core: Core
     _release: weakref.finalize[..., Any]
     _exports: tuple[ExportType, ...] | None
+    _imports_wasi: bool | None
 
     @classmethod
     def _load(cls, runtime: Runtime, data: bytes | bytearray | memoryview,
@@ -47,6 +50,12 @@ class Module:
         self._c = out[0]
         self._release = weakref.finalize(self, lib.pw_module_release, self._c)
         self._exports = None
+        self._imports_wasi = None
+        try:
+            link_globals(self._core, self._c, self.imports, runtime._globals, allow_unresolved)
+        except BaseException:
+            self.close()
+            raise
         return self
 
     @property
@@ -105,16 +114,26 @@ class Module:
         return tuple(found)
 
     def instantiate(self, stack_size: int = DEFAULT_STACK_SIZE,
-                    heap_size: int = DEFAULT_HEAP_SIZE) -> Instance:
+                    heap_size: int = DEFAULT_HEAP_SIZE, *,
+                    wasi: WasiConfig | None = None) -> Instance:
         """Create an instance.
 
         ``stack_size`` is the wasm operand/call stack in bytes (default
         160 KiB, as Teaclave); ``heap_size`` the app heap WAMR appends to the
         linear memory for ``malloc``-style allocation from the host (default
-        64 KiB; Teaclave uses 20 MiB).  Failures raise
+        64 KiB; Teaclave uses 20 MiB).  ``wasi`` configures a WASI guest
+        (a module importing WASI without one gets an empty
+        :class:`WasiConfig`: no arguments, files or output).  Failures raise
         :class:`InstantiationError`.
         """
         from ._instance import Instance
+        from ._wasi import WasiConfig, imports_wasi
+
+        if wasi is None:
+            if self._imports_wasi is None:
+                self._imports_wasi = imports_wasi(self)
+            if self._imports_wasi:
+                wasi = WasiConfig()
 
         self._check_open()
         for label, value in (("stack_size", stack_size), ("heap_size", heap_size)):
@@ -122,7 +141,7 @@ class Module:
                 raise TypeError(f"{label} must be int")
             if not 0 <= value < 1 << 31:
                 raise ValueError(f"{label} out of range: {value}")
-        return Instance._create(self, stack_size, heap_size)
+        return Instance._create(self, stack_size, heap_size, wasi)
 
     def close(self) -> None:
         """Release this handle; instances made from it keep working."""

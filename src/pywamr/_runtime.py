@@ -9,8 +9,10 @@ from typing import Any, TypeVar, Union
 
 from . import _host, _limits
 from ._errors import ClosedError
+from ._externs import global_bytes
 from ._host import NativeFunction
 from ._lib import DEFAULT_MODE, ERR_BUF, Core, core, raise_status
+from ._types import GlobalType, ValType
 
 F = TypeVar("F", bound=Callable[..., Any])
 HostSpec = Union[tuple[Callable[..., Any], str], NativeFunction]
@@ -60,6 +62,7 @@ class Runtime:
             lib.pw_wamr_release(0)
             raise MemoryError("could not allocate a host table")
         self._host_specs: dict[tuple[str, str], str] = {}
+        self._globals: dict[tuple[str, str], tuple[GlobalType, bytes]] = {}
         self._binding_ids: list[int] = []
         self._closed = False
         # Bindings outlive close(): modules loaded earlier may still call them.
@@ -143,6 +146,25 @@ class Runtime:
         return dict(self._host_specs)
 
     # -- modules -------------------------------------------------------
+    def define_global(self, module_name: str, name: str, value: Any,
+                      content: ValType | str = ValType.I32, *, mutable: bool = False) -> None:
+        """Provide the imported global ``module_name.name`` to modules loaded
+        from now on: its type (``content``: a :class:`ValType` or its name,
+        e.g. ``"i64"``; ``mutable`` must match the import) and value, which
+        every instance starts with (each instance has its own copy: a mutable
+        host global is not shared).  Reference-typed host globals can only be
+        ``None``.  A module importing a global nobody defines fails to load
+        with :class:`LinkError`, as one whose import type differs."""
+        self._check_open()
+        if isinstance(content, str):
+            by_name = {str(t): t for t in ValType}
+            if content not in by_name:
+                raise ValueError(f"unknown value type {content!r}; one of {', '.join(by_name)}")
+            content = by_name[content]
+        gtype = GlobalType(content, bool(mutable))
+        data = global_bytes(gtype, value, f"global {module_name}.{name}")
+        self._globals[(module_name, name)] = (gtype, data)
+
     def load(self, source: Source, *, allow_unresolved: bool = False,
              max_memory_pages: int | None = None) -> Module:
         """Load a ``.wasm`` module or a pywamr AOT container from bytes or a file path.

@@ -13,9 +13,25 @@ class ValType(enum.Enum):
     I64 = "I"
     F32 = "f"
     F64 = "F"
+    V128 = "V"
+    FUNCREF = "R"
+    EXTERNREF = "r"
 
     def __str__(self) -> str:
         return self.name.lower()
+
+    @classmethod
+    def from_wasm(cls, code: int) -> ValType:
+        """From the binary encoding (WAMR's VALUE_TYPE_* byte)."""
+        return _BY_CODE[code]
+
+    @property
+    def is_reference(self) -> bool:
+        return self in (ValType.FUNCREF, ValType.EXTERNREF)
+
+
+_BY_CODE = {0x7F: ValType.I32, 0x7E: ValType.I64, 0x7D: ValType.F32, 0x7C: ValType.F64,
+            0x7B: ValType.V128, 0x70: ValType.FUNCREF, 0x6F: ValType.EXTERNREF}
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,26 @@ class ExternKind(enum.IntEnum):
 
     def __str__(self) -> str:
         return self.name.lower()
+
+
+@dataclass(frozen=True)
+class GlobalType:
+    """A global's value type and whether ``global.set`` may change it."""
+
+    content: ValType
+    mutable: bool
+
+    def __str__(self) -> str:
+        return f"(mut {self.content})" if self.mutable else str(self.content)
+
+
+@dataclass(frozen=True)
+class TableType:
+    """A table's element type and limits (``maximum`` None: unbounded)."""
+
+    element: ValType
+    minimum: int
+    maximum: int | None
 
 
 @dataclass(frozen=True)

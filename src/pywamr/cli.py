@@ -193,6 +193,11 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from . import _wasi_cli  # `run` of a WASI command: see _wasi_cli.py
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if _wasi_cli.handles(argv):
+        return _wasi_cli.main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         return {"run": _run, "inspect": _inspect, "compile": _compile,

@@ -202,4 +202,60 @@ const char *pw_files_error(pw_instance *inst, uint32_t i);
 extern int pw_py_host(uint32_t py_id, uint32_t inst_handle, uint64_t *args,
                       uint8_t *memory);
 
+/* ---- exports other than functions; reference values (externs.c) ----- */
+/* Addressed by export position (Module.exports order).  Value types are
+ * WAMR's VALUE_TYPE_* bytes.  PW_ERR_STATE: no such export of that kind. */
+int pw_global_type(pw_instance *inst, uint32_t export_index, uint8_t *type,
+                   int *is_mutable);
+/* The value's bytes, little-endian, zero-padded to 16 (funcref/externref:
+ * the 32-bit index WAMR stores). */
+int pw_global_get(pw_instance *inst, uint32_t export_index, uint8_t *out16);
+/* PW_ERR_RANGE for an immutable global. */
+int pw_global_set(pw_instance *inst, uint32_t export_index,
+                  const uint8_t *in16);
+int pw_table_info(pw_instance *inst, uint32_t export_index, uint8_t *elem_type,
+                  uint32_t *size, uint32_t *max_size);
+/* Elements are funcref indexes / externref indexes (0xFFFFFFFF: null);
+ * PW_ERR_RANGE past the end. */
+int pw_table_get(pw_instance *inst, uint32_t export_index, uint32_t i,
+                 uint32_t *ref);
+int pw_table_set(pw_instance *inst, uint32_t export_index, uint32_t i,
+                 uint32_t ref);
+/* *old_size = the size before, or 0xFFFFFFFF when it cannot grow. */
+int pw_table_grow(pw_instance *inst, uint32_t export_index, uint32_t delta,
+                  uint32_t init, uint32_t *old_size);
+/* An externref's index for host value (0: null), and back (0 for null). */
+int pw_externref_index(pw_instance *inst, uint64_t host_value, uint32_t *index);
+uint64_t pw_externref_value(uint32_t index);
+/* The function a funcref names (its index in the module's function space),
+ * its type written as in pw_module_export; NULL when out of range. */
+wasm_function_inst_t pw_funcref_function(pw_instance *inst, uint32_t index,
+                                         char *sig, uint32_t sig_len);
+/* The function-space index of func in inst, or -1. */
+int64_t pw_function_index(pw_instance *inst, wasm_function_inst_t func);
+
+/* An imported global (import position i): its type, mutability and whether
+ * WAMR's libc-builtin provides it; PW_ERR_STATE if import i is no global. */
+int pw_module_import_global(pw_module *module, uint32_t i, uint8_t *type,
+                            int *is_mutable, int *builtin);
+/* The value instances of module get for imported global i (bytes as
+ * pw_global_get); set before instantiating. */
+int pw_module_link_global(pw_module *module, uint32_t i, const uint8_t *value16);
+/* ---- WASI preview 1 (wasi.c) ---------------------------------------- */
+/* pw_instance_start for a module that imports WASI, with its own
+ * configuration: argv, env ("NAME=VALUE"), ndirs preopened directories (host
+ * path, and the name the guest sees), and host descriptors for stdin, stdout
+ * and stderr (the instance gets duplicates; the caller keeps and closes
+ * these).  Serialised with every other WASI instantiation (WAMR keeps the
+ * arguments on the module).  Status codes and errors as pw_instance_start. */
+int pw_wasi_instance_start(pw_instance *inst, pw_module *module,
+                           uint32_t stack_size, uint32_t heap_size,
+                           const char **argv, uint32_t argc, const char **env,
+                           uint32_t envc, const char **host_dirs,
+                           const char **guest_dirs, uint32_t ndirs,
+                           int stdin_fd, int stdout_fd, int stderr_fd,
+                           char *err, uint32_t err_len);
+/* Whether the last failed call ended in proc_exit: 1 and *code, once. */
+int pw_wasi_take_exit(pw_instance *inst, uint32_t *code);
+
 #endif

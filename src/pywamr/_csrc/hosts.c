@@ -26,6 +26,12 @@ wasm_letter(uint8 type)
             return 'f';
         case VALUE_TYPE_F64:
             return 'F';
+        case VALUE_TYPE_V128:
+            return 'V';
+        case VALUE_TYPE_FUNCREF:
+            return 'R';
+        case VALUE_TYPE_EXTERNREF:
+            return 'r';
         default:
             return '?';
     }

@@ -288,6 +288,30 @@ take_exception(pw_instance *inst)
     return rc;
 }
 
+/* wasm_runtime_call_wasm, also from a host function that another
+ * instance's wasm called on this thread.  With hardware bounds checks WAMR
+ * keeps one "current" exec env per thread (its signal handler needs it) and
+ * refuses to enter a different one ("invalid exec env"): the outer one is
+ * set aside for the nested call and put back after it, so instances can call
+ * each other through host functions (linking). */
+static int
+call_wasm(wasm_exec_env_t env, wasm_function_inst_t func, uint32_t argc,
+          uint32_t *argv)
+{
+#ifdef OS_ENABLE_HW_BOUND_CHECK
+    WASMExecEnv *outer = wasm_runtime_get_exec_env_tls();
+    int ok;
+    if (!outer || outer == env)
+        return wasm_runtime_call_wasm(env, func, argc, argv);
+    wasm_runtime_set_exec_env_tls(NULL);
+    ok = wasm_runtime_call_wasm(env, func, argc, argv);
+    wasm_runtime_set_exec_env_tls(outer);
+    return ok;
+#else
+    return wasm_runtime_call_wasm(env, func, argc, argv);
+#endif
+}
+
 int
 pw_call_deadline(pw_instance *inst, wasm_function_inst_t func, uint32_t argc,
                  uint32_t *argv, double timeout)
@@ -317,11 +341,11 @@ pw_call_deadline(pw_instance *inst, wasm_function_inst_t func, uint32_t argc,
             leave(inst);
             return PW_ERR_STATE;
         }
-        ok = wasm_runtime_call_wasm(env, func, argc, argv);
+        ok = call_wasm(env, func, argc, argv);
         pw_watchdog_disarm(inst);
     }
     else {
-        ok = wasm_runtime_call_wasm(env, func, argc, argv);
+        ok = call_wasm(env, func, argc, argv);
     }
     pw_tls_current = prev;
     rc = ok ? PW_OK : take_exception(inst);

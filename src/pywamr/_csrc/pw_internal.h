@@ -10,12 +10,15 @@
  *   watchdog.c       the timeout thread (instance fields only)
  *   instance.c       instances: new/close/free, attachments, enter/leave,
  *                    calls with deadlines
+ *   externs.c        globals, tables, funcref/externref values at the API
  *   fastcall.c       scalar fast calls behind Python's generated callers
  *   memory.c         linear memory access and views
  *   output.c         guest output capture (WAMR's printf hook)
  *   reset.c          snapshot/reset for the reuse-instance policy
  *   teaclave_entry.c Teaclave's entrypoint: argv in the app heap, the call
  *   teaclave_files.c Teaclave's five file natives and their per-instance table
+ *   wasi.c           WASI preview 1: per-instance configuration, proc_exit,
+ *                    the socket refusals
  * Per-instance state of an optional feature (the reset snapshot, the Teaclave
  * file table) is an attachment: instance.c releases it without knowing it.
  */
@@ -47,6 +50,9 @@ const char *pw_core_name(void);
 /* WAMR needs a signal environment on every thread that runs wasm: set it up
  * on this thread (once); 0 on failure. */
 int pw_ensure_thread_env(void);
+/* Call hook (returns 0 on failure) after every WAMR initialisation, to
+ * register natives; for constructors of optional features (at most 4). */
+void pw_wamr_add_init_hook(int (*hook)(void));
 
 /* ---- hosts.c --------------------------------------------------------- */
 /* One registered host function; immutable once made. */
@@ -128,9 +134,14 @@ struct pw_instance {
     double deadline;
     int armed;
     int expired;
+    int kicking;      /* expired AOT call: the watchdog signals its thread */
+    pthread_t caller; /* the thread running the armed call */
     struct pw_instance *watch_next;
     /* optional features' state (reset snapshot, Teaclave files) */
     pw_attachment attachments[PW_MAX_ATTACHMENTS];
+    /* WASI: proc_exit seen during the current call (wasi.c) */
+    int wasi_exited;
+    uint32_t wasi_exit_code;
     /* phase timings of pw_instance_start, nanoseconds */
     uint64_t instantiate_ns, exec_env_ns;
 };

@@ -21,6 +21,19 @@ static int g_inited;
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_thread_key;
 
+/* Features that register natives with WAMR after each initialisation
+ * (WAMR forgets them when destroyed); added by constructors at load time. */
+#define PW_MAX_INIT_HOOKS 4
+static int (*g_init_hooks[PW_MAX_INIT_HOOKS])(void);
+static uint32_t g_ninit_hooks;
+
+void
+pw_wamr_add_init_hook(int (*hook)(void))
+{
+    if (g_ninit_hooks < PW_MAX_INIT_HOOKS)
+        g_init_hooks[g_ninit_hooks++] = hook;
+}
+
 static void
 destroy_thread_env(void *unused)
 {
@@ -56,6 +69,13 @@ wamr_init_locked(char *err, uint32_t err_len)
     if (!wasm_runtime_full_init(&args)) {
         set_err(err, err_len, "WAMR runtime initialisation failed");
         return PW_ERR_STATE;
+    }
+    for (uint32_t i = 0; i < g_ninit_hooks; i++) {
+        if (!g_init_hooks[i]()) {
+            wasm_runtime_destroy();
+            set_err(err, err_len, "could not register pywamr's natives with WAMR");
+            return PW_ERR_STATE;
+        }
     }
     /* A library does not print: WAMR's messages reach Python as errors. */
     bh_log_set_verbose_level(BH_LOG_LEVEL_FATAL);

@@ -37,9 +37,11 @@ from typing import Any
 from .._errors import ClosedError, Timeout, WamrError, WorkerCrashed
 from ._arguments import flatten
 from ._executor import Executor, read_payload
+from ._file_formats import ProtectedFile
 from ._files import FileSpec, PathLike, absolute, file_map, path_of, remove_temporaries
 from ._profile import DEFAULT_PROFILE
 from ._result import RunResult
+from ._staged import remove_staging_of
 
 START_METHODS = ("forkserver", "spawn")
 DEFAULT_GRACE = 1.0
@@ -275,7 +277,7 @@ class IsolatedExecutor:
             deadline = None if limit is None else time.monotonic() + limit + self.grace
             if not self._wait(worker, deadline):
                 worker.kill()
-                remove_temporaries(output_map, worker.pid)
+                _remove_leftovers(output_map, worker.pid)
                 with self._cond:
                     self.kills += 1
                 raise Timeout(f"execution timed out: no answer {limit:g} s + {self.grace:g} s "
@@ -284,7 +286,7 @@ class IsolatedExecutor:
             try:
                 kind, value = worker.conn.recv()
             except (EOFError, OSError, pickle.UnpicklingError):
-                remove_temporaries(output_map, worker.pid)
+                _remove_leftovers(output_map, worker.pid)
                 error = worker.crashed("during the call")
                 with self._cond:
                     closed = self._closed
@@ -404,3 +406,10 @@ class IsolatedExecutor:
         state = "closed" if self._closed else f"{len(self._all)} workers"
         return f"<pywamr.teaclave.IsolatedExecutor {state}>"
 
+
+
+def _remove_leftovers(outputs: Mapping[str, str | ProtectedFile], pid: int) -> None:
+    """Remove the temporary outputs and the staging directories of protected
+    files a dead worker left (see Executor._call)."""
+    remove_staging_of(pid)
+    remove_temporaries(outputs, pid)

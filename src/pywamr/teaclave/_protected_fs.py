@@ -31,7 +31,6 @@ import io
 import os
 import struct
 from collections import OrderedDict
-from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import algorithms
@@ -131,19 +130,39 @@ def _decrypt_node(key: bytes, tag: bytes, ciphertext: bytes, what: str) -> bytes
         raise ProtectedFileError(f"Corrupted input file: {what} fails authentication") from None
 
 
+def _pread_node(fd: int, physical: int) -> bytes:
+    """Node ``physical`` of the file (shorter at its end)."""
+    node = os.pread(fd, NODE_SIZE, physical * NODE_SIZE)
+    while 0 < len(node) < NODE_SIZE:  # a short read before the end of the file
+        more = os.pread(fd, NODE_SIZE - len(node), physical * NODE_SIZE + len(node))
+        if not more:
+            break
+        node += more
+    return node
+
+
 class _NodeKeys:
     """Fresh node keys: AES-CMAC of a random master key, renewed every 65536 uses."""
+
+    _POOL = 128  # nonces drawn from the OS at a time
 
     def __init__(self) -> None:
         self._master = b""
         self._uses = _MASTER_KEY_USES
+        self._nonces: list[bytes] = []
+
+    def _nonce(self) -> bytes:
+        if not self._nonces:
+            pool = os.urandom(KEY_ID_SIZE * self._POOL)
+            self._nonces = [pool[i:i + KEY_ID_SIZE] for i in range(0, len(pool), KEY_ID_SIZE)]
+        return self._nonces.pop()
 
     def next(self, physical: int) -> bytes:
         if self._uses >= _MASTER_KEY_USES:
-            self._master = derive_key(_ZERO_KEY, _LABEL_MASTER, 0, os.urandom(KEY_ID_SIZE))
+            self._master = derive_key(_ZERO_KEY, _LABEL_MASTER, 0, self._nonce())
             self._uses = 0
         self._uses += 1
-        return derive_key(self._master, _LABEL_RANDOM, physical, os.urandom(KEY_ID_SIZE))
+        return derive_key(self._master, _LABEL_RANDOM, physical, self._nonce())
 
 
 class ProtectedFileReader(io.RawIOBase):
@@ -168,18 +187,17 @@ class ProtectedFileReader(io.RawIOBase):
         super().__init__()
         self._key = check_key(key)
         self.path = os.fspath(path)
-        self._file: BinaryIO = open(self.path, "rb")  # noqa: SIM115 (closed in close())
+        self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)  # closed in close()
         try:
             self._open(expected_tag, check_name)
         except BaseException:
-            self._file.close()
+            os.close(self._fd)
             raise
         self._offset = 0
         self._mht: OrderedDict[int, bytes] = OrderedDict()
 
     def _read_node(self, physical: int, what: str) -> bytes:
-        self._file.seek(physical * NODE_SIZE)
-        node = self._file.read(NODE_SIZE)
+        node = _pread_node(self._fd, physical)
         if len(node) != NODE_SIZE:
             raise ProtectedFileError(f"Corrupted input file: truncated ({what} at node {physical} "
                                      f"is {'missing' if not node else 'short'})")
@@ -226,7 +244,7 @@ class ProtectedFileReader(io.RawIOBase):
         self._head = plain[at + 8 + KEY_SIZE + TAG_SIZE:]
         if self.size > MD_USER_DATA_SIZE:
             last = data_physical((self.size - MD_USER_DATA_SIZE - 1) // NODE_SIZE)
-            length = os.fstat(self._file.fileno()).st_size
+            length = os.fstat(self._fd).st_size
             if length < (last + 1) * NODE_SIZE:
                 raise ProtectedFileError(f"Corrupted input file: truncated ({length} bytes, "
                                          f"{self.size} bytes of plaintext need "
@@ -300,7 +318,7 @@ class ProtectedFileReader(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
-            self._file.close()
+            os.close(self._fd)
             self._head = b""
             self._mht.clear()
         super().close()
@@ -328,7 +346,8 @@ class ProtectedFileWriter(io.RawIOBase):
             raise ValueError(f"the stored file name must be 1 to {FILENAME_MAX - 2} bytes "
                              "without NUL")
         self._name = stored
-        self._file: BinaryIO = open(self.path, "w+b")  # noqa: SIM115 (closed in finish())
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                           0o666)  # as open(path, "w+b"); closed in finish() or abort()
         self._keys = _NodeKeys()
         self.size = 0
         self._sealed_data = 0  # data nodes written so far
@@ -381,9 +400,17 @@ class ProtectedFileWriter(io.RawIOBase):
         self._put(physical, ciphertext)
         return key, tag
 
+    def _close_fd(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
     def _put(self, physical: int, node: bytes) -> None:
-        self._file.seek(physical * NODE_SIZE)
-        self._file.write(node)
+        view = memoryview(node)
+        offset = physical * NODE_SIZE
+        while view:
+            done = os.pwrite(self._fd, view, offset)
+            view, offset = view[done:], offset + done
 
     def finish(self) -> bytes:
         """Write the MHT and metadata nodes, close the file and return its tag."""
@@ -404,8 +431,7 @@ class ProtectedFileWriter(io.RawIOBase):
             plain = _PLAIN.pack(FILE_ID, MAJOR_VERSION, MINOR_VERSION, USER_KEY_FLAG, 0, 0, 0,
                                 key_id, bytes(16), bytes(16), gmac)
             self._put(0, plain + ciphertext + bytes(_PADDING))
-            self._file.flush()
-            self._file.close()
+            self._close_fd()
         except BaseException:
             self.abort()
             raise
@@ -422,8 +448,7 @@ class ProtectedFileWriter(io.RawIOBase):
             node = self._mht_open.pop(m, None)
             if node is None:
                 key, tag = self._mht_spilled.pop(m)
-                self._file.seek(mht_physical(m) * NODE_SIZE)
-                node = bytearray(_decrypt_node(key, tag, self._file.read(NODE_SIZE),
+                node = bytearray(_decrypt_node(key, tag, _pread_node(self._fd, mht_physical(m)),
                                                f"MHT node {m} (re-read)"))
             for child in range(CHILD_MHT * m + 1, min(CHILD_MHT * m + CHILD_MHT, count - 1) + 1):
                 at = (DATA_PER_MHT + (child - 1) % CHILD_MHT) * _GCM_ENTRY
@@ -440,10 +465,10 @@ class ProtectedFileWriter(io.RawIOBase):
 
     def abort(self) -> None:
         """Stop writing and remove the partial file."""
-        if self.tag is not None:
+        if self.tag is not None or self.closed:
             return
         try:
-            self._file.close()
+            self._close_fd()
         finally:
             try:
                 os.unlink(self.path)

@@ -31,6 +31,8 @@ both versions' bytes.
 
 from __future__ import annotations
 
+import glob
+import itertools
 import os
 import select
 import shutil
@@ -44,13 +46,37 @@ from ._files import temp_path
 from ._protected_fs import ProtectedFileError
 
 _PIPE_READ = 64 * 1024
+_temp_ids = itertools.count()
 _RELEASE_TRIES = 500
 MEMORY_INPUT_LIMIT = 1024 * 1024  # protected inputs up to this size are staged in memory
+
+
+def remove_staging_of(pid: int) -> None:
+    """Remove the staging directories a dead process left (FIFOs and links only)."""
+    pattern = os.path.join(glob.escape(tempfile.gettempdir()), f"pywamr-staged-{pid}-*")
+    for directory in glob.glob(pattern):
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def output_temp(path: str) -> str:
     """Where an output is written before it is published (the executor's pattern)."""
     return temp_path(path, "p")
+
+
+def _point(link: str, target: str) -> None:
+    """Make ``link`` a symbolic link to ``target`` (relative to its directory), atomically."""
+    temp = f"{link}.{next(_temp_ids)}.link"
+    os.symlink(target, temp)
+    os.replace(temp, link)
+
+
+def _shut(link: str) -> None:
+    """After a failure, make every later open of ``link`` fail at once (ENOENT, even with
+    O_CREAT: the target's directory does not exist) instead of waiting for a partner."""
+    try:
+        _point(link, os.path.join("failed", "file"))
+    except OSError:
+        pass
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -82,26 +108,26 @@ class _Feeder(threading.Thread):
         fifo = os.path.join(self._dir, f"in{self._n}.{self._count}")
         self._count += 1
         os.mkfifo(fifo, 0o600)
-        link = fifo + ".link"
-        os.symlink(os.path.basename(fifo), link)
-        os.replace(link, self.path)  # atomically: the next open reaches the new FIFO
+        _point(self.path, os.path.basename(fifo))  # the next open reaches the new FIFO
         return fifo
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
                 fd = os.open(self._fifo, os.O_WRONLY | os.O_CLOEXEC)  # until the payload opens
-            except OSError:
+            except OSError as exc:
+                self.errors.append(f"input '{self.fid}': {exc}")
+                _shut(self.path)
                 return
             if self.stop.is_set():
                 os.close(fd)
                 return
             try:
                 self._fifo = self._next_fifo()
-            except OSError as exc:
+            except OSError as exc:  # this open is still served; later ones fail at once
                 self.errors.append(f"input '{self.fid}': {exc}")
-                os.close(fd)
-                return
+                _shut(self.path)
+                self.stop.set()
             sender = threading.Thread(target=self._send, args=(fd,), daemon=True,
                                       name=f"pywamr-input-{self.fid}-{self._count}")
             self._senders.append(sender)
@@ -114,7 +140,7 @@ class _Feeder(threading.Thread):
                     _write_all(fd, chunk)
         except BrokenPipeError:
             pass  # the payload closed the input before its end
-        except (ProtectedFileError, OSError) as exc:  # e.g. the file changed after verification
+        except Exception as exc:  # noqa: BLE001 - e.g. the file changed after verification
             self.errors.append(f"input '{self.fid}': {exc}")
         finally:
             os.close(fd)
@@ -137,15 +163,19 @@ class _Feeder(threading.Thread):
 class _Drain(threading.Thread):
     """Encrypts what the payload writes into one output's FIFO."""
 
-    def __init__(self, fid: str, spec: ProtectedFile, fifo: str) -> None:
+    def __init__(self, fid: str, spec: ProtectedFile, directory: str, n: int) -> None:
         super().__init__(name=f"pywamr-output-{fid}", daemon=True)
-        self.fid, self.spec, self.fifo = fid, spec, fifo
+        self.fid, self.spec = fid, spec
+        self.path = os.path.join(directory, f"out{n}")  # what the executor declares
+        self.fifo = self.path + ".fifo"
+        os.mkfifo(self.fifo, 0o600)
+        _point(self.path, os.path.basename(self.fifo))
         self.temp = output_temp(spec.fspath)
         self.stored_name = os.path.basename(spec.fspath)
         self.writer: PlaintextWriter | None = None
         self.error: str | None = None
         self.closes = 0  # payload closes seen so far
-        self._fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        self._fd = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         self._stop_r, self._stop_w = os.pipe()
 
     def _new_version(self) -> PlaintextWriter:
@@ -158,11 +188,11 @@ class _Drain(threading.Thread):
     def run(self) -> None:
         try:
             self._loop()
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure is the output's, reported
             self.error = f"output '{self.fid}': {exc}"
+            _shut(self.path)  # a later create fails at once; writes already open get EPIPE
         finally:
             os.close(self._fd)
-            os.close(self._stop_r)
 
     def _loop(self) -> None:
         poller = select.poll()
@@ -198,9 +228,14 @@ class _Drain(threading.Thread):
                     self.writer.write(data)
 
     def release(self) -> None:
+        """Stop once everything written is read (every payload handle is closed by now)."""
+        if self._stop_w < 0:
+            return
         os.write(self._stop_w, b"x")
         os.close(self._stop_w)
+        self._stop_w = -1
         self.join()
+        os.close(self._stop_r)
 
 
 class Staging:
@@ -225,38 +260,31 @@ class Staging:
         protected_inputs: dict[str, ProtectedFile] = {}
         refused: list[str] = []
         for fid, value in inputs.items():
-            if isinstance(value, ProtectedFile):
-                try:
-                    tag = verify_file(value)
-                except (ProtectedFileError, OSError) as exc:
-                    refused.append(f"input '{fid}' refused: {exc}")
-                    continue
-                protected_inputs[fid] = ProtectedFile(value.path, value.key, value.format,
-                                                      iv=value.iv, tag=tag)
-            else:
+            if not isinstance(value, ProtectedFile):
                 self.inputs[fid] = value
+                continue
+            try:  # small: decrypted into memory, every node authenticated on the way
+                memory = self._in_memory(value)
+                if memory is not None:
+                    self.inputs[fid] = memory
+                    continue
+                tag = verify_file(value)  # large: authenticated now, streamed during the run
+            except (ProtectedFileError, OSError) as exc:
+                refused.append(f"input '{fid}' refused: {exc}")
+                continue
+            protected_inputs[fid] = ProtectedFile(value.path, value.key, value.format,
+                                                  iv=value.iv, tag=tag)
         if refused:
+            self.close()  # partial memfds go too
             raise ProtectedFileError("; ".join(refused), refused)
         for fid, value in outputs.items():
             if isinstance(value, ProtectedFile):
                 self.protected_outputs[fid] = value
             else:
                 self.outputs[fid] = value
-        try:
-            for fid in list(protected_inputs):
-                try:
-                    memory = self._in_memory(protected_inputs[fid])
-                except ProtectedFileError as exc:  # it changed since it was verified
-                    raise ProtectedFileError(f"input '{fid}' refused: {exc}") from None
-                if memory is not None:
-                    self.inputs[fid] = memory
-                    del protected_inputs[fid]
-        except BaseException:
-            self.close()
-            raise
         if not protected_inputs and not self.protected_outputs:
             return
-        self._dir = tempfile.mkdtemp(prefix="pywamr-staged-")  # mode 0700
+        self._dir = tempfile.mkdtemp(prefix=f"pywamr-staged-{os.getpid()}-")  # mode 0700
         try:
             for n, (fid, spec) in enumerate(protected_inputs.items()):
                 feeder = _Feeder(fid, spec, self._dir, n)
@@ -264,9 +292,7 @@ class Staging:
                 self._feeders.append(feeder)
                 feeder.start()
             for n, (fid, spec) in enumerate(self.protected_outputs.items()):
-                fifo = os.path.join(self._dir, f"out{n}")
-                os.mkfifo(fifo, 0o600)
-                drain = _Drain(fid, spec, fifo)
+                drain = _Drain(fid, spec, self._dir, n)
                 self._drains[fid] = drain
                 drain.start()
         except BaseException:
@@ -289,8 +315,8 @@ class Staging:
 
     @property
     def fifo_outputs(self) -> dict[str, str]:
-        """Protected outputs: file id -> the FIFO the executor declares (no temp, no rename)."""
-        return {fid: drain.fifo for fid, drain in self._drains.items()}
+        """Protected outputs: file id -> the path the executor declares (no temp, no rename)."""
+        return {fid: drain.path for fid, drain in self._drains.items()}
 
     def finish(self, publish: Callable[[str], str | None]) -> tuple[dict[str, bytes], list[str]]:
         """Finish every protected output after the call (all payload handles closed).
@@ -305,7 +331,12 @@ class Staging:
             errors.extend(feeder.errors)
         for fid, drain in self._drains.items():
             drain.release()
-            why = drain.error or publish(fid)
+            if drain.error is not None:
+                errors.append(drain.error)
+                if drain.writer is not None:
+                    drain.writer.abort()
+                continue
+            why = publish(fid)
             writer = drain.writer
             if why is None and writer is None:  # created, nothing written, closed
                 writer = drain._new_version()
@@ -335,8 +366,7 @@ class Staging:
             feeder.release()
         self._feeders.clear()
         for drain in self._drains.values():
-            if drain.is_alive():
-                drain.release()
+            drain.release()
             if drain.writer is not None:
                 drain.writer.abort()
         self._drains.clear()

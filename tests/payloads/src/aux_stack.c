@@ -55,14 +55,19 @@ big_frames(int n)
     return big_frames(n - 1) + 1;
 }
 
+/* An xorshift walk: no closed form, so no compiler (AOT's LLVM included)
+ * can skip the loop. */
 __attribute__((noinline)) int
 spin(int millions)
 {
-    volatile int sink = 0;
+    unsigned x = 2463534242u;
     for (int i = 0; i < millions; i++)
-        for (int j = 0; j < 1000000; j++)
-            sink += j;
-    return millions;
+        for (int j = 0; j < 1000000; j++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+        }
+    return x ? millions : -1; /* x never becomes 0 */
 }
 
 int
