@@ -355,12 +355,12 @@ class Executor:
             completed = True
             mark("call")
         finally:
-            if files.inputs or files.outputs:
+            if files.inputs or files.outputs or files.direct:
                 result.files_left_open = _native.close_files(instance)
             result.file_errors = _native.file_errors(instance)
             if not completed:  # e.g. a host function raised: nothing is published
                 files.discard()
-            elif files.outputs:
+            elif files.outputs or files.direct:
                 files.finish(lambda fid: _native.output_state(instance, fid), result,
                              profile.missing_output_fails)
         if self.capture_output:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import glob
 import itertools
+import multiprocessing.util
 import os
 import select
 import shutil
@@ -45,10 +46,28 @@ from ._file_formats import verify as verify_file
 from ._files import temp_path
 from ._protected_fs import ProtectedFileError
 
-_PIPE_READ = 64 * 1024
 _temp_ids = itertools.count()
+_PIPE_READ = 64 * 1024
 _RELEASE_TRIES = 500
 MEMORY_INPUT_LIMIT = 1024 * 1024  # protected inputs up to this size are staged in memory
+
+
+_dirs_lock = threading.Lock()
+_dirs: dict[int, str] = {}  # process id -> its staging directory
+
+
+def staging_dir() -> str:
+    """This process's private staging directory (mode 0700), made once and removed
+    when the process exits (worker processes too)."""
+    pid = os.getpid()
+    with _dirs_lock:
+        directory = _dirs.get(pid)
+        if directory is None or not os.path.isdir(directory):
+            directory = tempfile.mkdtemp(prefix=f"pywamr-staged-{pid}-")
+            _dirs[pid] = directory
+            multiprocessing.util.Finalize(None, shutil.rmtree, args=(directory, True),
+                                          exitpriority=0)
+        return directory
 
 
 def remove_staging_of(pid: int) -> None:
@@ -94,18 +113,18 @@ class _Feeder(threading.Thread):
     the connected one, node by node.
     """
 
-    def __init__(self, fid: str, spec: ProtectedFile, directory: str, n: int) -> None:
+    def __init__(self, fid: str, spec: ProtectedFile, base: str, n: int) -> None:
         super().__init__(name=f"pywamr-input-{fid}", daemon=True)
         self.fid, self.spec = fid, spec
-        self._dir, self._n, self._count = directory, n, 0
-        self.path = os.path.join(directory, f"in{n}")
+        self.path = f"{base}in{n}"  # what the executor declares
+        self._count = 0
         self.stop = threading.Event()
         self.errors: list[str] = []
         self._senders: list[threading.Thread] = []
         self._fifo = self._next_fifo()
 
     def _next_fifo(self) -> str:
-        fifo = os.path.join(self._dir, f"in{self._n}.{self._count}")
+        fifo = f"{self.path}.{self._count}"
         self._count += 1
         os.mkfifo(fifo, 0o600)
         _point(self.path, os.path.basename(fifo))  # the next open reaches the new FIFO
@@ -163,10 +182,10 @@ class _Feeder(threading.Thread):
 class _Drain(threading.Thread):
     """Encrypts what the payload writes into one output's FIFO."""
 
-    def __init__(self, fid: str, spec: ProtectedFile, directory: str, n: int) -> None:
+    def __init__(self, fid: str, spec: ProtectedFile, base: str, n: int) -> None:
         super().__init__(name=f"pywamr-output-{fid}", daemon=True)
         self.fid, self.spec = fid, spec
-        self.path = os.path.join(directory, f"out{n}")  # what the executor declares
+        self.path = f"{base}out{n}"  # what the executor declares
         self.fifo = self.path + ".fifo"
         os.mkfifo(self.fifo, 0o600)
         _point(self.path, os.path.basename(self.fifo))
@@ -255,7 +274,7 @@ class Staging:
         self.protected_outputs: dict[str, ProtectedFile] = {}
         self._feeders: list[_Feeder] = []
         self._drains: dict[str, _Drain] = {}
-        self._dir: str | None = None
+        self._base: str | None = None  # this invocation's names in the staging directory
         self._memfds: list[int] = []
         protected_inputs: dict[str, ProtectedFile] = {}
         refused: list[str] = []
@@ -284,15 +303,15 @@ class Staging:
                 self.outputs[fid] = value
         if not protected_inputs and not self.protected_outputs:
             return
-        self._dir = tempfile.mkdtemp(prefix=f"pywamr-staged-{os.getpid()}-")  # mode 0700
+        self._base = os.path.join(staging_dir(), f"s{next(_temp_ids)}-")
         try:
             for n, (fid, spec) in enumerate(protected_inputs.items()):
-                feeder = _Feeder(fid, spec, self._dir, n)
+                feeder = _Feeder(fid, spec, self._base, n)
                 self.inputs[fid] = feeder.path
                 self._feeders.append(feeder)
                 feeder.start()
             for n, (fid, spec) in enumerate(self.protected_outputs.items()):
-                drain = _Drain(fid, spec, self._dir, n)
+                drain = _Drain(fid, spec, self._base, n)
                 self._drains[fid] = drain
                 drain.start()
         except BaseException:
@@ -373,9 +392,13 @@ class Staging:
         for fd in self._memfds:
             os.close(fd)
         self._memfds.clear()
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+        if self._base is not None:
+            for name in glob.glob(glob.escape(self._base) + "*"):
+                try:
+                    os.unlink(name)
+                except OSError:
+                    pass
+            self._base = None
 
     def __enter__(self) -> Staging:
         return self
