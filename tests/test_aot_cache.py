@@ -39,6 +39,19 @@ def test_mode_aot_compiles_once(own_cache: Path, compiles: list[str]) -> None:
     assert len(compiles) == 1
 
 
+def test_another_build_does_not_reuse_cached_code(own_cache: Path, compiles: list[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pywamr rebuilt with other WAMR patches (say a compiler fix) compiles again."""
+    assert len(_aot.build_id()) == 64  # written by CMake into pywamr/_build_info.py
+    with pywamr.Runtime("aot") as rt:
+        rt.load(payload("cpu"))
+    monkeypatch.setattr(_aot, "build_id", lambda: "another build")
+    _aot._memo.clear()
+    with pywamr.Runtime("aot") as rt:
+        rt.load(payload("cpu"))
+    assert len(compiles) == 2 and len(aot_cache_entries(own_cache)) == 2
+
+
 def test_corrupted_cache_entries_are_recompiled(own_cache: Path, compiles: list[str]) -> None:
     with pywamr.Runtime("aot") as rt:
         rt.load(payload("basic"))

@@ -86,7 +86,9 @@ def test_one_helper_maps_each_status_to_its_exception(name: str, kind: type) -> 
 
 def test_an_unresolved_import_is_a_link_error_with_its_own_status() -> None:
     wasm = bytes.fromhex(  # (import "env" "missing" (func)) and nothing else
-        "0061736d01000000010401600000020f0103656e76076d697373696e670000")
+        "0061736d01000000"  # magic, version
+        "010401600000"  # type section: () -> ()
+        "020f0103656e76076d697373696e670000")  # import section
     with pywamr.Runtime() as runtime:
         with pytest.raises(LinkError, match=r"unresolved import env\.missing"):
             runtime.load(wasm)
@@ -137,3 +139,13 @@ def test_the_bridge_files_depend_on_each_other_without_cycles() -> None:
 
     for node in graph:
         visit(node)
+
+
+def test_typing_stubs_of_the_compiled_modules_are_current() -> None:
+    # src/pywamr/_native_*.pyi and _compiler.pyi are generated from the headers,
+    # so mypy --strict checks every call into C against the real declarations.
+    ffibuild = _ffibuild()
+    assert ffibuild.stubs(check=True) == 0  # type: ignore[attr-defined]
+    stub = (PACKAGE / "_native_fast.pyi").read_text()
+    assert "\n        argv: CData,\n        timeout: float,\n    ) -> int: ..." in stub
+    assert "    PW_ERR_LINK: int" in stub

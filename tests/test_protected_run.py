@@ -27,7 +27,15 @@ ALL_MODES = [m for m in ("fast-interp", "classic-interp", "aot") if m in MODES]
 
 
 def _staged_dirs() -> set[str]:
-    return {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("pywamr-staged-")}
+    """Staging directories of other processes (workers)."""
+    mine = f"pywamr-staged-{os.getpid()}-"
+    return {p for p in os.listdir(tempfile.gettempdir())
+            if p.startswith("pywamr-staged-") and not p.startswith(mine)}
+
+
+def _staged_leftovers() -> list[str]:
+    """What this process's staging directory still holds (empty between invocations)."""
+    return sorted(os.listdir(_staged.staging_dir()))
 
 
 def _protect(path: Path, plain: bytes, key: bytes = KEY, fmt: str = "teaclave-file-128",
@@ -53,14 +61,13 @@ def test_intersection_on_protected_files(tmp_path: Path, mode: str, policy: str,
     a = _protect(tmp_path / "a.enc", b"apple\nbanana\ncherry\n" * 300)
     b = _protect(tmp_path / "b.gcm", b"banana\ncherry\ndate\n", bytes(32), "aes-gcm-256", IV)
     out = ProtectedFile(tmp_path / "common.enc", OUT_KEY)
-    before = _staged_dirs()
     with teaclave.Executor(example("intersection"), mode=mode, policy=policy) as executor:
         for _ in range(2):  # warm invocations stream afresh
             result = executor.invoke({}, {"input_a": a, "input_b": b}, {"output": out})
             assert result.return_value == 2 and result.file_errors == []
             assert result.outputs == {"output": str(tmp_path / "common.enc")}
             assert _plaintext(out, result.output_tags["output"]) == b"banana\ncherry\n"
-    assert _staged_dirs() == before  # the FIFOs' directory is gone
+    assert _staged_leftovers() == []  # the FIFOs and links are gone
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.enc", "b.gcm", "common.enc"]
 
 
@@ -113,7 +120,6 @@ def test_refused_inputs_stop_the_run_before_it_starts(tmp_path: Path, damage: st
                 byte = handle.read(1)
                 handle.seek(at)
                 handle.write(bytes([byte[0] ^ 1]))
-    before = _staged_dirs()
     with pytest.raises(ProtectedFileError) as info:
         teaclave.invoke(example("intersection"), {}, {"input_a": a, "input_b": b},
                         {"output": ProtectedFile(out_path, OUT_KEY)})
@@ -123,7 +129,7 @@ def test_refused_inputs_stop_the_run_before_it_starts(tmp_path: Path, damage: st
     assert "Corrupted input file" in str(info.value) or "No such file" in str(info.value)
     assert out_path.read_bytes() == b"previous output"  # nothing written
     assert len(list(tmp_path.iterdir())) == (2 if damage == "missing" else 3)
-    assert _staged_dirs() == before
+    assert _staged_leftovers() == []
 
 
 def test_a_trap_discards_the_protected_output(tmp_path: Path) -> None:
@@ -157,6 +163,7 @@ def test_the_isolated_executor_stages_protected_files(tmp_path: Path) -> None:
     a = _protect(tmp_path / "a.enc", b"k\nl\nm\n")
     b = _protect(tmp_path / "b.enc", b"l\nm\nn\n")
     out = ProtectedFile(tmp_path / "out.gcm", OUT_KEY, "aes-gcm-128", iv=IV)
+    before = _staged_dirs()
     with teaclave.IsolatedExecutor(example("intersection"), workers=1) as executor:
         result = executor.invoke({}, {"input_a": a, "input_b": b}, {"output": out})
         assert result.return_value == 2
@@ -165,6 +172,7 @@ def test_the_isolated_executor_stages_protected_files(tmp_path: Path) -> None:
         with pytest.raises(ProtectedFileError, match="input 'input_b' refused"):
             executor.invoke({}, {"input_a": a, "input_b": ProtectedFile(b.path, OUT_KEY)},
                             {"output": out})
+    assert _staged_dirs() == before  # a worker removes its staging directory when it exits
 
 
 def test_pywamr_run_with_protected_files(tmp_path: Path) -> None:
@@ -317,6 +325,7 @@ def test_no_descriptor_thread_or_file_leaks_over_many_runs(tmp_path: Path,
                 b"b\n")
         assert len(os.listdir("/proc/self/fd")) <= fds  # (other tests may close some)
         assert threading.active_count() <= threads
+        assert _staged_leftovers() == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["large.enc", "out.enc", "small.enc"]
 
 

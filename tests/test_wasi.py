@@ -376,7 +376,7 @@ def test_inherited_stdio(tmp_path: Path) -> None:
 
 
 def test_stdio_fds_survive_instances(fast_probe: pywamr.Module) -> None:
-    """Patch 0005: the instance closes its duplicates, never our descriptors."""
+    """Patch 0010: the instance closes its duplicates, never our descriptors."""
     r, w = os.pipe()
     try:
         for _ in range(3):
@@ -408,7 +408,7 @@ def test_no_descriptor_leak(fast_probe: pywamr.Module, tmp_path: Path) -> None:
 
 # -- per-instance configuration --------------------------------------------------------
 def test_preopen_guest_names(fast_probe: pywamr.Module, tmp_path: Path) -> None:
-    """Patch 0005: the guest sees the mapped name, not the host path."""
+    """Patch 0010: the guest sees the mapped name, not the host path."""
     _, out, _ = run_pywamr(fast_probe, ["escape", "/mapped/name"],
                            preopens={"/mapped/name": str(tmp_path)})
     assert out["dir_found"] == "1"

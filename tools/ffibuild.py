@@ -15,6 +15,12 @@ from HEADER itself (:func:`make_cdef`), so the header is their only source:
 
 The generated C includes HEADER and is compiled together with the bridge
 (or the compiler) into ``pywamr.MODULE``.
+
+``python tools/ffibuild.py --stubs [--check]`` writes (or checks) the typing
+stubs ``src/pywamr/<module>.pyi`` of the compiled modules, generated from the
+same declarations (:func:`make_stub`), so ``mypy --strict`` checks every call
+into C: ``const char *`` parameters take ``bytes`` (or a cdata), other
+pointers a cdata, integers ``int``, ``double`` ``float``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import cffi
 
@@ -61,7 +68,125 @@ def make_ffi(module_name: str, header: str = "bridge.h") -> cffi.FFI:
     return ffi
 
 
+# The compiled modules and the header each is built from.
+STUBS = {"_native_fast": "bridge.h", "_native_classic": "bridge.h", "_native_teaclave": "bridge.h",
+         "_compiler": "compiler.h"}
+_INT_TYPES = {"int", "unsigned", "char", "uint8_t", "uint32_t", "uint64_t", "int8_t", "int32_t",
+              "int64_t", "size_t"}
+# cffi passes a bytes object to a (const) pointer to these.
+_BYTE_TYPES = {"char", "signed char", "unsigned char", "uint8_t", "int8_t"}
+_STUB_HEAD = '''"""Typing stub of pywamr.{module}: generated from {header}, do not edit.
+
+Regenerate with ``python tools/ffibuild.py --stubs`` after changing {header}.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+class CData:
+    """A cffi C object (pointer, array, struct)."""
+
+    def __getitem__(self, index: int) -> Any: ...
+    def __setitem__(self, index: int, value: Any) -> None: ...
+    def __add__(self, offset: int) -> CData: ...
+    def __bool__(self) -> bool: ...
+    def __getattr__(self, name: str) -> Any: ...  # struct fields
+    def __setattr__(self, name: str, value: Any) -> None: ...
+
+class FFI:
+    NULL: CData
+    def new(self, cdecl: str, init: Any = ...) -> CData: ...
+    def cast(self, cdecl: str, value: Any) -> CData: ...
+    def string(self, cdata: CData, maxlen: int = ...) -> bytes: ...
+    def unpack(self, cdata: CData, length: int) -> bytes: ...
+    def buffer(self, cdata: CData, size: int = ...) -> Any: ...
+    def from_buffer(self, data: Any, require_writable: bool = ...) -> CData: ...
+    def gc(self, cdata: CData, destructor: Callable[[CData], object], size: int = ...) -> CData: ...
+    def def_extern(self, name: str = ..., error: Any = ..., onerror: Any = ...) -> Any: ...
+    def memmove(self, dest: Any, src: Any, n: int) -> None: ...
+
+'''
+
+
+def _stub_type(node: Any, typedefs: dict[str, str], param: bool) -> str:
+    from pycparser import c_ast
+
+    if isinstance(node, c_ast.PtrDecl):
+        inner = node.type
+        is_char = (isinstance(inner, c_ast.TypeDecl)
+                   and isinstance(inner.type, c_ast.IdentifierType)
+                   and " ".join(inner.type.names) in _BYTE_TYPES)
+        if param and is_char and "const" in inner.quals:
+            return "bytes | CData"
+        return "CData"
+    names = node.type.names if isinstance(node.type, c_ast.IdentifierType) else []
+    name = " ".join(names)
+    if name in typedefs:
+        return typedefs[name]
+    if name == "void":
+        return "None"
+    if name in ("double", "float"):
+        return "float"
+    if set(names) <= _INT_TYPES:
+        return "int"
+    raise ValueError(f"no Python type for C type {name!r}")
+
+
+def make_stub(module_name: str, header: str) -> str:
+    """The ``.pyi`` of ``pywamr.<module_name>``: its ``lib`` and ``ffi``."""
+    from pycparser import c_ast, c_parser
+
+    cdef = make_cdef(header)
+    constants = re.findall(r"^#define (\w+) \.\.\.$", cdef, re.MULTILINE)
+    body = re.sub(r"^#define .*$", "", cdef, flags=re.MULTILINE)
+    body = body.replace('extern "Python+C" ', "extern ")
+    ints = "".join(f"typedef int {t};\n" for t in sorted(_INT_TYPES - {"int", "unsigned", "char"}))
+    tree = c_parser.CParser().parse(ints + body)
+    typedefs: dict[str, str] = dict.fromkeys(_INT_TYPES, "int")
+    lines = [f"    {name}: int" for name in constants]
+    for node in tree.ext:
+        if isinstance(node, c_ast.Typedef):
+            typedefs[node.name] = "CData" if not isinstance(node.type, c_ast.TypeDecl) else (
+                "CData" if isinstance(node.type.type, c_ast.Struct) else
+                _stub_type(node.type, typedefs, False))
+        elif isinstance(node, c_ast.Decl) and isinstance(node.type, c_ast.FuncDecl):
+            if "extern" in node.storage:
+                continue  # implemented in Python (cffi def_extern)
+            params = []
+            for arg in (node.type.args.params if node.type.args else []):
+                if isinstance(arg, c_ast.Typename):  # (void)
+                    continue
+                params.append(f"{arg.name}: {_stub_type(arg.type, typedefs, True)}")
+            result = _stub_type(node.type.type, typedefs, False)
+            line = f"    def {node.name}({', '.join(['self', *params])}) -> {result}: ..."
+            if len(line) > 100:
+                line = "\n".join([f"    def {node.name}(", "        self,"]
+                                  + [f"        {p}," for p in params] + [f"    ) -> {result}: ..."])
+            lines.append(line)
+    head = _STUB_HEAD.format(module=module_name, header=header)
+    return head + "class Lib:\n" + "\n".join(lines) + "\n\nffi: FFI\nlib: Lib\n"
+
+
+def stubs(check: bool) -> int:
+    """Write the stubs, or (check) report the ones that differ; 1 if any."""
+    stale = []
+    for module_name, header in STUBS.items():
+        path = CSRC.parent / f"{module_name}.pyi"
+        text = make_stub(module_name, header)
+        if path.exists() and path.read_text() == text:
+            continue
+        stale.append(path.name)
+        if not check:
+            path.write_text(text)
+    if check and stale:
+        print(f"stale stubs (run tools/ffibuild.py --stubs): {', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) >= 2 and argv[1] == "--stubs":
+        return stubs(check="--check" in argv[2:])
     if len(argv) not in (3, 4):
         print("usage: ffibuild.py MODULE OUT.c [HEADER]", file=sys.stderr)
         return 2

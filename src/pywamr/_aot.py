@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib
 import json
 import os
 import platform
@@ -42,11 +43,16 @@ import warnings
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any
 
-from ._errors import LoadError, WamrError
+from ._errors import AotUnavailableError, LoadError, WamrError
+from ._source import Source, read_source
+from ._version import __version__
 
-Wasm = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
+if TYPE_CHECKING:
+    from ._compiler import FFI, Lib
+
+Wasm = Source  # wasm bytes or the path of a .wasm file
 
 MAGIC = b"PYWAMR-AOT\0"
 FORMAT_VERSION = 1
@@ -81,27 +87,26 @@ _PREEMPTED = sys.platform == "linux" and platform.machine() in ("x86_64", "aarch
 _FIXED_OPTIONS = {"bounds_checks": 0, "stack_bounds_checks": 1, "thread_mgr": not _PREEMPTED,
                   "aux_stack_check": True, "bulk_memory": True, "ref_types": True}
 
-_ERRORS = {-1: "WAMR could not load the module", -2: "compilation failed", -3: "out of memory",
-           -4: "the compiler could not start"}
-
-
-class AotUnavailableError(WamrError):
-    """pywamr was built without its AOT compiler (LLVM 14 was not found)."""
+# The compiler's status names (compiler.h) -> what to say when it gives no message.
+_STATUS_TEXT = {"PWC_ERR_LOAD": "WAMR could not load the module",
+                "PWC_ERR_COMPILE": "compilation failed", "PWC_ERR_NOMEM": "out of memory",
+                "PWC_ERR_INIT": "the compiler could not start"}
 
 
 # ---------------------------------------------------------------------------
 # The compiler
 @lru_cache(maxsize=1)
-def _compiler() -> Any:
+def _compiler() -> tuple[FFI, Lib]:
+    """The compiler extension's ``ffi`` and ``lib`` (imported on first use: it is optional)."""
     try:
-        from . import _compiler  # type: ignore[attr-defined]
+        from . import _compiler
     except ImportError as exc:
         raise AotUnavailableError(
             "this pywamr was built without the AOT compiler (LLVM 14 was not found at build "
             "time, or PYWAMR_AOT=OFF): install llvm-14-dev and reinstall pywamr (PYWAMR_AOT=ON "
             f"makes a missing LLVM a build error). Loading AOT containers still works. ({exc})"
         ) from None
-    return _compiler
+    return _compiler.ffi, _compiler.lib
 
 
 def available() -> bool:
@@ -114,12 +119,7 @@ def available() -> bool:
 
 
 def _read(wasm: Wasm) -> bytes:
-    if isinstance(wasm, (bytes, bytearray, memoryview)):
-        return bytes(wasm)
-    if isinstance(wasm, (str, os.PathLike)):
-        with open(wasm, "rb") as handle:
-            return handle.read()
-    raise TypeError(f"expected wasm bytes or a path, not {type(wasm).__name__}")
+    return bytes(read_source(wasm, "wasm"))
 
 
 @lru_cache(maxsize=1)
@@ -180,8 +180,7 @@ def options(*, opt_level: int = 3, size_level: int = 3, target: str | None = Non
 
 def _compile_raw(wasm: bytes, opts: dict[str, Any]) -> tuple[bytes, str]:
     """(raw WAMR AOT image, LLVM version) for ``wasm`` with ``opts``."""
-    native = _compiler()
-    ffi, lib = native.ffi, native.lib
+    ffi, lib = _compiler()
     if len(wasm) >= 1 << 32:
         raise LoadError("module is larger than 4 GiB")
     keep = [ffi.new("char[]", opts["target"].encode()), ffi.new("char[]", opts["cpu"].encode())]
@@ -196,7 +195,8 @@ def _compile_raw(wasm: bytes, opts: dict[str, Any]) -> tuple[bytes, str]:
     err = ffi.new("char[]", 1024)
     rc = lib.pwc_compile(ffi.from_buffer(wasm), len(wasm), o, out, size, err, 1024)
     if rc != lib.PWC_OK:
-        message = ffi.string(err).decode(errors="replace") or _ERRORS.get(rc, f"error {rc}")
+        texts = {getattr(lib, name): text for name, text in _STATUS_TEXT.items()}
+        message = ffi.string(err).decode(errors="replace") or texts.get(rc, f"error {rc}")
         if rc == lib.PWC_ERR_NOMEM:
             raise MemoryError(message)
         raise LoadError(f"AOT compilation failed: {message}")
@@ -208,7 +208,7 @@ def _compile_raw(wasm: bytes, opts: dict[str, Any]) -> tuple[bytes, str]:
 
 
 def _compiler_wamr_version() -> str:
-    lib, ffi = _compiler().lib, _compiler().ffi
+    ffi, lib = _compiler()
     parts = ffi.new("uint32_t[3]")
     lib.pwc_wamr_version(parts, parts + 1, parts + 2)
     return ".".join(str(parts[i]) for i in range(3))
@@ -238,8 +238,6 @@ def compile_aot(wasm: Wasm, opt_level: int = 3, size_level: int = 3, target: str
 
 
 def _metadata(wasm: bytes, opts: dict[str, Any], llvm: str, wamr: str) -> dict[str, Any]:
-    from . import __version__
-
     return {"pywamr": __version__, "wamr": wamr, "llvm": llvm,
             "wasm_sha256": hashlib.sha256(wasm).hexdigest(), **opts}
 
@@ -390,11 +388,21 @@ _memo_lock = threading.Lock()
 _compile_locks: dict[str, threading.Lock] = {}
 
 
-def _cache_key(wasm_sha256: str, opts: dict[str, Any], wamr_version: str) -> str:
-    from . import __version__
+@lru_cache(maxsize=1)
+def build_id() -> str:
+    """This build's WAMR sources, patches and compiler driver (written by CMake)."""
+    try:
+        info = importlib.import_module("pywamr._build_info")
+    except ImportError:  # a source tree that was never built
+        return "unknown"
+    return str(info.BUILD_ID)
 
+
+def _cache_key(wasm_sha256: str, opts: dict[str, Any], wamr_version: str) -> str:
+    # build_id: a rebuilt pywamr with other WAMR patches (e.g. a compiler fix)
+    # must not reuse code the old compiler made.
     material = {"format": FORMAT_VERSION, "wasm_sha256": wasm_sha256, "wamr": wamr_version,
-                "pywamr": __version__, **opts}
+                "pywamr": __version__, "build": build_id(), **opts}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 

@@ -46,6 +46,10 @@ class InstanceBusy(WamrError, RuntimeError):
     """The instance is running a call on another thread."""
 
 
+class AotUnavailableError(WamrError):
+    """pywamr was built without its AOT compiler (LLVM 14 was not found)."""
+
+
 class WorkerCrashed(WamrError):
     """A worker process of an isolated executor died during a call.
 

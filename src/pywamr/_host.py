@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._instance import Instance
+    from ._native_fast import FFI, Lib
 
 _PARAM_LETTERS = frozenset("iIfF*~$")
 _RESULT_LETTERS = frozenset("iIfF")
@@ -63,7 +64,7 @@ class _Binding:
     __slots__ = ("__weakref__", "func", "invoke", "pass_instance", "qualname")
 
     def __init__(self, func: Callable[..., Any], qualname: str, params: str, result: str,
-                 pass_instance: bool, ffi: Any) -> None:
+                 pass_instance: bool, ffi: FFI) -> None:
         self.func = func
         self.qualname = qualname
         self.pass_instance = pass_instance
@@ -77,7 +78,7 @@ _instance_ids = itertools.count(1)
 
 
 def new_binding(func: Callable[..., Any], qualname: str, params: str, result: str,
-                pass_instance: bool, ffi: Any) -> int:
+                pass_instance: bool, ffi: FFI) -> int:
     """Register a Python host function; returns its id for the bridge."""
     py_id = next(_binding_ids)
     _bindings[py_id] = _Binding(func, qualname, params, result, pass_instance, ffi)
@@ -96,7 +97,7 @@ def track_instance(instance: Instance) -> int:
 
 
 def _compile_invoker(func: Callable[..., Any], qualname: str, params: str, result: str,
-                     pass_instance: bool, ffi: Any) -> Callable[[Any, Any, int], int]:
+                     pass_instance: bool, ffi: FFI) -> Callable[[Any, Any, int], int]:
     """Generate ``invoke(args, memory, inst_handle)`` for one signature.
 
     Straight-line code: decode each raw wasm value, call ``func``, check and
@@ -169,7 +170,7 @@ def _release(view: memoryview) -> None:
         pass
 
 
-def install(ffi: Any, lib: Any) -> None:
+def install(ffi: FFI, lib: Lib) -> None:
     """Hook the dispatcher into one core's cffi module."""
     err_host: int = lib.PW_ERR_HOST
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import threading
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import _host
 from ._errors import (
@@ -38,13 +38,17 @@ DEFAULT_MODE = "fast-interp"
 ERR_BUF = 1024  # bytes for WAMR's error messages
 
 
+if TYPE_CHECKING:  # both cores have the API of the stub _native_fast.pyi (from bridge.h)
+    from ._native_fast import FFI, Lib
+
+
 @dataclass(frozen=True)
 class Core:
     """One compiled WAMR core: its cffi ``ffi`` and ``lib``."""
 
     mode: str
-    ffi: Any
-    lib: Any
+    ffi: FFI
+    lib: Lib
 
 
 _cores: dict[str, Core] = {}

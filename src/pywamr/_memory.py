@@ -53,7 +53,7 @@ class Memory:
         _check_range(offset, size)
         out = self._ffi.new("uint8_t[]", size or 1)
         rc = self._lib.pw_memory_read(self._c, offset, out, size)
-        if rc != self._lib.PW_OK:
+        if rc:  # PW_OK is 0 (a lookup of lib.PW_OK costs as much as the copy)
             self._raise(rc, offset, size)
         data: bytes = self._ffi.unpack(self._ffi.cast("char *", out), size)
         return data
@@ -63,7 +63,7 @@ class Memory:
         view = memoryview(data).cast("B")
         _check_range(offset, view.nbytes)
         rc = self._lib.pw_memory_write(self._c, offset, self._ffi.from_buffer(view), view.nbytes)
-        if rc != self._lib.PW_OK:
+        if rc:  # PW_OK is 0
             self._raise(rc, offset, view.nbytes)
 
     def _raise(self, rc: int, offset: int, size: int) -> None:

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import ClosedError, LoadError
 from ._externs import link_globals
+from ._instance import Instance
 from ._lib import ERR_BUF, Core, raise_status
 from ._types import ExportType, ExternKind, FuncType, ImportType
+from ._wasi import WasiConfig, imports_wasi
 
 if TYPE_CHECKING:
-    from ._instance import Instance
+    from ._native_fast import CData
     from ._runtime import Runtime
     from ._wasi import WasiConfig
 
@@ -24,7 +26,7 @@ _PROVIDERS = {0: None, 1: "host", 2: "builtin"}
 class Module:
     """A module loaded into a :class:`Runtime`; use :meth:`Runtime.load`."""
 
-    _c: Any
+    _c: CData
     _runtime: Runtime
     _core: Core
     _release: weakref.finalize[..., Any]
@@ -40,7 +42,7 @@ class Module:
             raise LoadError("module is larger than 4 GiB")
         out = ffi.new("pw_module **")
         err = ffi.new("char[]", ERR_BUF)
-        rc = lib.pw_module_load(runtime._hosts, ffi.from_buffer(view), view.nbytes,
+        rc = lib.pw_module_load(runtime._host_table(), ffi.from_buffer(view), view.nbytes,
                                 int(allow_unresolved), out, err, ERR_BUF)
         if rc != lib.PW_OK:
             raise_status(runtime._core, rc, err)
@@ -126,9 +128,6 @@ class Module:
         :class:`WasiConfig`: no arguments, files or output).  Failures raise
         :class:`InstantiationError`.
         """
-        from ._instance import Instance
-        from ._wasi import WasiConfig, imports_wasi
-
         if wasi is None:
             if self._imports_wasi is None:
                 self._imports_wasi = imports_wasi(self)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
-from . import _host, _limits
+from . import _aot, _host, _limits
 from ._errors import ClosedError
 from ._externs import global_bytes
 from ._host import NativeFunction
 from ._lib import DEFAULT_MODE, ERR_BUF, Core, core, raise_status
+from ._module import Module
+from ._source import Source, read_source
+
+if TYPE_CHECKING:
+    from ._native_fast import CData
 from ._types import GlobalType, ValType
 
 F = TypeVar("F", bound=Callable[..., Any])
 HostSpec = Union[tuple[Callable[..., Any], str], NativeFunction]
-Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
 
 
 class Runtime:
@@ -57,7 +60,7 @@ class Runtime:
 
     def _setup(self) -> None:
         lib, ffi = self._core.lib, self._core.ffi
-        self._hosts = ffi.gc(lib.pw_hosts_new(), lib.pw_hosts_release)
+        self._hosts: CData | None = ffi.gc(lib.pw_hosts_new(), lib.pw_hosts_release)
         if self._hosts == ffi.NULL:
             lib.pw_wamr_release(0)
             raise MemoryError("could not allocate a host table")
@@ -111,7 +114,7 @@ class Runtime:
                                       pass_instance, ffi)
             self._binding_ids.append(py_id)
             fn, kind = ffi.NULL, lib.PW_HOST_PYTHON
-        rc = lib.pw_hosts_set(self._hosts, module_name.encode(), name.encode(), sig.encode(),
+        rc = lib.pw_hosts_set(self._host_table(), module_name.encode(), name.encode(), sig.encode(),
                               kind, fn, py_id)
         if rc != lib.PW_OK:
             raise ValueError(f"cannot register {module_name}.{name} with signature {sig!r}")
@@ -180,20 +183,11 @@ class Runtime:
         of a ``.wasm`` module at that many 64 KiB pages (``memory.grow`` past
         it returns -1; the app heap comes on top); see :mod:`pywamr._limits`.
         """
-        from ._module import Module
-
         self._check_open()
-        if isinstance(source, (str, os.PathLike)):
-            with open(source, "rb") as handle:
-                data: bytes | bytearray | memoryview = handle.read()
-        elif isinstance(source, (bytes, bytearray, memoryview)):
-            data = source
-        else:
-            raise TypeError(f"expected bytes or a path, not {type(source).__name__}")
+        data = read_source(source)
         if max_memory_pages is not None:  # reliability: memory cap (see _limits)
             data = _limits.cap_memory_pages(data, max_memory_pages)
         # AOT (see _aot.py): containers verified, raw AOT refused, wasm compiled in mode "aot".
-        from . import _aot
         data = _aot.prepare(data, self._core)
         return Module._load(self, data, allow_unresolved)
 
@@ -216,6 +210,12 @@ class Runtime:
         if self._closed:
             raise ClosedError("the runtime is closed")
 
+    def _host_table(self) -> CData:
+        """The native host table (loads link against it); ClosedError once closed."""
+        if self._hosts is None:
+            raise ClosedError("the runtime is closed")
+        return self._hosts
+
     def __enter__(self) -> Runtime:
         return self
 
@@ -225,6 +225,3 @@ class Runtime:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<pywamr.Runtime mode={self.mode!r} {state}>"
-
-
-from ._module import Module

@@ -9,7 +9,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from . import MODES, WAMR_VERSION, __version__, natives
+from . import (
+    MODES,
+    WAMR_VERSION,
+    __version__,
+    _wasi_cli,  # `run` of a WASI command: see _wasi_cli.py
+    natives,
+)
+from ._aot import compile_aot, load_key, unseal
 from ._errors import WamrError
 from ._file_cli import add_file_command, add_run_options, protect, run_file
 from ._lib import DEFAULT_MODE
@@ -107,8 +114,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from ._aot import compile_aot, load_key, unseal
-
     container = compile_aot(args.payload, opt_level=args.opt_level, size_level=args.size_level,
                             target=args.target, cpu=args.cpu)
     with open(args.output, "wb") as handle:
@@ -193,8 +198,6 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from . import _wasi_cli  # `run` of a WASI command: see _wasi_cli.py
-
     argv = list(sys.argv[1:] if argv is None else argv)
     if _wasi_cli.handles(argv):
         return _wasi_cli.main(argv[1:])

@@ -16,6 +16,9 @@
 #include <stdint.h>
 #include "wasm_export.h"
 
+/* Internal to the extension (only PyInit_* leaves it): direct calls. */
+#pragma GCC visibility push(hidden)
+
 /* Status codes.  Python reads them from the cffi library by name
  * (lib.PW_ERR_TRAP, ...): this is their only definition. */
 #define PW_OK 0
@@ -257,5 +260,7 @@ int pw_wasi_instance_start(pw_instance *inst, pw_module *module,
                            char *err, uint32_t err_len);
 /* Whether the last failed call ended in proc_exit: 1 and *code, once. */
 int pw_wasi_take_exit(pw_instance *inst, uint32_t *code);
+
+#pragma GCC visibility pop
 
 #endif

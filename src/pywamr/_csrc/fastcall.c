@@ -31,7 +31,8 @@ call_scalar(pw_instance *inst, wasm_function_inst_t func, const char *sig,
         switch (*p) {
             case 'i':
                 if (iv[i] < INT32_MIN || iv[i] > (int64_t)UINT32_MAX) {
-                    snprintf(inst->error, sizeof(inst->error), "%u", i);
+                    snprintf(inst->error, sizeof(inst->error),
+                             "argument %u is out of range for i32", i);
                     return PW_ERR_RANGE;
                 }
                 argv[cells++] = (uint32_t)iv[i];

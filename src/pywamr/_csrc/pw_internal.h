@@ -35,6 +35,11 @@
 #include "wasm_runtime_common.h"
 #include "../interpreter/wasm.h"
 
+/* Everything below is internal to the extension: hidden visibility lets the
+ * compiler call it directly and use the cheap TLS model for pw_tls_current
+ * (the extension exports only PyInit_*, see cmake/extension.map). */
+#pragma GCC visibility push(hidden)
+
 #define PW_MAX_HOST_PARAMS 32
 #define PW_MAX_ATTACHMENTS 4
 
@@ -212,5 +217,7 @@ void pw_free_argv(pw_instance *inst, uint32_t argv_offset, uint32_t n);
 /* ---- teaclave_files.c ------------------------------------------------ */
 /* Close what is open and forget declarations and recorded failures. */
 int pw_files_reset(pw_instance *inst);
+
+#pragma GCC visibility pop
 
 #endif
