@@ -88,7 +88,8 @@ def test_example_payloads_identical_in_every_mode(tmp_path: Path) -> None:
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(1 << 20).replace(b"\n", b"x") + b"\n" * 7)
     assert {p.stem for p in EXAMPLES.glob("*.wasm")} == {"adder", "compare", "intersection",
-                                                        "wordcount"}
+                                                        "wordcount", "millionaire", "simple_add",
+                                                        "psi"}
     outcomes = {}
     for mode in ALL_MODES:
         got: list[Any] = [teaclave.run(example("adder"), {"a": 40, "b": 2}, mode=mode),

@@ -61,13 +61,16 @@ def test_zig_builds_of_the_c_examples_agree(tmp_path: Path) -> None:
     sys.modules["build_payloads"] = build_payloads  # dataclasses look their module up
     spec.loader.exec_module(build_payloads)
     built = {p.stem: p for p in build_payloads.build_zig(tmp_path / "zig")}
-    assert set(built) == {"adder", "compare", "wordcount"}
+    assert set(built) == {"adder", "compare", "wordcount", "millionaire", "simple_add"}
     (tmp_path / "a").write_text("one\ntwo\n")
     (tmp_path / "b").write_text("one\nthree\n")
     files = {"input_a": tmp_path / "a", "input_b": tmp_path / "b", "input": tmp_path / "a"}
     runs = {"adder": ({"a": 40, "b": 2}, [], []), "compare": ({}, ["input_a", "input_b"],
                                                                 ["result"]),
-            "wordcount": ({}, ["input"], ["output"])}
+            "wordcount": ({}, ["input"], ["output"]),
+            "simple_add": ({"adder1": 40, "adder2": 2}, [], []),
+            "millionaire": ({"input_file_id1": "input_a", "input_file_id2": "input_b",
+                             "output_file_id": "result"}, ["input_a", "input_b"], ["result"])}
     for name, (arguments, inputs, outputs) in runs.items():
         results = []
         for path in (built[name], ROOT / "examples" / "payloads" / "wasm" / f"{name}.wasm"):

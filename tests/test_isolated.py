@@ -17,7 +17,7 @@ from helpers import example, payload
 
 import pywamr
 from pywamr import teaclave
-from pywamr.teaclave._isolated import _remove_temps
+from pywamr.teaclave._files import remove_temporaries
 
 
 def alive(pid: int) -> bool:
@@ -197,7 +197,7 @@ def test_dead_workers_temporary_outputs_are_removed(tmp_path: Path) -> None:
     other = tmp_path / ".out.txt.pywamr-4243-0.tmp"
     for path in [*leftovers, other]:
         path.write_text("partial")
-    _remove_temps({"out": str(target)}, 4242)
+    remove_temporaries({"out": str(target)}, 4242)
     assert not any(p.exists() for p in leftovers) and other.exists()
 
 

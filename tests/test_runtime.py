@@ -11,7 +11,7 @@ import pywamr
 
 
 def test_modes() -> None:
-    assert set(pywamr.MODES) == {"fast-interp", "classic-interp", "aot"}
+    assert set(pywamr.MODES) == {"fast-interp", "classic-interp", "aot", "teaclave"}
     with pytest.raises(ValueError, match="unknown mode"):
         pywamr.Runtime("jit-of-the-future")
 

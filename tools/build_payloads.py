@@ -4,7 +4,7 @@
 Payloads:
   tests/payloads/src/*.{wat,c}        -> tests/payloads/wasm/NAME.wasm
   examples/payloads/c/*.c             -> examples/payloads/wasm/NAME.wasm
-  examples/payloads/rust/intersection -> examples/payloads/wasm/intersection.wasm
+  examples/payloads/rust/{intersection,psi} -> examples/payloads/wasm/NAME.wasm
   WASI commands (wasm32-wasi: clang-14 + Debian's wasi-libc, Rust's wasm32-wasi):
   tests/payloads/src/wasi_probe.c     -> tests/payloads/wasm/wasi_probe.wasm
   tests/payloads/src/wasi_bench.c     -> tests/payloads/wasm/wasi_bench.wasm
@@ -150,7 +150,7 @@ class Payload:
     imports: dict[str, str] = field(default_factory=dict)  # "mod.name" -> sig
     allow_undefined: bool = False  # C: let undeclared libc calls become imports
     include: Path | None = None  # C: extra include dir
-    link_flags: tuple[str, ...] = ()  # C: extra wasm-ld flags
+    link_flags: tuple[str, ...] = ()  # C: extra wasm-ld flags; wat: wat2wasm feature flags
 
 
 WASI_PROBE_IMPORTS = tuple(WASI_SIGS)  # the probe calls every one of them
@@ -291,6 +291,26 @@ PAYLOADS: list[Payload] = [
         "aux_stack_1k", "c", TEST_SRC / "aux_stack.c", TEST_OUT / "aux_stack_1k.wasm",
         exports={**C_AUX, **ENTRYPOINT}, link_flags=("-z", "stack-size=1024"),
     ),
+    # Teaclave fidelity (tests/test_teaclave_fidelity.py)
+    Payload(
+        "tc_fidelity", "c", TEST_SRC / "tc_fidelity.c", TEST_OUT / "tc_fidelity.wasm",
+        include=EX_DIR / "include", imports=TEACLAVE_IMPORTS,
+        exports={**C_AUX, **ENTRYPOINT},
+    ),
+    Payload("entry_void", "wat", TEST_SRC / "entry_void.wat", TEST_OUT / "entry_void.wasm",
+            exports={"memory": "memory", "entrypoint": sig("", "i32")}),
+    Payload("entry_noresult", "wat", TEST_SRC / "entry_noresult.wat",
+            TEST_OUT / "entry_noresult.wasm",
+            exports={"memory": "memory", "entrypoint": sig("i32, i32")}),
+    Payload("entry_i64", "wat", TEST_SRC / "entry_i64.wat", TEST_OUT / "entry_i64.wasm",
+            exports={"memory": "memory", "entrypoint": sig("i32, i32", "i64")}),
+    Payload("entry_three", "wat", TEST_SRC / "entry_three.wat", TEST_OUT / "entry_three.wasm",
+            exports={"memory": "memory", "entrypoint": sig("i32, i32, i32", "i32")}),
+    Payload("unlinked", "wat", TEST_SRC / "unlinked.wat", TEST_OUT / "unlinked.wasm",
+            imports={"env.strlen": sig("i32", "i32"), "env.nobody_provides": sig("", "i32")},
+            exports={"memory": "memory", **ENTRYPOINT}),
+    Payload("bulk", "wat", TEST_SRC / "bulk.wat", TEST_OUT / "bulk.wasm",
+            exports={"memory": "memory", **ENTRYPOINT}, link_flags=("--disable-reference-types",)),
     Payload(
         "adder", "c", EX_DIR / "c/adder.c", EX_OUT / "adder.wasm",
         allow_undefined=True, include=EX_DIR / "include",
@@ -310,6 +330,22 @@ PAYLOADS: list[Payload] = [
     Payload(
         "intersection", "rust", EX_DIR / "rust/intersection",
         EX_OUT / "intersection.wasm",
+        imports=TEACLAVE_IMPORTS,
+        exports={**C_AUX, **ENTRYPOINT},
+    ),
+    # Teaclave's example tasks, our own sources: they need nothing but the
+    # five natives, so they also run in Teaclave's own build (no libc-builtin).
+    Payload(
+        "millionaire", "c", EX_DIR / "c/millionaire.c", EX_OUT / "millionaire.wasm",
+        include=EX_DIR / "include", imports=TEACLAVE_IMPORTS,
+        exports={**C_AUX, **ENTRYPOINT},
+    ),
+    Payload(
+        "simple_add", "c", EX_DIR / "c/simple_add.c", EX_OUT / "simple_add.wasm",
+        exports={**C_AUX, **ENTRYPOINT},
+    ),
+    Payload(
+        "psi", "rust", EX_DIR / "rust/psi", EX_OUT / "psi.wasm",
         imports=TEACLAVE_IMPORTS,
         exports={**C_AUX, **ENTRYPOINT},
     ),
@@ -429,8 +465,8 @@ def _run(cmd: list[str], cwd: Path | None = None,
 
 def _build_wat(p: Payload, t: Tools, raw: Path, tmp: Path) -> None:
     """wat2wasm with MVP + multi-value (no bulk-memory DataCount section)."""
-    _run([t.wat2wasm, "--disable-bulk-memory", "--disable-reference-types",
-          str(ROOT / p.source), "-o", str(raw)])
+    features = p.link_flags or ("--disable-bulk-memory", "--disable-reference-types")
+    _run([t.wat2wasm, *features, str(ROOT / p.source), "-o", str(raw)])
 
 
 def _c_exports(p: Payload) -> list[str]:

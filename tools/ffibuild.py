@@ -69,7 +69,8 @@ def make_ffi(module_name: str, header: str = "bridge.h") -> cffi.FFI:
 
 
 # The compiled modules and the header each is built from.
-STUBS = {"_native_fast": "bridge.h", "_native_classic": "bridge.h", "_compiler": "compiler.h"}
+STUBS = {"_native_fast": "bridge.h", "_native_classic": "bridge.h", "_native_teaclave": "bridge.h",
+         "_compiler": "compiler.h"}
 _INT_TYPES = {"int", "unsigned", "char", "uint8_t", "uint32_t", "uint64_t", "int8_t", "int32_t",
               "int64_t", "size_t"}
 # cffi passes a bytes object to a (const) pointer to these.

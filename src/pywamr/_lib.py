@@ -30,6 +30,9 @@ MODES: dict[str, str] = {
     "fast-interp": "_native_fast",
     "classic-interp": "_native_classic",
     "aot": "_native_fast",  # AOT code runs in the fast core (it has the AOT loader)
+    # Teaclave's own WAMR build: classic interpreter, no AOT, no libc-builtin,
+    # no bulk memory (pywamr.teaclave's default mode; see docs/teaclave-fidelity.md)
+    "teaclave": "_native_teaclave",
 }
 DEFAULT_MODE = "fast-interp"
 ERR_BUF = 1024  # bytes for WAMR's error messages

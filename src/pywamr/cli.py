@@ -7,6 +7,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from . import (
     MODES,
@@ -22,7 +23,17 @@ from ._file_cli import add_file_command, add_run_options, protect, run_file
 from ._lib import DEFAULT_MODE
 from ._runtime import Runtime
 from ._types import ExternKind
-from .teaclave import DEFAULT_POLICY, POLICIES, TEACLAVE_HEAP_SIZE, TEACLAVE_STACK_SIZE, Executor
+from .teaclave import (
+    DEFAULT_POLICY,
+    DEFAULT_PROFILE,
+    POLICIES,
+    PROFILES,
+    STRICT_MAX_INVOCATION_BYTES,
+    STRICT_MAX_OUTPUT_BYTES,
+    TEACLAVE_HEAP_SIZE,
+    TEACLAVE_STACK_SIZE,
+    Executor,
+)
 from .teaclave._result import PHASES
 
 
@@ -34,6 +45,16 @@ def _pairs(values: Sequence[str] | None, flag: str) -> dict[str, str]:
             raise SystemExit(f"pywamr: {flag} expects KEY=VALUE, got {item!r}")
         out[key] = value
     return out
+
+
+def _cap(text: str) -> int | str:
+    """A cap option's value: a byte count, or "none" for unbounded."""
+    if text.lower() == "none":
+        return "none"
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("a cap must be a byte count >= 0, or none")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,7 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--arg", action="append", metavar="KEY=VALUE", help="an argument (repeat)")
     run.add_argument("--input", action="append", metavar="FID=PATH", help="an input file")
     run.add_argument("--output", action="append", metavar="FID=PATH", help="an output file")
-    run.add_argument("--mode", choices=sorted(MODES), default=DEFAULT_MODE)
+    run.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,
+                     help="teaclave: behave as Teaclave's executor; strict: pywamr's checks "
+                     "(see docs/teaclave-fidelity.md)")
+    run.add_argument("--mode", choices=sorted(MODES),
+                     help="default: the profile's (teaclave: 'teaclave', strict: "
+                     f"{DEFAULT_MODE!r})")
     run.add_argument("--policy", choices=POLICIES, default=DEFAULT_POLICY,
                      help="what is kept between --repeat runs")
     run.add_argument("--repeat", type=int, default=1, metavar="N",
@@ -61,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--heap-size", type=int, default=TEACLAVE_HEAP_SIZE)
     run.add_argument("--max-memory-pages", type=int, metavar="N",
                      help="cap the payload's linear memory at N 64 KiB pages (plus the app heap)")
+    run.add_argument("--max-output-bytes", type=_cap, metavar="N|none",
+                     help="cap bytes written per output (default: the profile's; strict: "
+                     f"{STRICT_MAX_OUTPUT_BYTES})")
+    run.add_argument("--max-invocation-bytes", type=_cap, metavar="N|none",
+                     help="cap bytes written per run over all outputs (default: the "
+                     f"profile's; strict: {STRICT_MAX_INVOCATION_BYTES})")
 
     add_run_options(run)  # --input-crypto / --output-crypto (_file_cli.py)
 
@@ -105,9 +137,14 @@ def _run(args: argparse.Namespace) -> int:
     arguments = _pairs(args.arg, "--arg")
     inputs = protect(_pairs(args.input, "--input"), args.input_crypto, "--input-crypto")
     outputs = protect(_pairs(args.output, "--output"), args.output_crypto, "--output-crypto")
-    with Executor(args.payload, mode=args.mode, policy=args.policy, stack_size=args.stack_size,
-                  heap_size=args.heap_size, timeout=args.timeout,
-                  max_memory_pages=args.max_memory_pages) as executor:
+    caps: dict[str, Any] = {}
+    for name in ("max_output_bytes", "max_invocation_bytes"):
+        value = getattr(args, name)  # None: the profile's default; "none": unbounded
+        if value is not None:
+            caps[name] = None if value == "none" else value
+    with Executor(args.payload, profile=args.profile, mode=args.mode, policy=args.policy,
+                  stack_size=args.stack_size, heap_size=args.heap_size, timeout=args.timeout,
+                  max_memory_pages=args.max_memory_pages, **caps) as executor:
         elapsed: list[int] = []
         phases: dict[str, list[int]] = {}
         for _ in range(args.repeat):
@@ -138,6 +175,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"pywamr: trap: {result.trap}", file=sys.stderr)
         return 3 if result.timed_out else 2
     print(result.summary)
+    if result.error is not None:  # the payload returned, but the task failed
+        print(f"pywamr: task failed: {result.error}", file=sys.stderr)
+        return 4
     return 0
 
 

@@ -157,6 +157,16 @@ int pw_memory_write(pw_instance *inst, uint64_t offset, const uint8_t *data,
 int pw_invoke_entry(pw_instance *inst, wasm_function_inst_t func, uint32_t n,
                     const char *packed, uint32_t packed_len, double timeout,
                     int32_t *result);
+/* Teaclave's entry call exactly: each string is copied into the app heap on
+ * its own (wasm_runtime_module_dup_data, in order), then the array of their
+ * offsets (no terminator); a string or the array that does not fit becomes
+ * offset 0 and the call goes ahead.  entrypoint is called with (argc = n,
+ * argv) whatever its type; *result gets the first result cell (argc itself
+ * for a function without results). */
+int pw_invoke_entry_teaclave(pw_instance *inst, wasm_function_inst_t func,
+                             uint32_t n, const char *packed,
+                             uint32_t packed_len, double timeout,
+                             int32_t *result);
 
 /* ---- guest output (output.c) ------------------------------------------ */
 /* Guest output (printf & co.): captured per instance while enabled. */
@@ -174,6 +184,14 @@ int pw_files_declare(pw_instance *inst, const char *file_id, const char *path,
                      int is_output);
 /* Close every handle the payload left open; returns how many there were. */
 int pw_files_close_all(pw_instance *inst);
+/* Settings for the coming run (reset between runs).  teaclave_rules:
+ * Teaclave's executor's rules (out-of-bounds pointers trap, handles numbered
+ * 1..1023 and never reused, file ids decoded lossily as UTF-8).
+ * max_output / max_total: bytes a run may write per output and over all
+ * outputs (UINT64_MAX: unbounded, the default); a write past a cap writes
+ * nothing and returns -1.  PW_OK or PW_ERR_NOMEM. */
+int pw_files_configure(pw_instance *inst, int teaclave_rules,
+                       uint64_t max_output, uint64_t max_total);
 /* Whether output file_id was created during the run (1), and whether any
  * write or close on it failed (*failed). -1 if not declared. */
 int pw_files_output_state(pw_instance *inst, const char *file_id, int *failed);

@@ -225,18 +225,27 @@ pw_externref_index(pw_instance *inst, uint64_t host_value, uint32_t *index)
         *index = NULL_REF;
         return PW_OK;
     }
+#if WASM_ENABLE_REF_TYPES != 0
     return wasm_externref_obj2ref(inst->module_inst,
                                   (void *)(uintptr_t)host_value, index)
                ? PW_OK
                : PW_ERR_NOMEM;
+#else
+    (void)index; /* the teaclave core has no reference types */
+    return PW_ERR_STATE;
+#endif
 }
 
 uint64_t
 pw_externref_value(uint32_t index)
 {
     void *obj = NULL;
+#if WASM_ENABLE_REF_TYPES != 0
     if (index == NULL_REF || !wasm_externref_ref2obj(index, &obj))
         return 0;
+#else
+    (void)index;
+#endif
     return (uint64_t)(uintptr_t)obj;
 }
 

@@ -4,6 +4,8 @@
  * Teaclave's executor does, the call made with an optional deadline, and the
  * arguments freed again.  Also the app-heap helpers it builds on.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pw_internal.h"
@@ -123,5 +125,81 @@ pw_invoke_entry(pw_instance *inst, wasm_function_inst_t func, uint32_t n,
     set = use_exec_env(inst);
     pw_free_argv(inst, argv_off, n);
     release_exec_env(set);
+    return rc;
+}
+
+int
+pw_invoke_entry_teaclave(pw_instance *inst, wasm_function_inst_t func,
+                         uint32_t n, const char *packed, uint32_t packed_len,
+                         double timeout, int32_t *result)
+{
+    wasm_module_inst_t mi = inst->module_inst;
+    uint32_t i, array, cells, nresults, nparams, param_cells = 0;
+    wasm_valkind_t kinds[64];
+    uint32_t *argv;
+    uint8_t *offsets;
+    int rc;
+    if (inst->closed || !mi)
+        return PW_ERR_CLOSED;
+    /* WAMR's interpreter refuses (argc, argv) for a function wanting more
+     * cells; a core with reference types would read past argv instead, so
+     * the refusal is made here, in WAMR's words, for every core. */
+    nparams = wasm_func_get_param_count(func, mi);
+    if (nparams > 64)
+        param_cells = 2 * nparams; /* surely more than 2 */
+    else {
+        wasm_func_get_param_types(func, mi, kinds);
+        for (i = 0; i < nparams; i++)
+            param_cells += kinds[i] == WASM_I64 || kinds[i] == WASM_F64 ? 2 : 1;
+    }
+    if (param_cells > 2) {
+        snprintf(inst->error, sizeof(inst->error),
+                 "invalid argument count 2, must be no smaller than %u",
+                 param_cells);
+        return PW_ERR_TRAP;
+    }
+    /* argv also receives the results: room for every result cell */
+    nresults = wasm_func_get_result_count(func, mi);
+    cells = 2 * nresults > 2 ? 2 * nresults : 2;
+    offsets = malloc(4 * (size_t)n + 1);
+    argv = calloc(cells, sizeof(*argv));
+    if (!offsets || !argv) {
+        free(offsets);
+        free(argv);
+        return PW_ERR_NOMEM;
+    }
+    /* As Teaclave: each string on its own, in order, then the array (both
+     * with dup_data; what does not fit is offset 0, the call goes ahead). */
+    for (i = 0; i < n; i++) {
+        uint32_t len = (uint32_t)strnlen(packed, packed_len);
+        uint32_t step = len < packed_len ? len + 1 : packed_len;
+        uint32_t off = wasm_runtime_module_dup_data(mi, packed, step);
+        offsets[4 * i] = (uint8_t)off; /* little-endian, as wasm reads it */
+        offsets[4 * i + 1] = (uint8_t)(off >> 8);
+        offsets[4 * i + 2] = (uint8_t)(off >> 16);
+        offsets[4 * i + 3] = (uint8_t)(off >> 24);
+        packed += step;
+        packed_len -= step;
+    }
+    array = wasm_runtime_module_dup_data(mi, (const char *)offsets, 4 * n);
+    argv[0] = n;
+    argv[1] = array;
+    rc = pw_call_deadline(inst, func, 2, argv, timeout);
+    if (rc == PW_OK)
+        *result = (int32_t)argv[0];
+    if (!inst->closed) { /* free what was allocated, strings and array */
+        for (i = 0; i < n; i++) {
+            uint32_t off = (uint32_t)offsets[4 * i]
+                           | (uint32_t)offsets[4 * i + 1] << 8
+                           | (uint32_t)offsets[4 * i + 2] << 16
+                           | (uint32_t)offsets[4 * i + 3] << 24;
+            if (off)
+                wasm_runtime_module_free(inst->module_inst, off);
+        }
+        if (array)
+            wasm_runtime_module_free(inst->module_inst, array);
+    }
+    free(offsets);
+    free(argv);
     return rc;
 }

@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-import errno
 import gc
 import hashlib
-import itertools
 import os
-import stat
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import natives
 from .._errors import LinkError, Timeout, Trap, WamrError
+from .._host import NativeFunction
 from .._instance import Instance
-from .._lib import DEFAULT_MODE, raise_status
 from .._limits import cap_memory_pages
 from .._module import Module
 from .._runtime import HostSpec, Runtime
-from .._types import FuncType, ValType
+from .._types import ExternKind, FuncType, ValType
+from . import _native
 from ._arguments import pack
+from ._cache import cached_executor
 from ._file_formats import ProtectedFile
+from ._files import FileSpec, PathLike, RunFiles, file_map
+from ._profile import DEFAULT_PROFILE, PROFILE_DEFAULT, Profile, _Default, cap
+from ._profile import get as get_profile
 from ._result import RunResult
-from ._staged import Staging, describe
+from ._staged import Staging
 
 TEACLAVE_STACK_SIZE = 160 * 1024
 TEACLAVE_HEAP_SIZE = 20 * 1024 * 1024
@@ -34,15 +35,15 @@ DEFAULT_POLICY = "reuse-instance"
 _KEEPS_MODULE = ("reuse-module", "reuse-instance")
 ENTRYPOINT = "entrypoint"
 _ENTRYPOINT_TYPE = FuncType((ValType.I32, ValType.I32), (ValType.I32,))
-_temp_ids = itertools.count()
+#: The mode that is Teaclave's own WAMR build (classic, no libc-builtin, no bulk memory).
+TEACLAVE_MODE = "teaclave"
 
-PathLike = str | os.PathLike[str]
-FileSpec = PathLike | ProtectedFile  # a plain path, or a file in one of Teaclave's schemas
 Hosts = Mapping[str, Mapping[str, HostSpec]]
-
+_FileMaps = tuple[dict[str, str | ProtectedFile], dict[str, str | ProtectedFile]]
+Cap = int | None | _Default
 
 class EntrypointError(LinkError):
-    """The payload has no ``entrypoint(int, char **) -> int`` export."""
+    """The payload has no usable ``entrypoint`` export."""
 
 
 def read_payload(payload: bytes | bytearray | memoryview | PathLike) -> bytes:
@@ -54,20 +55,31 @@ def read_payload(payload: bytes | bytearray | memoryview | PathLike) -> bytes:
     raise TypeError(f"payload must be bytes or a path, not {type(payload).__name__}")
 
 
-def check_entrypoint(module: Module) -> None:
-    """Refuse a payload without ``entrypoint(i32, i32) -> i32`` before it runs."""
+def check_entrypoint(module: Module, exact: bool = True) -> None:
+    """Refuse a payload without an ``entrypoint`` function before it runs.
+
+    With ``exact`` (strict profile) it must be ``entrypoint(i32, i32) -> i32``;
+    Teaclave looks it up by name only and calls it with (argc, argv) anyway.
+    """
     for export in module.exports:
-        if export.name == ENTRYPOINT and export.type is not None:
-            if export.type != _ENTRYPOINT_TYPE:
-                raise EntrypointError(f"entrypoint has type {export.type}, expected "
-                                      f"{_ENTRYPOINT_TYPE} "
-                                      "(int entrypoint(int argc, char *argv[]))")
+        if export.name == ENTRYPOINT and export.kind is ExternKind.FUNC:
+            if exact and export.type != _ENTRYPOINT_TYPE:
+                raise EntrypointError(
+                    f"entrypoint has type {export.type}, expected {_ENTRYPOINT_TYPE} "
+                    "(int entrypoint(int argc, char *argv[]))")
             return
     raise EntrypointError("the payload exports no function named 'entrypoint'")
 
 
 class Executor:
     """Runs one payload repeatedly the way Teaclave's WAMR executor does.
+
+    ``profile`` is ``"teaclave"`` (default: Teaclave's executor's behaviour,
+    behaviour by behaviour, see docs/teaclave-fidelity.md) or ``"strict"``
+    (pywamr's checks: entrypoint type and imports checked at load, bad
+    pointers return -1, outputs published only after a clean run, output caps
+    on).  ``mode`` defaults to the profile's: ``"teaclave"`` (Teaclave's own
+    WAMR build) or ``"fast-interp"``.
 
     ``policy`` chooses what survives between invocations:
 
@@ -86,34 +98,48 @@ class Executor:
     functions can be given as ``{"env": {"name": (func, sig)}}``.
     ``max_memory_pages`` caps the payload's linear memory (64 KiB pages, the
     app heap comes on top); ``memory.grow`` past it returns -1.
+    ``max_output_bytes`` / ``max_invocation_bytes`` cap what one invocation
+    may write per output and over all outputs (``None``: unbounded; default:
+    the profile's); a write past a cap writes nothing, returns -1 to the
+    payload and is recorded in ``file_errors``.
     """
 
     def __init__(self, payload: bytes | bytearray | memoryview | PathLike, *,
-                 mode: str = DEFAULT_MODE, policy: str = DEFAULT_POLICY,
-                 stack_size: int = TEACLAVE_STACK_SIZE, heap_size: int = TEACLAVE_HEAP_SIZE,
-                 timeout: float | None = None, hosts: Hosts | None = None,
-                 capture_output: bool = True, max_memory_pages: int | None = None) -> None:
+                 profile: str = DEFAULT_PROFILE, mode: str | None = None,
+                 policy: str = DEFAULT_POLICY, stack_size: int = TEACLAVE_STACK_SIZE,
+                 heap_size: int = TEACLAVE_HEAP_SIZE, timeout: float | None = None,
+                 hosts: Hosts | None = None, capture_output: bool = True,
+                 max_memory_pages: int | None = None,
+                 max_output_bytes: Cap = PROFILE_DEFAULT,
+                 max_invocation_bytes: Cap = PROFILE_DEFAULT) -> None:
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
+        self.profile: Profile = get_profile(profile)
         self._bytes = read_payload(payload)
         self.max_memory_pages = max_memory_pages  # reliability: rewrite the declared maximum
         if max_memory_pages is not None:
             self._bytes = cap_memory_pages(self._bytes, max_memory_pages)
-        self.mode = mode
+        self.mode = self.profile.default_mode if mode is None else mode
         self.policy = policy
         self.stack_size = stack_size
         self.heap_size = heap_size
         self.timeout = timeout
         self.capture_output = capture_output
+        self.max_output_bytes = cap(max_output_bytes, self.profile.max_output_bytes,
+                                    "max_output_bytes")
+        self.max_invocation_bytes = cap(max_invocation_bytes, self.profile.max_invocation_bytes,
+                                        "max_invocation_bytes")
         self._extra_hosts = hosts or {}
+        self._unlinked: dict[tuple[str, str], NativeFunction] = {}
         self._lock = threading.Lock()
         self._closed = False
         self._instance: Instance | None = None
-        self._ret: Any = None
+        if self.profile.allow_unresolved and self.mode != TEACLAVE_MODE:
+            self._unlinked = self._as_teaclave_loads()
         runtime = self._new_runtime(fresh=False)
         try:
-            module = runtime.load(self._bytes)
-            check_entrypoint(module)
+            module = runtime.load(self._bytes, allow_unresolved=self.profile.allow_unresolved)
+            check_entrypoint(module, exact=not self.profile.teaclave_entry)
         except BaseException:
             runtime.close()
             raise
@@ -123,7 +149,7 @@ class Executor:
             module.close()
         if self._runtime is None:
             runtime.close()
-        self._ret = module._core.ffi.new("int32_t *")  # used under self._lock
+        self._ret: Any = None
         if policy == "reuse-instance":
             self._instance = self._snapshotted_instance()
 
@@ -131,26 +157,52 @@ class Executor:
     def payload_hash(self) -> str:
         return hashlib.sha256(self._bytes).hexdigest()
 
+    @property
+    def payload_size(self) -> int:
+        return len(self._bytes)
+
+    def _as_teaclave_loads(self) -> dict[tuple[str, str], NativeFunction]:
+        """Load the payload in Teaclave's own build first (teaclave profile,
+        another mode): refused there means refused here, with Teaclave's error
+        (e.g. bulk-memory opcodes); what stays unresolved there (libc-builtin
+        functions) is bound to natives that trap as unlinked imports do."""
+        with Runtime(TEACLAVE_MODE) as runtime:
+            self._register(runtime, {})
+            module = runtime.load(self._bytes, allow_unresolved=True)
+            unlinked = {(imp.module, imp.name): NativeFunction(0, imp.type.signature,
+                                                               builtin="teaclave_unlinked")
+                        for imp in module.imports
+                        if imp.kind is ExternKind.FUNC and imp.provider is None
+                        and imp.type is not None}
+            module.close()
+        return unlinked
+
+    def _register(self, runtime: Runtime, unlinked: Mapping[tuple[str, str], NativeFunction],
+                  ) -> None:
+        for (module_name, name), native in unlinked.items():
+            runtime.register_host(module_name, name, native)
+        runtime.register_hosts("env", natives.FILE_API)
+        for module_name, functions in self._extra_hosts.items():
+            runtime.register_hosts(module_name, functions)
+
     def _new_runtime(self, fresh: bool,
                      mark: Callable[[str], None] = lambda phase: None) -> Runtime:
         if not fresh:
             runtime = Runtime(self.mode)
         else:
             try:
-                runtime = Runtime._fresh(self.mode)
+                runtime = _native.fresh_runtime(self.mode)
             except WamrError:
                 gc.collect()  # unreferenced instances may still hold the core
                 try:
-                    runtime = Runtime._fresh(self.mode)
+                    runtime = _native.fresh_runtime(self.mode)
                 except WamrError as exc:
                     raise WamrError(f"{exc}. The cold policy re-initialises WAMR, so close other "
                                     f"runtimes and executors of mode {self.mode!r} first "
                                     "(teaclave.clear_cache() closes the one-shot cache)") from None
         mark("runtime_init")
         try:
-            runtime.register_hosts("env", natives.FILE_API)
-            for module_name, functions in self._extra_hosts.items():
-                runtime.register_hosts(module_name, functions)
+            self._register(runtime, self._unlinked)
         except BaseException:
             runtime.close()
             raise
@@ -160,10 +212,11 @@ class Executor:
     def _snapshotted_instance(self) -> Instance:
         assert self._module is not None
         instance = self._module.instantiate(self.stack_size, self.heap_size)
-        rc = instance._core.lib.pw_instance_snapshot(instance._c)
-        if rc != instance._core.lib.PW_OK:
+        try:
+            _native.snapshot(instance)
+        except BaseException:
             instance.close()
-            raise_status(instance._core, rc, "could not snapshot the instance")
+            raise
         return instance
 
     # ------------------------------------------------------------------
@@ -172,7 +225,8 @@ class Executor:
             outputs: Mapping[str, FileSpec] | None = None, *,
             timeout: float | None = None) -> int:
         """Invoke the payload and return its int result; a trap raises
-        :class:`~pywamr.Trap` (:class:`~pywamr.Timeout` past the deadline)."""
+        :class:`~pywamr.Trap` (:class:`~pywamr.Timeout` past the deadline),
+        a failed task :class:`TaskError`."""
         return self.invoke(arguments, inputs, outputs, timeout=timeout).unwrap()
 
     def invoke(self, arguments: Mapping[str, Any] | None = None,
@@ -181,28 +235,21 @@ class Executor:
                timeout: float | None = None, timings: bool = False) -> RunResult:
         """Invoke the payload; a trap is reported in the result, not raised.
 
-        ``inputs``/``outputs`` map file ids to paths, or to
-        :class:`ProtectedFile` descriptions (docs/protected-files.md).
-        Outputs are written to a temporary file beside the path and renamed
-        into place only when the payload returns normally and every write
-        succeeded; ``result.output_tags`` has each protected output's tag.
-
-        Raises:
-            ProtectedFileError: a protected input is refused (wrong key or
-                tag, damaged file) before the payload runs; nothing is written.
+        ``inputs``/``outputs`` map file ids to paths.  In the teaclave
+        profile outputs are written in place; in the strict profile to a
+        temporary file beside the path, renamed into place only when the
+        payload returns normally and every write succeeded.
         """
-        packed = pack(arguments)
-        input_map = _paths(inputs, "inputs")
-        output_map = _paths(outputs, "outputs")
+        packed = pack(arguments, self.profile.serde_arguments)
+        files = (file_map(inputs, "inputs"), file_map(outputs, "outputs"))
         deadline = self.timeout if timeout is None else timeout
         with self._lock:
             if self._closed:
                 raise WamrError("the executor is closed")
-            return self._invoke(packed, input_map, output_map, deadline, timings)
+            return self._invoke(packed, files, deadline, timings)
 
-    def _invoke(self, packed: tuple[int, bytes], inputs: dict[str, str | ProtectedFile],
-                outputs: dict[str, str | ProtectedFile],
-                timeout: float | None, timings: bool) -> RunResult:
+    def _invoke(self, packed: tuple[int, bytes], files: _FileMaps, timeout: float | None,
+                timings: bool) -> RunResult:
         marks: dict[str, int] | None = {} if timings else None
         clock = time.perf_counter_ns
         last = clock() if marks is not None else 0
@@ -215,8 +262,7 @@ class Executor:
                 last = now
 
         if self._instance is not None:
-            return self._invoke_kept(self._instance, packed, inputs, outputs, timeout, mark,
-                                     marks)
+            return self._invoke_kept(self._instance, packed, files, timeout, mark, marks)
         cold = self._runtime is None
         runtime = self._new_runtime(fresh=True, mark=mark) if cold else self._runtime
         assert runtime is not None
@@ -225,12 +271,17 @@ class Executor:
         instance = None
         try:
             if module is None:
-                module = runtime.load(self._bytes)
+                module = runtime.load(self._bytes,
+                                      allow_unresolved=self.profile.allow_unresolved)
             mark("load")
             instance = module.instantiate(self.stack_size, self.heap_size)
             if marks is not None:
-                last = _split_instantiate(instance, marks, last, clock)
-            result = self._call(instance, packed, inputs, outputs, timeout, mark)
+                _, env_ns = _native.instantiate_timings(instance)
+                now = clock()
+                marks["instantiate"] = now - last - env_ns
+                marks["exec_env"] = env_ns
+                last = now
+            result = self._call(instance, packed, files, timeout, mark)
         finally:
             if instance is not None:
                 instance.close()
@@ -243,97 +294,78 @@ class Executor:
         result.timings = marks
         return result
 
-    def _invoke_kept(self, instance: Instance, packed: tuple[int, bytes],
-                     inputs: dict[str, str | ProtectedFile],
-                     outputs: dict[str, str | ProtectedFile], timeout: float | None,
-                     mark: Callable[[str], None], marks: dict[str, int] | None) -> RunResult:
+    def _invoke_kept(self, instance: Instance, packed: tuple[int, bytes], files: _FileMaps,
+                     timeout: float | None, mark: Callable[[str], None],
+                     marks: dict[str, int] | None) -> RunResult:
         try:
-            result = self._call(instance, packed, inputs, outputs, timeout, mark)
+            result = self._call(instance, packed, files, timeout, mark)
         finally:
-            if instance._core.lib.pw_instance_reset(instance._c) != instance._core.lib.PW_OK:
+            if not _native.reset(instance):
                 instance.close()  # grown memory (or a failed reset): start afresh
                 self._instance = self._snapshotted_instance()
             mark("cleanup")
         result.timings = marks
         return result
 
-    def _call(self, instance: Instance, packed: tuple[int, bytes],
-              inputs: dict[str, str | ProtectedFile], outputs: dict[str, str | ProtectedFile],
+    def _call(self, instance: Instance, packed: tuple[int, bytes], maps: _FileMaps,
               timeout: float | None, mark: Callable[[str], None]) -> RunResult:
-        with Staging(inputs, outputs) as staging:  # protected files: verified, then streamed
-            return self._call_staged(instance, packed, staging, timeout, mark)
-
-    def _call_staged(self, instance: Instance, packed: tuple[int, bytes], staging: Staging,
-                     timeout: float | None, mark: Callable[[str], None]) -> RunResult:
-        lib, ffi, c = instance._core.lib, instance._core.ffi, instance._c
-        inputs, outputs = staging.inputs, staging.outputs
-        temps = {fid: _temp_path(path) for fid, path in outputs.items()} if outputs else {}
-        for fid, path in inputs.items():
-            _check(instance, lib.pw_files_declare(c, fid.encode(), os.fsencode(path), 0))
-        for fid, temp in {**temps, **staging.fifo_outputs}.items():
-            _check(instance, lib.pw_files_declare(c, fid.encode(), os.fsencode(temp), 1))
-        lib.pw_output_capture(c, self.capture_output)
-        mark("marshal")
-        result = RunResult(return_value=None)
-        count, data = packed
-        try:
-            rc = lib.pw_invoke_entry(c, instance.function(ENTRYPOINT)._func, count, data,
-                                     len(data), timeout or 0.0, self._ret)
-            if rc == lib.PW_OK:
-                result.return_value = self._ret[0]
-            elif rc == lib.PW_ERR_NOMEM:
-                raise MemoryError(f"the app heap ({self.heap_size} bytes) cannot hold the "
-                                  "arguments")
-            else:
-                try:
-                    instance._raise(rc)
-                except Trap as trap:
-                    result.trap = trap.message
-                    result.timed_out = isinstance(trap, Timeout)
-            mark("call")
-        finally:
-            if inputs or outputs or staging.protected_outputs:
-                result.files_left_open = lib.pw_files_close_all(c)
-            nerrors = lib.pw_files_error_count(c)
-            if nerrors:
-                result.file_errors = [ffi.string(lib.pw_files_error(c, i)).decode(errors="replace")
-                                      for i in range(nerrors)]
-            if outputs:
-                self._publish(lib, ffi, c, outputs, temps, result)
+        with Staging(*maps) as staging:  # protected files: verified, then streamed
+            files = RunFiles(staging.inputs, staging.outputs, staging.fifo_outputs,
+                             self.profile.outputs_in_place)
+            result = self._call_staged(instance, packed, files, timeout, mark)
             if staging.protected_outputs or staging.inputs:
-                tags, errors = staging.finish(
-                    lambda fid: _output_verdict(lib, ffi, c, fid, result)[1])
+                trapped = result.trap is not None
+                tags, errors = staging.finish(lambda fid: files.verdict(
+                    *_native.output_state(instance, fid), trapped))
                 for fid, tag in tags.items():
                     result.outputs[fid] = staging.protected_outputs[fid].fspath
                     result.output_tags[fid] = tag
                 result.file_errors.extend(errors)
-        if self.capture_output and lib.pw_output_size(c):
-            result.stdout = instance.take_output()
-        return result
+            return result
 
-    @staticmethod
-    def _publish(lib: Any, ffi: Any, c: Any, outputs: dict[str, str], temps: dict[str, str],
-                 result: RunResult) -> None:
-        failed = ffi.new("int *")
-        for fid, path in outputs.items():
-            created = lib.pw_files_output_state(c, fid.encode(), failed) == 1
-            temp = temps[fid]
-            if created and not failed[0] and result.trap is None:
-                try:
-                    _check_replaceable(path)
-                    os.replace(temp, path)
-                    result.outputs[fid] = path
-                    continue
-                except OSError as exc:  # e.g. the path is a directory: recorded, temp removed
-                    why = f"it could not be moved into place ({exc.strerror or exc})"
-            else:
-                why = "a write failed" if failed[0] else "the payload trapped"
-            if created:
-                result.file_errors.append(f"output '{fid}' discarded: {why}")
+    def _call_staged(self, instance: Instance, packed: tuple[int, bytes], files: RunFiles,
+                     timeout: float | None, mark: Callable[[str], None]) -> RunResult:
+        profile = self.profile
+        _native.configure_files(instance, profile.native_rules, self.max_output_bytes,
+                                self.max_invocation_bytes)
+        try:
+            for fid, path, is_output in files.declarations():
+                _native.declare_file(instance, fid, path, is_output)
+        except BaseException:
+            files.discard()
+            raise
+        _native.capture_output(instance, self.capture_output)
+        if self._ret is None:
+            self._ret = _native.new_result_cell(instance)  # used under self._lock
+        mark("marshal")
+        result = RunResult(return_value=None)
+        count, data = packed
+        completed = False
+        try:
             try:
-                os.unlink(temp)
-            except FileNotFoundError:
-                pass
+                result.return_value = _native.invoke_entry(
+                    instance, _native.entry_function(instance, ENTRYPOINT), count, data,
+                    timeout, profile.teaclave_entry, self._ret)
+            except Trap as trap:
+                result.trap = profile.trap_prefix + trap.message
+                result.timed_out = isinstance(trap, Timeout)
+            except MemoryError:
+                raise MemoryError(f"the app heap ({self.heap_size} bytes) cannot hold the "
+                                  "arguments") from None
+            completed = True
+            mark("call")
+        finally:
+            if files.inputs or files.outputs or files.direct:
+                result.files_left_open = _native.close_files(instance)
+            result.file_errors = _native.file_errors(instance)
+            if not completed:  # e.g. a host function raised: nothing is published
+                files.discard()
+            elif files.outputs or files.direct:
+                files.finish(lambda fid: _native.output_state(instance, fid), result,
+                             profile.missing_output_fails)
+        if self.capture_output:
+            result.stdout = _native.take_output(instance)
+        return result
 
     # ------------------------------------------------------------------
     def close(self) -> None:
@@ -356,120 +388,30 @@ class Executor:
         self.close()
 
 
-def _split_instantiate(instance: Instance, marks: dict[str, int], last: int,
-                       clock: Callable[[], int]) -> int:
-    """Record instantiate and exec-env creation as the bridge measured them."""
-    ffi, lib = instance._core.ffi, instance._core.lib
-    inst_ns, env_ns = ffi.new("uint64_t *"), ffi.new("uint64_t *")
-    lib.pw_instance_timings(instance._c, inst_ns, env_ns)
-    now = clock()
-    marks["instantiate"] = now - last - env_ns[0]
-    marks["exec_env"] = env_ns[0]
-    return now
-
-
-def _output_verdict(lib: Any, ffi: Any, c: Any, fid: str,
-                    result: RunResult) -> tuple[bool, str | None]:
-    """(created, why it is discarded): ``None`` keeps it, "" means never created."""
-    failed = ffi.new("int *")
-    created = lib.pw_files_output_state(c, fid.encode(), failed) == 1
-    if not created:
-        return False, ""
-    if failed[0]:
-        return True, "a write failed"
-    return True, "the payload trapped" if result.trap is not None else None
-
-
-def _paths(mapping: Mapping[str, FileSpec] | None, label: str) -> dict[str, str | ProtectedFile]:
-    if not mapping and (mapping is None or isinstance(mapping, Mapping)):
-        return {}
-    if not isinstance(mapping, Mapping):
-        raise TypeError(f"{label} must map file ids to paths")
-    out: dict[str, str | ProtectedFile] = {}
-    for fid, path in mapping.items():
-        if not isinstance(fid, str) or not isinstance(path, (str, os.PathLike, ProtectedFile)):
-            raise TypeError(f"{label} must map str file ids to paths")
-        if "\0" in fid:
-            raise ValueError(f"file id {fid!r} contains a NUL character")
-        value = out[fid] = describe(path)
-        name = value.fspath if isinstance(value, ProtectedFile) else value
-        if "\0" in os.fsdecode(name):  # C would cut the path short there
-            raise ValueError(f"the path of file id {fid!r} contains a NUL character")
-    return out
-
-
-def _check_replaceable(path: str) -> None:
-    """Outputs are renamed over regular files (or symlinks) only, never over a
-    device, FIFO, socket or directory (e.g. ``/dev/null``)."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
-        raise OSError(errno.EEXIST, "the path exists and is not a regular file", path)
-
-
-def _temp_path(path: str) -> str:
-    head, tail = os.path.split(os.path.abspath(path))
-    return os.path.join(head, f".{tail}.pywamr-{os.getpid()}-{next(_temp_ids)}.tmp")
-
-
-def _check(instance: Instance, rc: int) -> None:
-    if rc != instance._core.lib.PW_OK:
-        raise_status(instance._core, rc, "could not declare a file")
-
-
-# -- the one-shot form, with a bounded cache of executors ------------------
-_cache: OrderedDict[tuple[str, str, int, int, int | None], Executor] = OrderedDict()
-_cache_lock = threading.Lock()
-CACHE_ENTRIES = 32
-CACHE_BYTES = 256 * 1024 * 1024
-
-
-def _cached_executor(data: bytes, mode: str, stack_size: int, heap_size: int,
-                     max_memory_pages: int | None = None) -> Executor:
-    key = (mode, hashlib.sha256(data).hexdigest(), stack_size, heap_size, max_memory_pages)
-    with _cache_lock:
-        found = _cache.get(key)
-        if found is not None:
-            _cache.move_to_end(key)
-            return found
-    executor = Executor(data, mode=mode, stack_size=stack_size, heap_size=heap_size,
-                        max_memory_pages=max_memory_pages)
-    with _cache_lock:
-        _cache[key] = executor
-        while len(_cache) > CACHE_ENTRIES or (
-                len(_cache) > 1 and sum(len(e._bytes) for e in _cache.values()) > CACHE_BYTES):
-            _, evicted = _cache.popitem(last=False)
-            evicted.close()
-    return executor
-
-
-def clear_cache() -> None:
-    """Close every executor the one-shot functions keep."""
-    with _cache_lock:
-        while _cache:
-            _cache.popitem()[1].close()
-
-
+# -- the one-shot form, with a bounded cache of executors (see _cache) --------
 def invoke(payload: bytes | bytearray | memoryview | PathLike,
            arguments: Mapping[str, Any] | None = None,
            inputs: Mapping[str, FileSpec] | None = None,
-           outputs: Mapping[str, FileSpec] | None = None, *, mode: str = DEFAULT_MODE,
-           policy: str = DEFAULT_POLICY, stack_size: int = TEACLAVE_STACK_SIZE,
-           heap_size: int = TEACLAVE_HEAP_SIZE, timeout: float | None = None,
-           timings: bool = False, max_memory_pages: int | None = None) -> RunResult:
+           outputs: Mapping[str, FileSpec] | None = None, *, profile: str = DEFAULT_PROFILE,
+           mode: str | None = None, policy: str = DEFAULT_POLICY,
+           stack_size: int = TEACLAVE_STACK_SIZE, heap_size: int = TEACLAVE_HEAP_SIZE,
+           timeout: float | None = None, timings: bool = False,
+           max_memory_pages: int | None = None, max_output_bytes: Cap = PROFILE_DEFAULT,
+           max_invocation_bytes: Cap = PROFILE_DEFAULT) -> RunResult:
     """Run a payload once and return the full :class:`RunResult`.
 
-    With the default policy the loaded module is cached (keyed by the
-    payload's SHA-256, bounded, least recently used evicted).
+    With the default policy the executor is cached (keyed by the payload's
+    SHA-256 and the options, bounded, least recently used evicted).
     """
     data = read_payload(payload)
+    options: dict[str, Any] = {
+        "profile": profile, "mode": mode, "stack_size": stack_size, "heap_size": heap_size,
+        "max_memory_pages": max_memory_pages, "max_output_bytes": max_output_bytes,
+        "max_invocation_bytes": max_invocation_bytes}
     if policy == DEFAULT_POLICY:
-        executor = _cached_executor(data, mode, stack_size, heap_size, max_memory_pages)
+        executor = cached_executor(data, options, lambda: Executor(data, **options))
         return executor.invoke(arguments, inputs, outputs, timeout=timeout, timings=timings)
-    with Executor(data, mode=mode, policy=policy, stack_size=stack_size,
-                  heap_size=heap_size, max_memory_pages=max_memory_pages) as executor:
+    with Executor(data, policy=policy, **options) as executor:
         return executor.invoke(arguments, inputs, outputs, timeout=timeout, timings=timings)
 
 
@@ -479,8 +421,7 @@ def run(payload: bytes | bytearray | memoryview | PathLike,
         outputs: Mapping[str, FileSpec] | None = None, **options: Any) -> int:
     """Run a payload once as Teaclave does and return the entrypoint's result.
 
-    A trap raises :class:`~pywamr.Trap` with WAMR's message.  Options:
-    ``mode``, ``policy``, ``stack_size``, ``heap_size``, ``timeout``,
-    ``max_memory_pages``.
+    A trap raises :class:`~pywamr.Trap` with WAMR's message.  Options: those
+    of :func:`invoke`.
     """
     return invoke(payload, arguments, inputs, outputs, **options).unwrap()

@@ -21,7 +21,6 @@ worker leaves behind are removed.
 
 from __future__ import annotations
 
-import glob
 import math
 import multiprocessing
 import os
@@ -37,10 +36,12 @@ from typing import Any
 
 from .._errors import ClosedError, Timeout, WamrError, WorkerCrashed
 from ._arguments import flatten
-from ._executor import Executor, PathLike, _paths, read_payload
+from ._executor import Executor, read_payload
 from ._file_formats import ProtectedFile
+from ._files import FileSpec, PathLike, absolute, file_map, path_of, remove_temporaries
+from ._profile import DEFAULT_PROFILE
 from ._result import RunResult
-from ._staged import absolute, remove_staging_of
+from ._staged import remove_staging_of
 
 START_METHODS = ("forkserver", "spawn")
 DEFAULT_GRACE = 1.0
@@ -170,8 +171,9 @@ class IsolatedExecutor:
     """Runs a payload in worker processes, so a crash cannot take the caller down.
 
     ``workers`` processes each keep a warm :class:`Executor` built with
-    ``mode``, ``policy``, ``timeout`` and ``**executor_options`` (``stack_size``,
-    ``heap_size``, ``max_memory_pages``, ``hosts``, ``capture_output``).  Host
+    ``mode``, ``policy``, ``timeout`` and ``**executor_options`` (``profile``,
+    ``stack_size``, ``heap_size``, ``max_memory_pages``, ``max_output_bytes``,
+    ``max_invocation_bytes``, ``hosts``, ``capture_output``).  Host
     functions in ``hosts`` are pickled by reference, so they must be
     module-level functions the workers can import.
 
@@ -207,6 +209,7 @@ class IsolatedExecutor:
         except (pickle.PicklingError, AttributeError, TypeError) as exc:
             raise TypeError("IsolatedExecutor options must be picklable: host functions must "
                             f"be module-level functions the workers can import ({exc})") from exc
+        self.profile = str(options.get("profile", DEFAULT_PROFILE))
         self.timeout = timeout
         self.grace = float(grace)
         self.start_timeout = start_timeout
@@ -239,15 +242,15 @@ class IsolatedExecutor:
 
     # -- calls -----------------------------------------------------------
     def run(self, arguments: Mapping[str, Any] | None = None,
-            inputs: Mapping[str, PathLike] | None = None,
-            outputs: Mapping[str, PathLike] | None = None, *,
+            inputs: Mapping[str, FileSpec] | None = None,
+            outputs: Mapping[str, FileSpec] | None = None, *,
             timeout: float | None = None) -> int:
         """Like :meth:`Executor.run`, in a worker process."""
         return self.invoke(arguments, inputs, outputs, timeout=timeout).unwrap()
 
     def invoke(self, arguments: Mapping[str, Any] | None = None,
-               inputs: Mapping[str, PathLike] | None = None,
-               outputs: Mapping[str, PathLike] | None = None, *,
+               inputs: Mapping[str, FileSpec] | None = None,
+               outputs: Mapping[str, FileSpec] | None = None, *,
                timeout: float | None = None, timings: bool = False) -> RunResult:
         """Like :meth:`Executor.invoke`, in a worker process.
 
@@ -258,10 +261,10 @@ class IsolatedExecutor:
             ClosedError: the executor is closed.
         """
         # Validate here, and send only plain str data (picklable by construction).
-        flat = flatten(arguments)
+        flat = flatten(arguments, self.profile)
         plain = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
-        input_map = {k: absolute(v) for k, v in _paths(inputs, "inputs").items()}
-        output_map = {k: absolute(v) for k, v in _paths(outputs, "outputs").items()}
+        input_map = {k: absolute(v) for k, v in file_map(inputs, "inputs").items()}
+        output_map = {k: absolute(v) for k, v in file_map(outputs, "outputs").items()}
         limit = self.timeout if timeout is None else timeout
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))
                                   or not limit > 0):
@@ -274,7 +277,7 @@ class IsolatedExecutor:
             deadline = None if limit is None else time.monotonic() + limit + self.grace
             if not self._wait(worker, deadline):
                 worker.kill()
-                _remove_temps(output_map, worker.pid)
+                _remove_leftovers(output_map, worker.pid)
                 with self._cond:
                     self.kills += 1
                 raise Timeout(f"execution timed out: no answer {limit:g} s + {self.grace:g} s "
@@ -283,7 +286,7 @@ class IsolatedExecutor:
             try:
                 kind, value = worker.conn.recv()
             except (EOFError, OSError, pickle.UnpicklingError):
-                _remove_temps(output_map, worker.pid)
+                _remove_leftovers(output_map, worker.pid)
                 error = worker.crashed("during the call")
                 with self._cond:
                     closed = self._closed
@@ -298,8 +301,8 @@ class IsolatedExecutor:
             raise value
         assert isinstance(value, RunResult)
         if value.outputs:  # report the caller's paths, as Executor does
-            given = _paths(outputs, "outputs")
-            value.outputs = {fid: _path_of(given[fid]) for fid in value.outputs}
+            given = file_map(outputs, "outputs")
+            value.outputs = {fid: path_of(given[fid]) for fid in value.outputs}
         return value
 
     @staticmethod
@@ -404,19 +407,9 @@ class IsolatedExecutor:
         return f"<pywamr.teaclave.IsolatedExecutor {state}>"
 
 
-def _path_of(value: str | ProtectedFile) -> str:
-    return value.fspath if isinstance(value, ProtectedFile) else value
 
-
-def _remove_temps(outputs: Mapping[str, str | ProtectedFile], pid: int) -> None:
-    """Remove the temporary outputs a dead worker left (see Executor._call), and
-    its staging directories for protected files."""
+def _remove_leftovers(outputs: Mapping[str, str | ProtectedFile], pid: int) -> None:
+    """Remove the temporary outputs and the staging directories of protected
+    files a dead worker left (see Executor._call)."""
     remove_staging_of(pid)
-    for value in outputs.values():
-        head, tail = os.path.split(_path_of(value))
-        for temp in glob.glob(os.path.join(glob.escape(head),
-                                           f".{glob.escape(tail)}.pywamr-{pid}-*.tmp")):
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
+    remove_temporaries(outputs, pid)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .._errors import Timeout, Trap
+from .._errors import Timeout, Trap, WamrError
 
 PHASES = ("runtime_init", "register_natives", "load", "instantiate", "exec_env",
           "marshal", "call", "cleanup", "destroy")
+
+
+class TaskError(WamrError):
+    """The run failed as a Teaclave task although the payload returned
+    (e.g. a declared output was never created: Teaclave fails the upload)."""
 
 
 @dataclass
@@ -17,12 +22,14 @@ class RunResult:
     ``return_value`` is the entrypoint's int result, or ``None`` when the
     payload trapped (``trap`` holds WAMR's message).  ``summary`` is what
     Teaclave reports: the return value as text, or the trap message.
-    ``file_errors`` lists every file API call that returned -1 and why;
-    ``files_left_open`` counts handles the payload did not close (pywamr
-    closed them).  ``outputs`` maps each declared output that was written
-    completely to its path; ``output_tags`` has the authentication tag of
-    each protected output written (Teaclave's ``TaskOutputs`` tags).
-    ``timings`` (nanoseconds per phase) is filled when asked for.
+    ``error`` says why the run failed as a task although the payload ran
+    (teaclave profile: a declared output never created).  ``file_errors``
+    lists every file API call that returned -1 and why; ``files_left_open``
+    counts handles the payload did not close (pywamr closed them).
+    ``outputs`` maps each output that was kept to its path; ``output_tags``
+    has the authentication tag of each protected output written (Teaclave's
+    ``TaskOutputs`` tags).  ``timings`` (nanoseconds per phase) is filled
+    when asked for.
     """
 
     return_value: int | None
@@ -34,10 +41,11 @@ class RunResult:
     outputs: dict[str, str] = field(default_factory=dict)
     output_tags: dict[str, bytes] = field(default_factory=dict)
     timings: dict[str, int] | None = None
+    error: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.trap is None
+        return self.trap is None and self.error is None
 
     @property
     def summary(self) -> str:
@@ -45,8 +53,11 @@ class RunResult:
 
     def unwrap(self) -> int:
         """The return value; a trap is raised as :class:`~pywamr.Trap`
-        (:class:`~pywamr.Timeout` when the deadline passed)."""
+        (:class:`~pywamr.Timeout` when the deadline passed), a failed task as
+        :class:`TaskError`."""
         if self.trap is not None:
             raise (Timeout if self.timed_out else Trap)(self.trap)
+        if self.error is not None:
+            raise TaskError(self.error)
         assert self.return_value is not None
         return self.return_value

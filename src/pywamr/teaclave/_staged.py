@@ -43,29 +43,13 @@ from collections.abc import Callable, Mapping
 
 from ._file_formats import PlaintextWriter, ProtectedFile, chunks, create_writer, plaintext_reader
 from ._file_formats import verify as verify_file
+from ._files import temp_path
 from ._protected_fs import ProtectedFileError
 
 _temp_ids = itertools.count()
 _PIPE_READ = 64 * 1024
 _RELEASE_TRIES = 500
 MEMORY_INPUT_LIMIT = 1024 * 1024  # protected inputs up to this size are staged in memory
-
-
-def describe(value: object) -> str | ProtectedFile:
-    """A file map's value as the executor keeps it: a path or a description."""
-    if isinstance(value, ProtectedFile):
-        return value
-    if isinstance(value, (str, os.PathLike)):
-        return os.fspath(value)
-    raise TypeError("files must map str file ids to paths or ProtectedFile descriptions")
-
-
-def absolute(value: str | ProtectedFile) -> str | ProtectedFile:
-    """The same file with an absolute path (for worker processes)."""
-    if isinstance(value, ProtectedFile):
-        return ProtectedFile(os.path.abspath(value.fspath), value.key, value.format, iv=value.iv,
-                             tag=value.tag)
-    return os.path.abspath(value)
 
 
 _dirs_lock = threading.Lock()
@@ -95,8 +79,7 @@ def remove_staging_of(pid: int) -> None:
 
 def output_temp(path: str) -> str:
     """Where an output is written before it is published (the executor's pattern)."""
-    head, tail = os.path.split(os.path.abspath(path))
-    return os.path.join(head, f".{tail}.pywamr-{os.getpid()}-p{next(_temp_ids)}.tmp")
+    return temp_path(path, "p")
 
 
 def _point(link: str, target: str) -> None:
