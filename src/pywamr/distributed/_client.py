@@ -19,7 +19,7 @@ from typing import Any
 
 from .._wasi_command import WasiCommand
 from ..teaclave import Executor
-from ..teaclave._executor import _check_replaceable, _temp_path
+from ..teaclave._files import _check_replaceable, _temp_name, temp_path
 from ._result import InvocationResult
 from ._worker import (
     CALL,
@@ -601,7 +601,7 @@ def _local_cluster_class() -> Any:
 
 def _write_output(path: str, data: bytes) -> str | None:
     """Write ``data`` beside ``path`` and rename it into place; the reason on failure."""
-    temp = _temp_path(path)
+    temp = temp_path(path)
     try:
         _check_replaceable(path)
         with open(temp, "wb") as handle:
@@ -620,7 +620,7 @@ def _remove_stale_temps(paths: list[str]) -> None:
     """Remove the temporary files a crashed worker left beside shared outputs."""
     for path in paths:
         head, tail = os.path.split(path)
-        pattern = os.path.join(glob.escape(head), f".{glob.escape(tail)}.pywamr-*.tmp")
+        pattern = os.path.join(glob.escape(head), _temp_name(glob.escape(tail), "*", "*"))
         for temp in glob.glob(pattern):
             try:
                 os.unlink(temp)

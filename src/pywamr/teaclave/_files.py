@@ -86,7 +86,7 @@ def file_map(mapping: Mapping[str, FileSpec] | None, label: str) -> dict[str, st
     return out
 
 
-def _temp_name(tail: str, pid: int, serial: int | str) -> str:
+def _temp_name(tail: str, pid: int | str, serial: int | str) -> str:
     """The one place the temporary-output name format is written."""
     return f".{tail}.pywamr-{pid}-{serial}.tmp"
 
