@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -17,6 +16,7 @@ from .._instance import Instance
 from .._limits import cap_memory_pages
 from .._module import Module
 from .._runtime import HostSpec, Runtime
+from .._source import Source, read_source
 from .._types import ExternKind, FuncType, ValType
 from . import _native
 from ._arguments import pack
@@ -46,13 +46,9 @@ class EntrypointError(LinkError):
     """The payload has no usable ``entrypoint`` export."""
 
 
-def read_payload(payload: bytes | bytearray | memoryview | PathLike) -> bytes:
-    if isinstance(payload, (bytes, bytearray, memoryview)):
-        return bytes(payload)
-    if isinstance(payload, (str, os.PathLike)):
-        with open(payload, "rb") as handle:
-            return handle.read()
-    raise TypeError(f"payload must be bytes or a path, not {type(payload).__name__}")
+def read_payload(payload: Source) -> bytes:
+    """The payload's bytes (pywamr's one reader of "bytes or a path")."""
+    return bytes(read_source(payload, "payload"))
 
 
 def check_entrypoint(module: Module, exact: bool = True) -> None:
