@@ -22,7 +22,7 @@ from . import _native
 from ._arguments import pack
 from ._cache import cached_executor
 from ._file_formats import ProtectedFile
-from ._files import FileSpec, PathLike, RunFiles, file_map
+from ._files import FileSpec, RunFiles, file_map
 from ._profile import DEFAULT_PROFILE, PROFILE_DEFAULT, Profile, _Default, cap
 from ._profile import get as get_profile
 from ._result import RunResult
@@ -100,7 +100,7 @@ class Executor:
     payload and is recorded in ``file_errors``.
     """
 
-    def __init__(self, payload: bytes | bytearray | memoryview | PathLike, *,
+    def __init__(self, payload: Source, *,
                  profile: str = DEFAULT_PROFILE, mode: str | None = None,
                  policy: str = DEFAULT_POLICY, stack_size: int = TEACLAVE_STACK_SIZE,
                  heap_size: int = TEACLAVE_HEAP_SIZE, timeout: float | None = None,
@@ -385,7 +385,7 @@ class Executor:
 
 
 # -- the one-shot form, with a bounded cache of executors (see _cache) --------
-def invoke(payload: bytes | bytearray | memoryview | PathLike,
+def invoke(payload: Source,
            arguments: Mapping[str, Any] | None = None,
            inputs: Mapping[str, FileSpec] | None = None,
            outputs: Mapping[str, FileSpec] | None = None, *, profile: str = DEFAULT_PROFILE,
@@ -411,7 +411,7 @@ def invoke(payload: bytes | bytearray | memoryview | PathLike,
         return executor.invoke(arguments, inputs, outputs, timeout=timeout, timings=timings)
 
 
-def run(payload: bytes | bytearray | memoryview | PathLike,
+def run(payload: Source,
         arguments: Mapping[str, Any] | None = None,
         inputs: Mapping[str, FileSpec] | None = None,
         outputs: Mapping[str, FileSpec] | None = None, **options: Any) -> int:

@@ -35,10 +35,11 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from .._errors import ClosedError, Timeout, WamrError, WorkerCrashed
+from .._source import Source
 from ._arguments import flatten
 from ._executor import Executor, read_payload
 from ._file_formats import ProtectedFile
-from ._files import FileSpec, PathLike, absolute, file_map, path_of, remove_temporaries
+from ._files import FileSpec, absolute, file_map, path_of, remove_temporaries
 from ._profile import DEFAULT_PROFILE
 from ._result import RunResult
 from ._staged import remove_staging_of
@@ -187,7 +188,7 @@ class IsolatedExecutor:
     ``workers`` calls run at once, the others wait for a free worker.
     """
 
-    def __init__(self, payload: bytes | bytearray | memoryview | PathLike, workers: int = 2, *,
+    def __init__(self, payload: Source, workers: int = 2, *,
                  mode: str | None = None, policy: str | None = None,
                  timeout: float | None = None, grace: float = DEFAULT_GRACE,
                  start_method: str = "forkserver",
