@@ -1,0 +1,76 @@
+"""Cost of the reuse-instance reset by linear-memory size and pages dirtied.
+
+The reset (``src/pywamr/_csrc/reset.c``) copies back the pages that were not
+zero right after instantiation and drops the others with ``madvise``.  Each
+round dirties 0, 1 or every 64 KiB wasm page of a memory of 128 KiB to 64 MiB
+(untimed), then times one reset.  No app heap, so the memory is exactly the
+module's.  Run::
+
+    python -m pytest bench/test_reset.py --benchmark-only --benchmark-min-rounds=20
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+import pywamr
+from pywamr.teaclave import _native
+
+PAGES = {"128KiB": 2, "1MiB": 16, "16MiB": 256, "64MiB": 1024}
+DIRTIED = ["none", "one", "all"]
+
+
+def _module(pages: int) -> bytes:
+    """A memory of ``pages`` wasm pages with a data segment, and ``dirty(n)``:
+    one store into each of the first ``n`` pages."""
+    text = f"""(module
+  (memory (export "memory") {pages} {pages})
+  (data (i32.const 0) "initial bytes that the reset must copy back")
+  (func (export "dirty") (param $n i32) (local $i i32)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (i32.store8 (i32.mul (local.get $i) (i32.const 65536)) (i32.const 7))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next)))))"""
+    tool = shutil.which("wat2wasm")
+    if tool is None:
+        pytest.skip("wat2wasm (wabt) is not installed")
+    with tempfile.TemporaryDirectory() as tmp:
+        source, out = Path(tmp) / "m.wat", Path(tmp) / "m.wasm"
+        source.write_text(text)
+        subprocess.run([tool, str(source), "-o", str(out)], check=True)
+        return out.read_bytes()
+
+
+@pytest.fixture(scope="module", params=list(PAGES))
+def memory_size(request: pytest.FixtureRequest) -> Iterator[tuple[str, pywamr.Instance]]:
+    with pywamr.Runtime("fast-interp") as rt:
+        module = rt.load(_module(PAGES[request.param]))
+        with module.instantiate(heap_size=0) as inst:
+            _native.snapshot(inst)
+            yield str(request.param), inst
+
+
+@pytest.mark.parametrize("dirtied", DIRTIED)
+def test_reset(benchmark: BenchmarkFixture, memory_size: tuple[str, pywamr.Instance],
+               dirtied: str) -> None:
+    label, inst = memory_size
+    benchmark.group = f"reset {label}"
+    pages = {"none": 0, "one": 1, "all": PAGES[label]}[dirtied]
+    dirty = inst.exports["dirty"]
+
+    def setup() -> None:
+        dirty(pages)
+
+    def reset() -> None:
+        assert _native.reset(inst)
+
+    benchmark.pedantic(reset, setup=setup, rounds=30, warmup_rounds=2)
+    assert inst.memory.read(0, 7) == b"initial"
