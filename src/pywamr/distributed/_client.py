@@ -40,8 +40,13 @@ from ._worker import (
 )
 
 DEFAULT_CHUNK_SIZE = 16  # invocations per task for submit() when chunk_size is None
-AUTO_SPLIT = 4  # map()/run(): each chunk holds 1/(AUTO_SPLIT x workers) of what is left
+# map()/run() without a chunk_size: each chunk holds 1/(AUTO_SPLIT x workers) of
+# what is left, at most MAX_AUTO_CHUNK and at least MIN_AUTO_CHUNK, or fewer for
+# a payload whose last invocations took long (about AUTO_TAIL_SECONDS a chunk).
+AUTO_SPLIT = 2
 MAX_AUTO_CHUNK = 2048
+MIN_AUTO_CHUNK = 16
+AUTO_TAIL_SECONDS = 0.05
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_INLINE_BYTES = 1 << 20
 DEFAULT_CACHE_ENTRIES = 16
@@ -252,6 +257,7 @@ class BatchExecutor:
         self._options_keys: dict[Any, str] = {}
         self._sent_with_bytes: dict[str, int] = {}
         self._workers = (0.0, 1)  # (when counted, how many workers)
+        self._pace: dict[tuple[str, str, str], float] = {}  # key -> seconds an invocation
         self._inflight: dict[Any, tuple[Any, _Chunk]] = {}
         self._unresolved: set[InvocationFuture] = set()
         self._groups: set[_Group] = set()
@@ -536,7 +542,7 @@ class BatchExecutor:
         if buffered:
             self._send(_Chunk(self._specs[key], key[1], *buffered), with_bytes=None)
 
-    def _chunk_sizes(self, count: int) -> Iterator[int]:
+    def _chunk_sizes(self, key: tuple[str, str, str], count: int) -> Iterator[int]:
         """Sizes of the chunks for ``count`` invocations sent at once: the
         fixed ``chunk_size``, or (None) large chunks first, shrinking as
         fewer are left, so that the last tasks are short and every worker
@@ -548,8 +554,11 @@ class BatchExecutor:
                 yield count % self.chunk_size
             return
         parts = AUTO_SPLIT * self._worker_count()
+        pace = self._pace.get(key)
+        smallest = MIN_AUTO_CHUNK if pace is None else max(1, min(
+            MIN_AUTO_CHUNK, math.ceil(AUTO_TAIL_SECONDS / max(pace, 1e-9))))
         while count:
-            size = min(MAX_AUTO_CHUNK, max(1, math.ceil(count / parts)))
+            size = min(count, MAX_AUTO_CHUNK, max(smallest, math.ceil(count / parts)))
             yield size
             count -= size
 
@@ -562,7 +571,7 @@ class BatchExecutor:
         if isinstance(sinks[0], tuple):
             self._groups.add(sinks[0][0])
         start = 0
-        for size in self._chunk_sizes(len(items)):
+        for size in self._chunk_sizes(key, len(items)):
             self._send(_Chunk(spec, key[1], items[start:start + size],
                               sinks[start:start + size]), with_bytes=None)
             start += size
@@ -621,8 +630,12 @@ class BatchExecutor:
                     with self._lock:
                         self._send(chunk, with_bytes=True)
                     return
-                self._deliver(chunk.sinks, [decode(self._ident(sink), encoded, worker)
-                                            for sink, encoded in zip(chunk.sinks, results)])
+                delivered = [decode(self._ident(sink), encoded, worker)
+                             for sink, encoded in zip(chunk.sinks, results)]
+                if delivered:
+                    self._pace[chunk.spec[:3]] = sum(
+                        r.seconds for r in delivered) / len(delivered)
+                self._deliver(chunk.sinks, delivered)
                 return
             exc = task.exception() if status == "error" else None
         except Exception as error:  # noqa: BLE001 - the task's own failure
