@@ -13,11 +13,12 @@ Each batch runs on a local ``teaclave.Executor`` (one thread, in this
 process), then on a ``BatchExecutor`` with a local Dask cluster of 1 and of 2
 worker processes (warmed up first: cluster start and first executor creation
 are reported apart), with the default chunking ("auto": chunks sized from
-the batch) and with fixed chunks of 16 and (tiny batch) 1,000.  The distributed overhead per invocation is
-the difference per invocation between Dask with 1 worker and the local
-Executor (the same work on one core, plus everything Dask and
-pywamr.distributed add), in wall-clock time and in CPU time summed over every
-process (client, scheduler, workers), which a loaded machine disturbs less.
+the batch) and with fixed chunks of 16 and (tiny batch) 1,000.  The
+distributed overhead per invocation is the difference per invocation between
+Dask with 1 worker and the local Executor (the same work on one core, plus
+everything Dask and pywamr.distributed add), in wall-clock time and in CPU
+time summed over every process (client, scheduler, workers), which a loaded
+machine disturbs less.
 Results go to bench/results/distributed.{md,json}.
 """
 
