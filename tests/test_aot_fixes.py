@@ -159,3 +159,38 @@ def test_v128_parameters_in_every_position(aot: pywamr.Runtime) -> None:
     with aot.load(_many_params_module()) as module, module.instantiate() as inst:
         for name in ("p", "direct", "indirect"):
             assert inst.call(name, *args) == expected, name
+
+
+# -- vendor/patches/0017: a trap in memory.init stops the callers (D4) --------
+MEMORY_INIT_TRAPS = """
+(module
+  (import "env" "log" (func $log (param i32)))
+  (memory 1)
+  (data "abc")
+  (table 1 funcref) (elem (i32.const 0) $callee)
+  (func $callee (memory.init 0 (i32.const 8) (i32.const 4) (i32.const 1)))
+  (func $logs_after (memory.init 0 (i32.const 8) (i32.const 4) (i32.const 1))
+    (call $log (i32.const 9)))
+  (func (export "caller") (call $callee) (call $log (i32.const 1)))
+  (func (export "nested") (call $logs_after) (call $log (i32.const 2)))
+  (func (export "indirect") (call_indirect (i32.const 0)) (call $log (i32.const 3)))
+  (func (export "dst_out") (memory.init 0 (i32.const 65535) (i32.const 0) (i32.const 2))
+    (call $log (i32.const 4)))
+  (func (export "fine") (memory.init 0 (i32.const 0) (i32.const 0) (i32.const 3))
+    (call $log (i32.const 5)))
+  (func (export "byte") (param i32) (result i32) (i32.load8_u (local.get 0))))
+"""
+
+
+@pytest.mark.parametrize("name", ["caller", "nested", "indirect", "dst_out"])
+def test_memory_init_trap_stops_the_callers(rt: pywamr.Runtime, name: str) -> None:
+    seen: list[int] = []
+    rt.register_host("env", "log", seen.append, "(i)")
+    with rt.load(wat(MEMORY_INIT_TRAPS)) as module, module.instantiate(heap_size=0) as inst:
+        for _ in range(2):
+            with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+                inst.call(name)
+            assert seen == []             # no host call after the trap
+        inst.call("fine")                 # the instance stays usable
+        assert seen == [5]
+        assert inst.call("byte", 1) == ord("b")
