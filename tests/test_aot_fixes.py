@@ -194,3 +194,65 @@ def test_memory_init_trap_stops_the_callers(rt: pywamr.Runtime, name: str) -> No
         inst.call("fine")                 # the instance stays usable
         assert seen == [5]
         assert inst.call("byte", 1) == ord("b")
+
+
+# -- vendor/patches/0018: every load's bounds check survives optimisation (D2) -
+# Loads whose value the optimiser finds dead in ways a look at the unoptimised code
+# cannot predict: folded arithmetic, dead stores, calls of read-only functions whose
+# result is unused (deleted, or inlined into a caller that drops it), SIMD loads.
+DEAD_LOADS = """
+(module
+  (memory 1)
+  (global $g (mut i32) (i32.const 0))
+  (func $get (param i32) (result i32) (i32.load (local.get 0)))
+  (func $get2 (param i32) (result i32) (i32.add (call $get (local.get 0)) (i32.const 1)))
+  (func (export "local_overwritten") (param i32) (result i32) (local i32)
+    (local.set 1 (i32.load8_u (local.get 0))) (local.set 1 (i32.const 7)) (local.get 1))
+  (func (export "dead_call") (param i32) (result i32)
+    (drop (call $get (local.get 0))) (i32.const 7))
+  (func (export "dead_call_chain") (param i32) (result i32)
+    (drop (call $get2 (local.get 0))) (i32.const 7))
+  (func (export "and_zero") (param i32) (result i32)
+    (i32.and (i32.load (local.get 0)) (i32.const 0)))
+  (func (export "mul_zero") (param i32) (result i32)
+    (i32.wrap_i64 (i64.mul (i64.load (local.get 0)) (i64.const 0))))
+  (func (export "always_true") (param i32) (result i32)
+    (i32.lt_u (i32.load8_u (local.get 0)) (i32.const 256)))
+  (func (export "xor_self") (param i32) (result i32) (local i32)
+    (local.set 1 (i32.load (local.get 0))) (i32.xor (local.get 1) (local.get 1)))
+  (func (export "select_const") (param i32) (result i32)
+    (select (i32.const 3) (i32.load16_s (local.get 0)) (i32.const 1)))
+  (func (export "global_overwritten") (param i32) (result i32)
+    (global.set $g (i32.load16_u (local.get 0))) (global.set $g (i32.const 7)) (global.get $g))
+  (func (export "in_loop") (param i32) (result i32) (local i32)
+    (loop $l (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+      (drop (i32.load offset=4 (local.get 0)))
+      (br_if $l (i32.lt_u (local.get 1) (i32.const 10))))
+    (local.get 1))
+  (func (export "v128_load") (param i32) (result i32)
+    (drop (v128.load (local.get 0))) (i32.const 7))
+  (func (export "v128_splat") (param i32) (result i32)
+    (drop (v128.load32_splat (local.get 0))) (i32.const 7))
+  (func (export "v128_lane") (param i32) (result i32)
+    (drop (v128.load8_lane 0 (local.get 0) (v128.const i64x2 0 0))) (i32.const 7))
+  (func (export "v128_extend") (param i32) (result i32)
+    (drop (v128.load8x8_s (local.get 0))) (i32.const 7)))
+"""
+DEAD_LOAD_RESULTS = {"local_overwritten": 7, "dead_call": 7, "dead_call_chain": 7, "and_zero": 0,
+                     "mul_zero": 0, "always_true": 1, "xor_self": 0, "select_const": 3,
+                     "global_overwritten": 7, "in_loop": 10, "v128_load": 7, "v128_splat": 7,
+                     "v128_lane": 7, "v128_extend": 7}
+
+
+@pytest.mark.parametrize("name", sorted(DEAD_LOAD_RESULTS))
+def test_dead_loads_still_trap(rt: pywamr.Runtime, name: str) -> None:
+    if name.startswith("v128") and rt.mode != "aot":
+        pytest.skip("WAMR's interpreters have no SIMD")
+    source = DEAD_LOADS if rt.mode == "aot" else "\n".join(
+        line for line in DEAD_LOADS.splitlines() if "v128" not in line) + ")"
+    with rt.load(wat(source)) as module, module.instantiate(heap_size=0) as inst:
+        assert inst.call(name, 0) == DEAD_LOAD_RESULTS[name]
+        for address in (65536, 0x7FFFFFFF, -1):
+            with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+                inst.call(name, address)
+        assert inst.call(name, 16) == DEAD_LOAD_RESULTS[name]   # the instance stays usable

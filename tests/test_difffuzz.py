@@ -29,9 +29,7 @@ SEED = 20261202
 # fails the test, and so does a listed divergence that no longer happens (a fix removes its
 # entry, so a fixed bug cannot come back unnoticed).
 KNOWN: dict[tuple[str, int], str] = {
-    # D2: aot deletes an out-of-bounds load whose value is unused (a local overwritten later)
-    ("aot", 14): "trap: no trap instead of out of bounds memory access",
-    ("aot", 23): "trap: no trap instead of out of bounds memory access",
+    # none open: D2 (#14, #15, #23) and D4 (#6) were fixed by WAMR patches 0018 and 0017
 }
 needs_binaryen = pytest.mark.skipif(shutil.which("wasm-opt") is None,
                                     reason="binaryen's wasm-opt is not installed (tools/setup.sh)")
