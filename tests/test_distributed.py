@@ -303,6 +303,35 @@ def test_a_crashing_payload_is_retried_then_reported(local: BatchExecutor,
     assert os.listdir(tmp_path) == []  # nothing written, no temporary file left
 
 
+
+@pytest.mark.deliberate_crash
+def test_a_worker_the_cluster_gives_up_on_is_started_again() -> None:
+    """With a lost-worker timeout of 0 s the local cluster closes the nanny
+    of a worker that dies (before the nanny's restart is back); the batch
+    executor starts a new nanny, so the cluster keeps its size."""
+    import dask
+
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": "0s"}), \
+            BatchExecutor(workers=2, chunk_size=2) as batch:
+        batch.client.wait_for_workers(2, timeout=START_TIMEOUT)
+        cluster = batch._cluster
+        before = {name: id(nanny) for name, nanny in cluster.workers.items()}
+        victim = next(iter(batch.client.run(os.getpid).values()))
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:  # a new nanny object, and two workers registered again
+            now = {name: id(nanny) for name, nanny in cluster.workers.items()}
+            if (len(now) == 2 and now != before
+                    and len(batch.client.scheduler_info()["workers"]) == 2):
+                break
+            assert time.monotonic() < deadline, "the cluster did not get its worker back"
+            time.sleep(0.1)
+        args = [{"rounds": 10_000 + n} for n in range(16)]
+        results = list(batch.map(WORK, args))
+        assert [r.return_value for r in results] == [
+            teaclave.invoke(WORK, a).return_value for a in args]
+        assert victim not in batch.client.run(os.getpid).values()
+
 def test_an_existing_cluster(external: str) -> None:
     with BatchExecutor(external, chunk_size=2) as batch:
         assert len(batch.client.scheduler_info()["workers"]) == 2
