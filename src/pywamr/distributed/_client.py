@@ -55,7 +55,6 @@ DEFAULT_LINGER = 0.005
 DEFAULT_RESULT_TIMEOUT = 60.0
 PATH_RECHECK_SECONDS = 1.0
 WORKERS_RECHECK_SECONDS = 1.0
-KEEP_WORKERS_SECONDS = 1.0
 LINGER_CAP = 20  # a partly filled chunk waits at most LINGER_CAP x linger
 _EXECUTOR_OPTIONS = inspect.signature(Executor)
 _CALL_OPTIONS = inspect.signature(_CallTarget)
@@ -216,7 +215,6 @@ class BatchExecutor:
                  result_timeout: float = DEFAULT_RESULT_TIMEOUT, **defaults: Any) -> None:
         dask = _module("dask")
         Client = _module("distributed").Client
-        LocalCluster = _module("distributed").LocalCluster
 
         if chunk_size is not None and chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
@@ -240,7 +238,7 @@ class BatchExecutor:
             # one dies, only those count as suspects (see docs/distributed.md).
             with dask.config.set({"distributed.scheduler.allowed-failures": max_retries,
                                   "distributed.scheduler.worker-saturation": 1.0}):
-                self._cluster = LocalCluster(
+                self._cluster = _local_cluster_class()(
                     n_workers=workers or os.cpu_count() or 1,
                     threads_per_worker=threads_per_worker, processes=True,
                     host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
@@ -720,14 +718,10 @@ class BatchExecutor:
             pass  # cancelled by the caller, or already resolved
 
     def _linger_loop(self) -> None:
-        # Also keeps the local cluster's workers (see _keep_workers): with one,
-        # the loop wakes at least every KEEP_WORKERS_SECONDS.
-        idle = None if self._cluster is None else KEEP_WORKERS_SECONDS
         with self._lock:
             while not self._closed:
-                self._keep_workers()
                 if not self._dirty:
-                    self._wake.wait(idle)
+                    self._wake.wait()
                     continue
                 # Send partly filled chunks once submissions pause for
                 # ``linger`` (or LINGER_CAP x linger after the first waited).
@@ -738,22 +732,6 @@ class BatchExecutor:
                     self._wake.wait(due - now)
                 elif not self._closed:
                     self.flush()
-
-    def _keep_workers(self) -> None:
-        """Bring back the workers of this object's local cluster that Dask
-        gave up on.
-
-        A nanny restarts its worker process when it dies, but the cluster
-        closes that nanny for good when no worker of its name is back
-        ``distributed.deploy.lost-worker-timeout`` (15 s) after the death.
-        Payloads that crash worker after worker keep restarts overlapping,
-        which would shrink the cluster to nothing.  ``scale`` to the same
-        size (public API) starts a new nanny for each name whose nanny was
-        closed.
-        """
-        cluster = self._cluster
-        if cluster is not None and len(cluster.workers) < len(cluster.worker_spec):
-            cluster.scale(len(cluster.worker_spec))
 
     # -- lifetime ----------------------------------------------------------
     def shutdown(self, wait: bool = True) -> None:
@@ -796,6 +774,33 @@ class BatchExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown(wait=exc[0] is None)
+
+
+def _local_cluster_class() -> Any:
+    LocalCluster = _module("distributed").LocalCluster
+    SpecCluster = _module("distributed.deploy.spec").SpecCluster
+
+    class RestartingLocalCluster(LocalCluster):  # type: ignore[misc,valid-type]
+        """A LocalCluster that leaves dead workers to their nannies.
+
+        SpecCluster closes a worker's nanny for good when no worker of that
+        name is back ``distributed.deploy.lost-worker-timeout`` (15 s) after
+        a removal.  Payloads that crash worker after worker keep restarts
+        overlapping, which would shrink the cluster to nothing; the nannies
+        restart their workers themselves, so that timer is skipped here.
+
+        Dask has no public API for this.  The setting is global (read when a
+        worker is removed, from the process-wide config), and starting a new
+        nanny afterwards (``scale`` to the same size) is too late: closing
+        the old nanny can kill its worker just after it restarted and took
+        a task, and that innocent task is counted as having killed a worker
+        (seen: an invocation reported ``crashed``; docs/distributed.md).
+        """
+
+        def _update_worker_status(self, op: str, msg: Any) -> None:
+            super(SpecCluster, self)._update_worker_status(op, msg)
+
+    return RestartingLocalCluster
 
 
 def _dumps(items: list[Any]) -> bytes:
