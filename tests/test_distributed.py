@@ -203,6 +203,10 @@ def test_map_default_chunks_and_linger(local: BatchExecutor) -> None:
         assert [r.return_value for r in results] == [
             teaclave.invoke(WORK, a).return_value for a in args[:50]] * 12
         assert len({r.id for r in results}) == 600 and all(r.ok for r in results)
+        # quick invocations: submit() now sends larger chunks of this payload
+        key, _ = local._teaclave_key(WORK, {}, None)
+        assert local._stream_chunk_size(key) > 16
+        assert local._stream_chunk_size(("teaclave", "never-run", "none")) == 16
         timed = list(local.map(WORK, [{"rounds": 2_000_000_000}, {"rounds": 1}], timeout=0.05))
         assert timed[0].timed_out and timed[1].ok
         # a partly filled chunk goes after the linger, without flush() or result()
