@@ -132,24 +132,17 @@ class Lib:
         argv: CData,
         timeout: float,
     ) -> int: ...
-    def pw_call_int(
-        self,
-        inst: CData,
-        func: CData,
-        sig: bytes | CData,
-        nparams: int,
-        a0: int,
-        a1: int,
-        a2: int,
-        a3: int,
-    ) -> int: ...
+    def pw_fastfn_new(self, inst: CData, func: CData, sig: bytes | CData) -> CData: ...
+    def pw_fastfn_free(self, f: CData) -> None: ...
+    def pw_fcall0(self, f: int) -> int: ...
+    def pw_fcall1(self, f: int, a0: int) -> int: ...
+    def pw_fcall2(self, f: int, a0: int, a1: int) -> int: ...
+    def pw_fcall3(self, f: int, a0: int, a1: int, a2: int) -> int: ...
+    def pw_fcall4(self, f: int, a0: int, a1: int, a2: int, a3: int) -> int: ...
     def pw_last_status(self) -> int: ...
-    def pw_call_float(
+    def pw_fcall_float(
         self,
-        inst: CData,
-        func: CData,
-        sig: bytes | CData,
-        nparams: int,
+        f: int,
         i0: int,
         i1: int,
         i2: int,

@@ -123,22 +123,30 @@ wasm_function_inst_t pw_instance_func(pw_instance *inst, const char *name,
 int pw_call_deadline(pw_instance *inst, wasm_function_inst_t func,
                      uint32_t argc, uint32_t *argv, double timeout);
 /* ---- scalar fast calls (fastcall.c) ---------------------------------- */
-/* Fast path: all parameters i32/i64 (nparams <= 4; sig is the function's
- * "(params)results" string), at most one i32/i64 result, returned.  On
- * failure returns PW_INT_SENTINEL; pw_last_status() (per thread) tells the
- * status of the last pw_call_int on this thread. */
+/* A looked-up function prepared for the fast calls: <= 4 scalar params, at
+ * most one result (sig is the function's "(params)results" string).  NULL
+ * for another shape or without memory.  It does not own inst: the caller
+ * keeps the instance handle alive while the fastfn lives. */
+typedef struct pw_fastfn pw_fastfn;
+pw_fastfn *pw_fastfn_new(pw_instance *inst, wasm_function_inst_t func,
+                         const char *sig);
+void pw_fastfn_free(pw_fastfn *f);
+/* f is the pw_fastfn's address as an integer (cffi converts an int faster
+ * than a typed pointer).  All parameters i32/i64 (pw_fcallN takes N of
+ * them), at most one i32/i64 result, returned (0 without a result).  On failure returns
+ * PW_INT_SENTINEL; pw_last_status() (per thread) tells the status of the
+ * last fast call on this thread. */
 #define PW_INT_SENTINEL INT64_MIN
-int64_t pw_call_int(pw_instance *inst, wasm_function_inst_t func,
-                    const char *sig, uint32_t nparams, int64_t a0, int64_t a1,
-                    int64_t a2, int64_t a3);
+int64_t pw_fcall0(uintptr_t f);
+int64_t pw_fcall1(uintptr_t f, int64_t a0);
+int64_t pw_fcall2(uintptr_t f, int64_t a0, int64_t a1);
+int64_t pw_fcall3(uintptr_t f, int64_t a0, int64_t a1, int64_t a2);
+int64_t pw_fcall4(uintptr_t f, int64_t a0, int64_t a1, int64_t a2, int64_t a3);
 int pw_last_status(void);
-/* Any scalar signature with <= 4 params and <= 1 result: ints in i0..i3,
- * floats in d0..d3 (by position); a float (or no) result; NaN on failure
- * (then pw_last_status() tells). */
-double pw_call_float(pw_instance *inst, wasm_function_inst_t func,
-                     const char *sig, uint32_t nparams, int64_t i0, int64_t i1,
-                     int64_t i2, int64_t i3, double d0, double d1, double d2,
-                     double d3);
+/* Any scalar signature: ints in i0..i3, floats in d0..d3 (by position); a
+ * float (or no) result; NaN on failure (then pw_last_status() tells). */
+double pw_fcall_float(uintptr_t f, int64_t i0, int64_t i1, int64_t i2,
+                      int64_t i3, double d0, double d1, double d2, double d3);
 
 /* ---- linear memory (memory.c) ----------------------------------------- */
 /* Linear memory (default memory): base and current size in bytes. */
