@@ -128,7 +128,9 @@ class Function(functools.partial[Any]):
             if raw == ffi.NULL:
                 raise MemoryError("could not prepare a fast call")
             fast = ffi.gc(raw, lib.pw_fastfn_free)
-            call, bind = maker(lib, int(ffi.cast("uintptr_t", fast)))
+            all_int = all(t in _INT_BITS for t in ftype.params + ftype.results)
+            cfn = getattr(lib, _INT_CALLS[len(ftype.params)] if all_int else "pw_fcall_float")
+            call, bind = maker(cfn, int(ffi.cast("uintptr_t", fast)))
         else:
             call, bind = _generic_caller()
         call.__name__ = call.__qualname__ = name  # "add() missing 1 required ..."
@@ -256,14 +258,17 @@ def _generic_caller() -> _Caller:
     return call, bind
 
 
+#: The bridge's fast calls of int-only signatures, by arity.
+_INT_CALLS = ("pw_fcall0", "pw_fcall1", "pw_fcall2", "pw_fcall3", "pw_fcall4")
 _Maker = Callable[[Any, int], _Caller]
 _makers: dict[str, _Maker | None] = {}
 
 
 def _caller_maker(ftype: FuncType, int_sentinel: int) -> _Maker | None:
     """For scalar signatures with <= 4 params and <= 1 result, a factory of
-    generated callers (``maker(lib, fastfn address) -> (call, bind)``); None
-    for the generic path."""
+    generated callers (``maker(bridge function, fastfn address) -> (call,
+    bind)``; the bridge function is ``_INT_CALLS[arity]`` for int-only
+    signatures, ``pw_fcall_float`` otherwise); None for the generic path."""
     sig = ftype.signature
     if sig in _makers:
         return _makers[sig]
@@ -279,19 +284,16 @@ def _caller_maker(ftype: FuncType, int_sentinel: int) -> _Maker | None:
     args_tuple = "(" + "".join(f"{a}, " for a in names) + ")"
     if all_int:
         call = f"cfn({', '.join(['fast', *names])})"
-        cfn = f"lib.pw_fcall{n}"
         failed = f"r == {int_sentinel}"  # the failure value; the status confirms
     else:
         islots = [a if t in ints else "0" for a, t in zip(names, ftype.params)] + ["0"] * (4 - n)
         dslots = [a if t not in ints else "0.0" for a, t in zip(names, ftype.params)]
         dslots += ["0.0"] * (4 - n)
         call = f"cfn({', '.join(['fast', *islots, *dslots])})"
-        cfn = "lib.pw_fcall_float"
         failed = "r != r"  # NaN: failure, or a NaN result
     result = "r" if ftype.results else "None"
     source = f"""
-def maker(lib, fast):
-    cfn = {cfn}
+def maker(cfn, fast):
     function = None
 
     def call({params}):

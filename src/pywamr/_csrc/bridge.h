@@ -212,6 +212,21 @@ const char *pw_files_error(pw_instance *inst, uint32_t i);
  * returns 0 or PW_ERR_HOST. */
 extern int pw_py_host(uint32_t py_id, uint32_t inst_handle, uint64_t *args,
                       uint8_t *memory);
+/* The same for host functions of at most four i32/i64/pointer parameters
+ * and an i32/i64 result or none (the rule is stated in _host.int_call and
+ * hosts.c): the values as C integers (i32 sign-extended, pointers as
+ * unsigned offsets), the result returned (0 without one).  A function that
+ * raised calls pw_host_raised() before returning. */
+extern int64_t pw_py_host0(uint32_t py_id, uint32_t inst_handle);
+extern int64_t pw_py_host1(uint32_t py_id, uint32_t inst_handle, int64_t a0);
+extern int64_t pw_py_host2(uint32_t py_id, uint32_t inst_handle, int64_t a0,
+                           int64_t a1);
+extern int64_t pw_py_host3(uint32_t py_id, uint32_t inst_handle, int64_t a0,
+                           int64_t a1, int64_t a2);
+extern int64_t pw_py_host4(uint32_t py_id, uint32_t inst_handle, int64_t a0,
+                           int64_t a1, int64_t a2, int64_t a3);
+/* Called by Python from a pw_py_host0..4 callback that failed. */
+void pw_host_raised(void);
 
 /* ---- exports other than functions; reference values (externs.c) ----- */
 /* Addressed by export position (Module.exports order).  Value types are

@@ -69,6 +69,8 @@ typedef struct pw_entry {
     char plan[PW_MAX_HOST_PARAMS]; /* parameter letters */
     uint32_t nparams;
     char result; /* 0, or i I f F */
+    int int_call; /* Python, <= 4 params of i I * and an i/I result or none:
+                     values travel as C integers (pw_py_host0..4) */
     int kind;
     pw_raw_fn fn;
     uint32_t py_id;
