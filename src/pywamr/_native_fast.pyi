@@ -199,6 +199,22 @@ class Lib:
     def pw_files_output_state(self, inst: CData, file_id: bytes | CData, failed: CData) -> int: ...
     def pw_files_error_count(self, inst: CData) -> int: ...
     def pw_files_error(self, inst: CData, i: int) -> CData: ...
+    def pw_teaclave_invoke_kept(
+        self,
+        inst: CData,
+        func: CData,
+        n: int,
+        packed: bytes | CData,
+        packed_len: int,
+        timeout: float,
+        teaclave_layout: int,
+        teaclave_rules: int,
+        max_output: int,
+        max_total: int,
+        capture: int,
+        result: CData,
+        reset: CData,
+    ) -> int: ...
     def pw_host_raised(self) -> None: ...
     def pw_global_type(
         self,

@@ -207,6 +207,23 @@ int pw_files_output_state(pw_instance *inst, const char *file_id, int *failed);
 uint32_t pw_files_error_count(pw_instance *inst);
 const char *pw_files_error(pw_instance *inst, uint32_t i);
 
+/* ---- a warm invocation in one call (teaclave_invoke.c) ------------------ */
+/* One invocation of a kept (snapshotted) instance with no declared files:
+ * pw_files_configure(teaclave_rules, max_output, max_total), output capture
+ * on or off, the entry call (Teaclave's layout or pywamr's, as
+ * pw_invoke_entry_teaclave / pw_invoke_entry; *result set on PW_OK), then,
+ * when the run left nothing for Python to collect (no file error, no
+ * output), the reset.  *reset: 1 reset done, -1 reset impossible (replace
+ * the instance), 0 not attempted (collect, then pw_instance_reset).  The
+ * arguments are not freed: the reset that always follows restores the app
+ * heap or the guest's allocator anyway.  Returns the call's status. */
+int pw_teaclave_invoke_kept(pw_instance *inst, wasm_function_inst_t func,
+                            uint32_t n, const char *packed,
+                            uint32_t packed_len, double timeout,
+                            int teaclave_layout, int teaclave_rules,
+                            uint64_t max_output, uint64_t max_total,
+                            int capture, int32_t *result, int *reset);
+
 /* Python host dispatch: implemented in Python (cffi extern "Python").
  * args holds raw wasm values, pointer/length pairs already validated;
  * returns 0 or PW_ERR_HOST. */

@@ -106,10 +106,13 @@ release_exec_env(int was_set)
         wasm_runtime_set_exec_env_tls(NULL);
 }
 
-int
-pw_invoke_entry(pw_instance *inst, wasm_function_inst_t func, uint32_t n,
-                const char *packed, uint32_t packed_len, double timeout,
-                int32_t *result)
+/* pywamr's layout; keep_args leaves the arguments allocated (the caller
+ * resets the instance right after: freeing them would be wasted guest
+ * allocator calls). */
+static int
+entry_pywamr(pw_instance *inst, wasm_function_inst_t func, uint32_t n,
+             const char *packed, uint32_t packed_len, double timeout,
+             int keep_args, int32_t *result)
 {
     uint32_t argv_off, argv[2];
     int set = use_exec_env(inst);
@@ -122,23 +125,34 @@ pw_invoke_entry(pw_instance *inst, wasm_function_inst_t func, uint32_t n,
     rc = pw_call_deadline(inst, func, 2, argv, timeout);
     if (rc == PW_OK)
         *result = (int32_t)argv[0];
-    set = use_exec_env(inst);
-    pw_free_argv(inst, argv_off, n);
-    release_exec_env(set);
+    if (!keep_args) {
+        set = use_exec_env(inst);
+        pw_free_argv(inst, argv_off, n);
+        release_exec_env(set);
+    }
     return rc;
 }
 
 int
-pw_invoke_entry_teaclave(pw_instance *inst, wasm_function_inst_t func,
-                         uint32_t n, const char *packed, uint32_t packed_len,
-                         double timeout, int32_t *result)
+pw_invoke_entry(pw_instance *inst, wasm_function_inst_t func, uint32_t n,
+                const char *packed, uint32_t packed_len, double timeout,
+                int32_t *result)
+{
+    return entry_pywamr(inst, func, n, packed, packed_len, timeout, 0, result);
+}
+
+/* Teaclave's layout (see pw_invoke_entry_teaclave); keep_args as above. */
+static int
+entry_teaclave(pw_instance *inst, wasm_function_inst_t func, uint32_t n,
+               const char *packed, uint32_t packed_len, double timeout,
+               int keep_args, int32_t *result)
 {
     wasm_module_inst_t mi = inst->module_inst;
     uint32_t i, array, cells, nresults, nparams, param_cells = 0;
     wasm_valkind_t kinds[64];
     uint32_t *argv;
     uint8_t *offsets;
-    int rc;
+    int rc, set;
     if (inst->closed || !mi)
         return PW_ERR_CLOSED;
     /* WAMR's interpreter refuses (argc, argv) for a function wanting more
@@ -170,6 +184,7 @@ pw_invoke_entry_teaclave(pw_instance *inst, wasm_function_inst_t func,
     }
     /* As Teaclave: each string on its own, in order, then the array (both
      * with dup_data; what does not fit is offset 0, the call goes ahead). */
+    set = use_exec_env(inst);
     for (i = 0; i < n; i++) {
         uint32_t len = (uint32_t)strnlen(packed, packed_len);
         uint32_t step = len < packed_len ? len + 1 : packed_len;
@@ -182,12 +197,14 @@ pw_invoke_entry_teaclave(pw_instance *inst, wasm_function_inst_t func,
         packed_len -= step;
     }
     array = wasm_runtime_module_dup_data(mi, (const char *)offsets, 4 * n);
+    release_exec_env(set);
     argv[0] = n;
     argv[1] = array;
     rc = pw_call_deadline(inst, func, 2, argv, timeout);
     if (rc == PW_OK)
         *result = (int32_t)argv[0];
-    if (!inst->closed) { /* free what was allocated, strings and array */
+    if (!inst->closed && !keep_args) { /* free the strings and the array */
+        set = use_exec_env(inst);
         for (i = 0; i < n; i++) {
             uint32_t off = (uint32_t)offsets[4 * i]
                            | (uint32_t)offsets[4 * i + 1] << 8
@@ -198,8 +215,27 @@ pw_invoke_entry_teaclave(pw_instance *inst, wasm_function_inst_t func,
         }
         if (array)
             wasm_runtime_module_free(inst->module_inst, array);
+        release_exec_env(set);
     }
     free(offsets);
     free(argv);
     return rc;
+}
+
+int
+pw_invoke_entry_teaclave(pw_instance *inst, wasm_function_inst_t func,
+                         uint32_t n, const char *packed, uint32_t packed_len,
+                         double timeout, int32_t *result)
+{
+    return entry_teaclave(inst, func, n, packed, packed_len, timeout, 0,
+                          result);
+}
+
+int
+pw_entry_call(pw_instance *inst, wasm_function_inst_t func, uint32_t n,
+              const char *packed, uint32_t packed_len, double timeout,
+              int teaclave_layout, int keep_args, int32_t *result)
+{
+    return (teaclave_layout ? entry_teaclave : entry_pywamr)(
+        inst, func, n, packed, packed_len, timeout, keep_args, result);
 }

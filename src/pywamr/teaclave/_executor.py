@@ -146,8 +146,10 @@ class Executor:
         if self._runtime is None:
             runtime.close()
         self._ret: Any = None
+        self._cells: Any = None  # invoke_kept's out-cells, used under self._lock
+        self._entry: Any = None  # the kept instance's entrypoint handle
         if policy == "reuse-instance":
-            self._instance = self._snapshotted_instance()
+            self._keep(self._snapshotted_instance())
 
     @property
     def payload_hash(self) -> str:
@@ -205,6 +207,12 @@ class Executor:
         mark("register_natives")
         return runtime
 
+    def _keep(self, instance: Instance) -> None:
+        """Make ``instance`` the kept one (reuse-instance)."""
+        self._instance = instance
+        self._entry = _native.entry_function(instance, ENTRYPOINT)
+        self._cells = _native.new_invoke_cells(instance)
+
     def _snapshotted_instance(self) -> Instance:
         assert self._module is not None
         instance = self._module.instantiate(self.stack_size, self.heap_size)
@@ -237,12 +245,55 @@ class Executor:
         payload returns normally and every write succeeded.
         """
         packed = pack(arguments, self.profile.serde_arguments)
-        files = (file_map(inputs, "inputs"), file_map(outputs, "outputs"))
         deadline = self.timeout if timeout is None else timeout
+        if inputs is None and outputs is None and not timings:
+            with self._lock:  # the common warm invocation: one call into C
+                if self._closed:
+                    raise WamrError("the executor is closed")
+                if self._instance is not None:
+                    return self._invoke_quick(self._instance, packed, deadline)
+        files = (file_map(inputs, "inputs"), file_map(outputs, "outputs"))
         with self._lock:
             if self._closed:
                 raise WamrError("the executor is closed")
             return self._invoke(packed, files, deadline, timings)
+
+    def _invoke_quick(self, instance: Instance, packed: tuple[int, bytes],
+                      timeout: float | None) -> RunResult:
+        """A kept instance, no files, no timings: what :meth:`_invoke_kept`
+        does, with the settings, the call and (usually) the reset in one C
+        call (``teaclave_invoke.c``)."""
+        profile = self.profile
+        count, data = packed
+        failure, value, reset = _native.invoke_kept(
+            instance, self._entry, count, data, timeout, profile.teaclave_entry,
+            profile.native_rules, self.max_output_bytes, self.max_invocation_bytes,
+            self.capture_output, self._cells)
+        try:
+            result = RunResult(return_value=None)
+            if failure is None:
+                result.return_value = value
+            else:
+                try:
+                    _native.raise_entry_status(instance, failure, profile.teaclave_entry)
+                except Trap as trap:
+                    result.trap = profile.trap_prefix + trap.message
+                    result.timed_out = isinstance(trap, Timeout)
+                except MemoryError:
+                    raise MemoryError(f"the app heap ({self.heap_size} bytes) cannot hold "
+                                      "the arguments") from None
+            if reset == 0:  # file errors or output to collect before the reset
+                result.file_errors = _native.file_errors(instance)
+                if self.capture_output:
+                    result.stdout = _native.take_output(instance)
+        finally:
+            if reset == 0:
+                reset = 1 if _native.reset(instance) else -1
+            if reset < 0:
+                instance.close()  # grown memory (or a failed reset): start afresh
+                self._instance = None
+                self._keep(self._snapshotted_instance())
+        return result
 
     def _invoke(self, packed: tuple[int, bytes], files: _FileMaps, timeout: float | None,
                 timings: bool) -> RunResult:
@@ -298,7 +349,8 @@ class Executor:
         finally:
             if not _native.reset(instance):
                 instance.close()  # grown memory (or a failed reset): start afresh
-                self._instance = self._snapshotted_instance()
+                self._instance = None
+                self._keep(self._snapshotted_instance())
             mark("cleanup")
         result.timings = marks
         return result

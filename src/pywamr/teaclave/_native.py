@@ -127,3 +127,41 @@ def invoke_entry(instance: Instance, func: Any, count: int, data: bytes, timeout
         raise MemoryError("the app heap cannot hold the arguments")
     instance._raise(rc)
     raise Trap("the entry call failed")  # _raise always raises; kept for the type checker
+
+
+def new_invoke_cells(instance: Instance) -> tuple[Any, Any]:
+    """The out-cells of :func:`invoke_kept`: the result and the reset state
+    (reusable by one caller at a time)."""
+    ffi = instance._core.ffi
+    return ffi.new("int32_t *"), ffi.new("int *")
+
+
+def invoke_kept(instance: Instance, func: Any, count: int, data: bytes, timeout: float | None,
+                teaclave_layout: bool, teaclave_rules: bool, max_output: int | None,
+                max_total: int | None, capture: bool,
+                cells: tuple[Any, Any]) -> tuple[int | None, int, int]:
+    """A warm invocation of a kept instance without declared files, in one
+    call: file-table settings, output capture, ``entrypoint(argc, argv)``
+    and, when nothing was left to collect, the reset.
+
+    Returns ``(failure, return value, reset)``: ``failure`` is None or the
+    failed status (raise it with :func:`raise_entry_status`); ``reset`` is 1
+    when the instance was reset, -1 when it cannot be (replace it), 0 when
+    file errors or output wait to be collected (then :func:`reset`).
+    """
+    lib = instance._core.lib
+    result_cell, reset_cell = cells
+    rc = lib.pw_teaclave_invoke_kept(
+        instance._c, func, count, data, len(data), timeout or 0.0, int(teaclave_layout),
+        int(teaclave_rules), _UNBOUNDED if max_output is None else max_output,
+        _UNBOUNDED if max_total is None else max_total, int(capture), result_cell, reset_cell)
+    return (None if rc == lib.PW_OK else rc), int(result_cell[0]), int(reset_cell[0])
+
+
+def raise_entry_status(instance: Instance, rc: int, teaclave_layout: bool) -> None:
+    """Raise what a failed entry call's status means, as :func:`invoke_entry` does."""
+    lib = instance._core.lib
+    if rc == lib.PW_ERR_NOMEM and not teaclave_layout:
+        raise MemoryError("the app heap cannot hold the arguments")
+    instance._raise(rc)
+    raise Trap("the entry call failed")  # _raise always raises; kept for the type checker
