@@ -146,8 +146,7 @@ class Executor:
         if self._runtime is None:
             runtime.close()
         self._ret: Any = None
-        self._cells: Any = None  # invoke_kept's out-cells, used under self._lock
-        self._entry: Any = None  # the kept instance's entrypoint handle
+        self._quick: _native.KeptInvoker | None = None
         if policy == "reuse-instance":
             self._keep(self._snapshotted_instance())
 
@@ -210,8 +209,10 @@ class Executor:
     def _keep(self, instance: Instance) -> None:
         """Make ``instance`` the kept one (reuse-instance)."""
         self._instance = instance
-        self._entry = _native.entry_function(instance, ENTRYPOINT)
-        self._cells = _native.new_invoke_cells(instance)
+        self._quick = _native.kept_invoker(
+            instance, _native.entry_function(instance, ENTRYPOINT), self.profile.teaclave_entry,
+            self.profile.native_rules, self.max_output_bytes, self.max_invocation_bytes,
+            self.capture_output)  # used under self._lock
 
     def _snapshotted_instance(self) -> Instance:
         assert self._module is not None
@@ -250,30 +251,27 @@ class Executor:
             with self._lock:  # the common warm invocation: one call into C
                 if self._closed:
                     raise WamrError("the executor is closed")
-                if self._instance is not None:
-                    return self._invoke_quick(self._instance, packed, deadline)
+                if self._instance is not None and self._quick is not None:
+                    return self._invoke_quick(self._instance, self._quick, packed, deadline)
         files = (file_map(inputs, "inputs"), file_map(outputs, "outputs"))
         with self._lock:
             if self._closed:
                 raise WamrError("the executor is closed")
             return self._invoke(packed, files, deadline, timings)
 
-    def _invoke_quick(self, instance: Instance, packed: tuple[int, bytes],
-                      timeout: float | None) -> RunResult:
+    def _invoke_quick(self, instance: Instance,
+                      quick: _native.KeptInvoker,
+                      packed: tuple[int, bytes], timeout: float | None) -> RunResult:
         """A kept instance, no files, no timings: what :meth:`_invoke_kept`
         does, with the settings, the call and (usually) the reset in one C
-        call (``teaclave_invoke.c``)."""
-        profile = self.profile
-        count, data = packed
-        failure, value, reset = _native.invoke_kept(
-            instance, self._entry, count, data, timeout, profile.teaclave_entry,
-            profile.native_rules, self.max_output_bytes, self.max_invocation_bytes,
-            self.capture_output, self._cells)
+        call (``teaclave_invoke.c``, bound by :func:`_native.kept_invoker`)."""
+        failure, value, reset = quick(*packed, timeout)
         try:
             result = RunResult(return_value=None)
             if failure is None:
                 result.return_value = value
             else:
+                profile = self.profile
                 try:
                     _native.raise_entry_status(instance, failure, profile.teaclave_entry)
                 except Trap as trap:

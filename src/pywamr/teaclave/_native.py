@@ -9,6 +9,7 @@ goes through these functions; no other module of the package touches
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from .._errors import Trap
@@ -129,33 +130,36 @@ def invoke_entry(instance: Instance, func: Any, count: int, data: bytes, timeout
     raise Trap("the entry call failed")  # _raise always raises; kept for the type checker
 
 
-def new_invoke_cells(instance: Instance) -> tuple[Any, Any]:
-    """The out-cells of :func:`invoke_kept`: the result and the reset state
-    (reusable by one caller at a time)."""
-    ffi = instance._core.ffi
-    return ffi.new("int32_t *"), ffi.new("int *")
+#: ``invoke(count, data, timeout) -> (failure, return value, reset)``, see :func:`kept_invoker`.
+KeptInvoker = Callable[[int, bytes, float | None], tuple[int | None, int, int]]
 
 
-def invoke_kept(instance: Instance, func: Any, count: int, data: bytes, timeout: float | None,
-                teaclave_layout: bool, teaclave_rules: bool, max_output: int | None,
-                max_total: int | None, capture: bool,
-                cells: tuple[Any, Any]) -> tuple[int | None, int, int]:
+def kept_invoker(instance: Instance, func: Any, teaclave_layout: bool, teaclave_rules: bool,
+                 max_output: int | None, max_total: int | None, capture: bool) -> KeptInvoker:
     """A warm invocation of a kept instance without declared files, in one
     call: file-table settings, output capture, ``entrypoint(argc, argv)``
-    and, when nothing was left to collect, the reset.
+    and, when nothing was left to collect, the reset.  What is the same for
+    every invocation is bound here, once.
 
-    Returns ``(failure, return value, reset)``: ``failure`` is None or the
-    failed status (raise it with :func:`raise_entry_status`); ``reset`` is 1
-    when the instance was reset, -1 when it cannot be (replace it), 0 when
-    file errors or output wait to be collected (then :func:`reset`).
+    ``invoke(count, data, timeout)`` returns ``(failure, return value,
+    reset)``: ``failure`` is None or the failed status (raise it with
+    :func:`raise_entry_status`); ``reset`` is 1 when the instance was reset,
+    -1 when it cannot be (replace it), 0 when file errors or output wait to
+    be collected (then :func:`reset`).  One caller at a time.
     """
-    lib = instance._core.lib
-    result_cell, reset_cell = cells
-    rc = lib.pw_teaclave_invoke_kept(
-        instance._c, func, count, data, len(data), timeout or 0.0, int(teaclave_layout),
-        int(teaclave_rules), _UNBOUNDED if max_output is None else max_output,
-        _UNBOUNDED if max_total is None else max_total, int(capture), result_cell, reset_cell)
-    return (None if rc == lib.PW_OK else rc), int(result_cell[0]), int(reset_cell[0])
+    lib, ffi = instance._core.lib, instance._core.ffi
+    call, c, ok = lib.pw_teaclave_invoke_kept, instance._c, lib.PW_OK
+    result_cell, reset_cell = ffi.new("int32_t *"), ffi.new("int *")
+    layout, rules, cap = int(teaclave_layout), int(teaclave_rules), int(capture)
+    max_output = _UNBOUNDED if max_output is None else max_output
+    max_total = _UNBOUNDED if max_total is None else max_total
+
+    def invoke(count: int, data: bytes, timeout: float | None) -> tuple[int | None, int, int]:
+        rc = call(c, func, count, data, len(data), timeout or 0.0, layout, rules, max_output,
+                  max_total, cap, result_cell, reset_cell)
+        return (None if rc == ok else rc), result_cell[0], reset_cell[0]
+
+    return invoke
 
 
 def raise_entry_status(instance: Instance, rc: int, teaclave_layout: bool) -> None:
