@@ -58,13 +58,14 @@ def inst(request: pytest.FixtureRequest) -> Iterator[pywamr.Instance]:
             "h0": (lambda: -7, "()i"),
             "h4": (lambda a, b, p, c: (seen.append((a, b, p, c)), b)[1], "(iI*i)I"),
             "hv": (lambda a: seen.append((a,)), "(i)"),
-            "outer": (lambda x: _outer(instance, x), "(i)i"),
-            "inner": (lambda x: _inner(x), "(i)i"),
+            "inner": (_inner, "(i)i"),
         })
-        instance = rt.load(wat(MODULE)).instantiate(heap_size=0)
-        instance.seen = seen  # type: ignore[attr-defined]
-        with instance:
+        rt.register_host("env", "outer", _outer, "(i)i", pass_instance=True)
+        module = rt.load(wat(MODULE))
+        with module.instantiate(heap_size=0) as instance:
+            instance.seen = seen  # type: ignore[attr-defined]
             yield instance
+        module.close()
 
 
 def _outer(instance: pywamr.Instance, x: int) -> int:

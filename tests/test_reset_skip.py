@@ -37,9 +37,11 @@ def inst(request: pytest.FixtureRequest) -> Iterator[pywamr.Instance]:
     if request.param == "aot" and not pywamr.aot_available():
         pytest.skip("AOT is not available in this build")
     with pywamr.Runtime(request.param) as rt:
-        with rt.load(wat(MODULE)).instantiate(heap_size=256 * 1024) as instance:
+        module = rt.load(wat(MODULE))
+        with module.instantiate(heap_size=256 * 1024) as instance:
             _native.snapshot(instance)
             yield instance
+        module.close()
 
 
 def _reset_and_compare(inst: pywamr.Instance, image: bytes) -> None:
