@@ -247,7 +247,9 @@ class Executor:
         """
         packed = pack(arguments, self.profile.serde_arguments)
         deadline = self.timeout if timeout is None else timeout
-        if inputs is None and outputs is None and not timings:
+        if (not inputs and not outputs and not timings  # None or empty mappings
+                and (inputs is None or isinstance(inputs, Mapping))
+                and (outputs is None or isinstance(outputs, Mapping))):
             with self._lock:  # the common warm invocation: one call into C
                 if self._closed:
                     raise WamrError("the executor is closed")
