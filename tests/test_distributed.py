@@ -314,6 +314,9 @@ def _manifest(tmp: Path) -> Path:
         json.dumps({"id": "missing", "payload": "nowhere.wasm"}),
         json.dumps({"id": 7, "payload": str(ADDER), "args": {"a": "5", "b": "6"},
                     "timeout": 5}),
+        json.dumps({"id": "strict-trap", "payload": str(WORK), "args": {"action": "trap"},
+                    "outputs": {"out": "out/strict-trap.txt"}, "profile": "strict"}),
+        json.dumps({"id": "bad-profile", "payload": str(WORK), "profile": "lax"}),
     ]
     (tmp / "out").mkdir()
     manifest = tmp / "manifest.jsonl"
@@ -325,8 +328,8 @@ def _check_batch_run(proc: subprocess.CompletedProcess[str], tmp: Path) -> None:
     assert proc.returncode == 1, proc.stderr  # some lines could not run
     results = [json.loads(line) for line in (tmp / "results.jsonl").read_text().splitlines()]
     assert [r["id"] for r in results] == ["spin", "copy", None, "no-payload", "trap",
-                                          "missing", 7]
-    spin, copy, bad_json, no_payload, trap, missing, adder = results
+                                          "missing", 7, "strict-trap", "bad-profile"]
+    spin, copy, bad_json, no_payload, trap, missing, adder, strict_trap, bad_profile = results
     assert spin["return_value"] == teaclave.invoke(WORK, {"rounds": 777}).return_value
     assert spin["summary"] == str(spin["return_value"]) and spin["trap"] is None
     assert set(spin) == {"id", "return_value", "summary", "trap", "file_errors", "outputs",
@@ -335,8 +338,14 @@ def _check_batch_run(proc: subprocess.CompletedProcess[str], tmp: Path) -> None:
     assert (tmp / "out/copy.txt").read_bytes() == b"BATCH ME\n"
     assert bad_json["line"] == 3 and "not JSON" in bad_json["error"]
     assert no_payload["line"] == 4 and "payload" in no_payload["error"]
-    assert trap["trap"] is not None and trap["summary"] == trap["trap"]
-    assert trap["outputs"] == {} and not (tmp / "out/trap.txt").exists()
+    # the default profile is Teaclave's: its trap text, the output kept after a trap
+    assert trap["trap"] == "Exception: unreachable" and trap["summary"] == trap["trap"]
+    assert trap["outputs"] == {"out": str(tmp / "out/trap.txt")}
+    assert (tmp / "out/trap.txt").read_bytes() == b"partial"
+    # "profile": "strict" on a line: pywamr's checks (no prefix, output discarded)
+    assert strict_trap["trap"] == "unreachable" and strict_trap["outputs"] == {}
+    assert not (tmp / "out/strict-trap.txt").exists()
+    assert bad_profile["line"] == 10 and "unknown profile 'lax'" in bad_profile["error"]
     assert "error" in missing and adder["return_value"] == 11
     assert f"{tmp / 'manifest.jsonl'}:3: not JSON" in proc.stderr
     assert f"{tmp / 'manifest.jsonl'}:4:" in proc.stderr

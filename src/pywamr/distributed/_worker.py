@@ -32,7 +32,8 @@ from .._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE
 from .._runtime import Runtime
 from .._wasi import WasiConfig
 from .._wasi_command import WasiCommand
-from ..teaclave import TEACLAVE_HEAP_SIZE, TEACLAVE_STACK_SIZE, Executor
+from ..teaclave import DEFAULT_PROFILE, TEACLAVE_HEAP_SIZE, TEACLAVE_STACK_SIZE, Executor
+from ..teaclave._profile import get as get_profile
 from ._result import InvocationResult
 
 MISS = "miss"
@@ -153,6 +154,17 @@ def _footprint(data: bytes, options: Mapping[str, Any], kind: str) -> int:
     return 2 * len(data) + stack + heap
 
 
+def _mode(kind: str, options: Mapping[str, Any]) -> str:
+    """The mode an executor made with ``options`` runs in (a Teaclave
+    executor without one: its profile's default mode)."""
+    mode = options.get("mode")
+    if mode is not None:
+        return str(mode)
+    if kind == TEACLAVE:
+        return get_profile(options.get("profile", DEFAULT_PROFILE)).default_mode
+    return DEFAULT_MODE
+
+
 class WarmState:
     """Per-process payload bytes and warm executors, LRU-bounded."""
 
@@ -192,11 +204,11 @@ class WarmState:
             if options.get("policy") == "cold":
                 # A cold executor re-initialises WAMR per invocation and needs
                 # its mode's core to itself: close what else holds that core.
-                self._evict(lambda warm: warm.mode == options.get("mode", DEFAULT_MODE)
-                            and warm.policy != "cold")
+                mode = _mode(kind, options)
+                self._evict(lambda warm: warm.mode == mode and warm.policy != "cold")
             else:
-                self._evict(lambda warm: warm.policy == "cold"
-                            and warm.mode == options.get("mode", DEFAULT_MODE))
+                mode = _mode(kind, options)
+                self._evict(lambda warm: warm.policy == "cold" and warm.mode == mode)
         created: Warm
         if kind == TEACLAVE:
             created = Executor(data, **options)
@@ -347,6 +359,8 @@ def _invoke(executor: Executor, item: tuple[Any, ...], worker: str, scratch: str
         result.files_left_open = run.files_left_open
         result.timings = run.timings
         result.output_tags = dict(run.output_tags)
+        if run.error is not None:  # the payload ran, the task failed (teaclave profile)
+            result.error = f"TaskError: {run.error}"
         for fid, published in run.outputs.items():
             if fid in returned:
                 with open(published, "rb") as handle:
