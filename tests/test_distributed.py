@@ -134,14 +134,15 @@ def _local_result(inv: Invocation, policy: str, tmp: Path) -> dict[str, Any]:
     published = {fid: Path(path).read_bytes() for fid, path in run.outputs.items()}
     return {"return_value": run.return_value, "trap": run.trap, "timed_out": run.timed_out,
             "file_errors": run.file_errors, "files_left_open": run.files_left_open,
-            "outputs": published, "stdout": run.stdout}
+            "outputs": published, "stdout": run.stdout,
+            "error": None if run.error is None else f"TaskError: {run.error}"}
 
 
 def _plain(result: InvocationResult) -> dict[str, Any]:
     return {"return_value": result.return_value, "trap": result.trap,
             "timed_out": result.timed_out, "file_errors": result.file_errors,
             "files_left_open": result.files_left_open, "outputs": result.outputs,
-            "stdout": result.stdout}
+            "stdout": result.stdout, "error": result.error}
 
 
 @pytest.mark.parametrize("policy", teaclave.POLICIES)
@@ -160,11 +161,13 @@ def test_results_match_a_local_executor(local: BatchExecutor, policy: str,
         local.inline_bytes = 1 << 20
     assert [r.id for r in results] == list(range(results[0].id, results[0].id + len(cases)))
     for inv, want, got in zip(cases, expected, results):
-        assert got.error is None, (inv, got)
         assert _plain(got) == want, inv
         assert got.worker is not None and got.worker.startswith("tcp://127.0.0.1:")
     assert expected[4]["return_value"] == 20 * 20_000
-    assert expected[6]["trap"] is not None and expected[6]["outputs"] == {}
+    # the default profile, Teaclave's: a trapped run keeps what it wrote
+    assert expected[6]["trap"] == "Exception: unreachable"
+    assert expected[6]["outputs"] == {"out": b"partial"}
+    assert all(want["error"] is None for want in expected)
     assert expected[7]["timed_out"]
 
 
@@ -219,15 +222,21 @@ def test_outputs_to_client_paths_and_shared_storage(local: BatchExecutor,
     trapped_out = tmp_path / "trapped-out.txt"
     first = local.submit(WORK, {"action": "copy"}, {"in": b"abc"}, {"out": str(client_out)})
     trapped = local.submit(WORK, {"action": "trap"}, None, {"out": str(trapped_out)})
+    strict_out = tmp_path / "strict-trapped-out.txt"
+    strict = local.submit(WORK, {"action": "trap"}, None, {"out": str(strict_out)},
+                          profile="strict")
     r1 = first.result(timeout=120)
     assert r1.outputs == {"out": str(client_out)} and client_out.read_bytes() == b"ABC"
     r2 = local.submit(WORK, {"action": "copy"}, {"in": Shared(client_out)},
                       {"out": Shared(shared_out)}).result(timeout=120)
     assert r2.return_value == 3 and r2.outputs == {"out": str(shared_out)}
     assert shared_out.read_bytes() == b"ABC"
-    r3 = trapped.result(timeout=120)
-    assert r3.trap is not None and not trapped_out.exists()
-    assert sorted(os.listdir(tmp_path)) == ["client-out.txt", "shared-out.txt"]
+    r3 = trapped.result(timeout=120)  # the default profile keeps a trapped run's output
+    assert r3.trap == "Exception: unreachable" and trapped_out.read_bytes() == b"partial"
+    r4 = strict.result(timeout=120)  # the strict profile discards it
+    assert r4.trap == "unreachable" and not strict_out.exists()
+    assert sorted(os.listdir(tmp_path)) == ["client-out.txt", "shared-out.txt",
+                                            "trapped-out.txt"]
 
 
 @pytest.mark.deliberate_crash
@@ -243,9 +252,11 @@ def test_a_crashing_payload_is_retried_then_reported(local: BatchExecutor,
     # Crashes after writing its output (to the temporary file) and before
     # publishing it: neither the worker's shared path nor this machine's path
     # may appear.
+    # (strict: outputs go to temporary files; in the teaclave profile a Shared
+    # output is written in place, so a crash leaves what was written there)
     futures.append(local.submit(WORK, {"action": "copy"}, {"in": b"y" * 100},
                                 {"out": Shared(shared_out), "out2": str(client_out)},
-                                hosts=dask_hosts.HOSTS, id="crash-outputs"))
+                                hosts=dask_hosts.HOSTS, id="crash-outputs", profile="strict"))
     futures += [local.submit(WORK, {"rounds": n}, id=f"spin-{n}") for n in range(8)]
     results = {f.result(timeout=300).id: f.result() for f in futures}
     assert len(results) == len(futures)

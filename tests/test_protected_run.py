@@ -179,6 +179,23 @@ def test_teaclave_profile_publishes_no_protected_output_when_the_task_fails(
     assert _plaintext(out, result.output_tags["out"]) == bytes(5000)
 
 
+@pytest.mark.parametrize("profile", ["teaclave", "strict"])
+def test_one_read_of_a_streamed_input_fills_the_buffer(tmp_path: Path, profile: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A streamed input arrives through a FIFO (64 KiB of pipe buffer), yet one
+    teaclave_read_file of 1 MiB returns 1 MiB, as a read of Teaclave's
+    protected file does: the native reads until the buffer is full or the file
+    ends (docs/protected-files.md)."""
+    monkeypatch.setattr(_staged, "MEMORY_INPUT_LIMIT", 0)
+    plain = os.urandom(3 << 20)
+    for size in (3 << 20, (1 << 20) - 5):
+        source = _protect(tmp_path / "big.enc", plain[:size])
+        result = teaclave.invoke(payload("tc_fidelity"), {"case": "read-once"}, {"in": source},
+                                 profile=profile)
+        assert result.return_value == min(size, 1 << 20), result
+        assert result.file_errors == []
+
+
 def test_unopened_files_do_not_hold_the_run(tmp_path: Path) -> None:
     a = _protect(tmp_path / "a.enc", b"never read")
     out = ProtectedFile(tmp_path / "never.enc", OUT_KEY)

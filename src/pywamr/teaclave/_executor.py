@@ -12,7 +12,6 @@ from typing import Any
 
 from .. import natives
 from .._aot import MAGIC as AOT_CONTAINER_MAGIC
-from .._aot import WAMR_AOT_MAGIC
 from .._errors import LinkError, LoadError, Timeout, Trap, WamrError
 from .._host import NativeFunction
 from .._instance import Instance
@@ -177,8 +176,7 @@ class Executor:
         self._lock = threading.Lock()
         self._closed = False
         self._instance: Instance | None = None
-        if self.profile.allow_unresolved and self._bytes.startswith(
-                (AOT_CONTAINER_MAGIC, WAMR_AOT_MAGIC)):
+        if self.profile.allow_unresolved and self._bytes.startswith(AOT_CONTAINER_MAGIC):
             raise LoadError("an AOT payload cannot run in the teaclave profile: Teaclave's WAMR "
                             "build has no AOT (give the .wasm with mode='aot', or use "
                             "profile='strict')")
