@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import random
@@ -33,17 +34,28 @@ def random_input(seed: int, index: int) -> bytes:
 def make_module(seed: int, index: int, features: str) -> bytes:
     """Module ``index`` of run ``seed`` with feature set ``features``."""
     flags = FEATURES[features]
-    with tempfile.TemporaryDirectory(prefix="difffuzz-") as tmp:
-        src, out = os.path.join(tmp, "in.bin"), os.path.join(tmp, "out.wasm")
-        with open(src, "wb") as handle:
-            handle.write(random_input(seed, index))
-        subprocess.run(["wasm-opt", src, "-ttf", "--mvp-features", *flags, "-o", out],
-                       check=True, capture_output=True, timeout=120)
-        if features in POST_PASSES:
-            subprocess.run(["wasm-opt", out, "--mvp-features", *flags, *POST_PASSES[features],
-                            "-o", out], check=True, capture_output=True, timeout=120)
-        with open(out, "rb") as handle:
-            return handle.read()
+    # No temporary directory per module: one input file, the output through a pipe.
+    module = _wasm_opt(["-ttf", "--mvp-features", *flags], random_input(seed, index))
+    if features in POST_PASSES:
+        module = _wasm_opt(["--mvp-features", *flags, *POST_PASSES[features]], module)
+    return module
+
+
+_INPUT: list[str] = []   # one input file per process, rewritten for every call
+
+
+def _wasm_opt(args: list[str], data: bytes) -> bytes:
+    """``wasm-opt`` on ``data`` (it needs a seekable input file), the module through a pipe."""
+    if not _INPUT:
+        fd, name = tempfile.mkstemp(prefix="difffuzz-", suffix=".in")
+        os.close(fd)
+        atexit.register(os.unlink, name)
+        _INPUT.append(name)
+    with open(_INPUT[0], "wb") as handle:
+        handle.write(data)
+    proc = subprocess.run(["wasm-opt", _INPUT[0], *args, "-o", "/dev/stdout"],
+                          check=True, capture_output=True, timeout=120)
+    return proc.stdout
 
 
 def call_arguments(seed: int, index: int, export_index: int, types: list[str]) -> list[object]:
@@ -66,11 +78,4 @@ def call_arguments(seed: int, index: int, export_index: int, types: list[str]) -
 def denan(wasm: bytes, features: str) -> bytes:
     """``wasm`` instrumented by ``wasm-opt --denan``: every NaN a float operation
     produces becomes 0, so NaN payloads (the implementation's choice) cannot leak."""
-    with tempfile.TemporaryDirectory(prefix="difffuzz-") as tmp:
-        src, out = os.path.join(tmp, "in.wasm"), os.path.join(tmp, "out.wasm")
-        with open(src, "wb") as handle:
-            handle.write(wasm)
-        subprocess.run(["wasm-opt", src, "--mvp-features", *FEATURES[features], "--denan",
-                        "-o", out], check=True, capture_output=True, timeout=120)
-        with open(out, "rb") as handle:
-            return handle.read()
+    return _wasm_opt(["--mvp-features", *FEATURES[features], "--denan"], wasm)
