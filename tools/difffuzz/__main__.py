@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from .campaign import MODULE_DEADLINE, campaign, summarize
-from .generate import FEATURES
+from .generate import BINARYEN_ENV, FEATURES, generator
 from .reduce import check, reduce
 
 MODES = ("fast-interp", "classic-interp", "aot")
@@ -52,7 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     chk.add_argument("wasm", type=Path)
     red = sub.add_parser("reduce", help="wasm-reduce saved findings")
     red.add_argument("finding", type=Path, nargs="+", help="crashes/difffuzz/X.wasm")
+    for command in (run, chk, red):
+        command.add_argument("--binaryen", type=Path,
+                             help="npm's binaryen package directory (node_modules/binaryen) "
+                                  "to use instead of the wasm-opt on PATH")
     args = parser.parse_args(argv)
+    if args.binaryen:   # for this process and the workers it starts
+        os.environ[BINARYEN_ENV] = str(args.binaryen.resolve())
     if args.command == "check":
         return check(args.wasm, args.mode, args.kind, args.seed, args.index)
     if args.command == "reduce":
@@ -64,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = campaign(args.mode or list(MODES), args.features, args.seed, args.count,
                        args.start, args.jobs, args.nice, args.crashes, args.deadline,
                        args.minutes, args.log)
+    summary["generator"] = generator()
     if args.reduce:  # the first finding of each kind per mode (the others are likely the same)
         for mode in summary["modes"].values():
             seen = set()

@@ -15,6 +15,8 @@ CALL_TIMEOUT = 10.0          # seconds per export call in pywamr
 # delete their AOT cache entries (each fuzzed module is compiled once, never reused).
 TIDY_CACHE_ENV = "DIFFFUZZ_TIDY_AOT_CACHE"
 LETTERS = {"i32": "i", "i64": "I", "f32": "f", "f64": "F"}
+# Newer binaryen's translate-to-fuzz imports an externref global; both engines give it null.
+FUZZ_GLOBAL = ("__fuzz_import", "extern$")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,14 @@ class Reference:
         for feature in ("wasm_multi_value", "wasm_bulk_memory", "wasm_reference_types",
                         "wasm_simd"):
             setattr(config, feature, True)
+        # Wasm 2.0 and nothing later: newer binaryen may emit later proposals' instructions
+        # (e.g. ref.as_non_null of typed function references), which wasmtime would accept.
+        for feature in ("wasm_gc", "wasm_function_references", "wasm_tail_call",
+                        "wasm_exceptions", "wasm_memory64", "wasm_multi_memory",
+                        "wasm_relaxed_simd", "wasm_threads", "wasm_custom_page_sizes",
+                        "wasm_wide_arithmetic", "wasm_stack_switching"):
+            if feature in dir(type(config)):    # write-only properties: hasattr() is False
+                setattr(config, feature, False)
         # Compiling is most of the reference's cost; Cranelift's semantics do not depend on
         # its optimisation level, and one thread per worker is what the fuzzer wants.
         config.cranelift_opt_level = "none"
@@ -73,6 +83,9 @@ class Reference:
         logs: list[tuple[str, Any]] = []
         externs = []
         for imp in module.imports:
+            if (imp.module, imp.name) == FUZZ_GLOBAL and isinstance(imp.type, wasmtime.GlobalType):
+                externs.append(wasmtime.Global(store, imp.type, None))
+                continue
             kind = LOG_SIGNATURES.get(imp.name or "")
             if imp.module != "fuzzing-support" or kind is None:
                 return Outcome(refused=f"unsupported import {imp.module}.{imp.name}")
@@ -138,6 +151,7 @@ class Pywamr:
         for name, t in LOG_SIGNATURES.items():
             self.runtime.register_host("fuzzing-support", name, _logger(self.logs, name),
                                        f"({LETTERS[t]})")
+        self.runtime.define_global(*FUZZ_GLOBAL, None, "externref")
 
     def tidy(self) -> None:
         """Delete this worker's AOT cache entries (see ``TIDY_CACHE_ENV``)."""
