@@ -48,3 +48,21 @@ def test_ref_func_of_a_declared_function_validates(rt: pywamr.Runtime, how: str)
 def test_ref_func_of_an_undeclared_function_is_invalid(rt: pywamr.Runtime, body: str) -> None:
     with pytest.raises(pywamr.LoadError, match="undeclared function reference"):
         rt.load(wat(f"(module {body})", "--no-check"))   # wabt would refuse it too
+
+
+# -- vendor/patches/0025: select of the unknown value of another select -------
+@pytest.mark.parametrize("body", [
+    "unreachable select i32.const 1 select drop",
+    "unreachable select i32.const 1 select i32.const 1 select drop",
+    "unreachable select i32.const 1 select i64.eqz drop",
+    "unreachable select i32.const 1 select f32.neg drop",
+    "unreachable select i64.const 7 i32.const 1 select i64.eqz drop",
+    "ref.null func unreachable select i32.const 1 select drop",
+])
+def test_select_of_an_unknown_value_validates(rt: pywamr.Runtime, body: str) -> None:
+    """D7: a select taking the unknown-typed value another select left in
+    stack-polymorphic code was refused ("type mismatch")."""
+    source = f'(module (func {body}) (func (export "f") (result i32) i32.const 3))'
+    with rt.load(wat(source)) as module, module.instantiate() as inst:
+        assert inst.call("f") == 3
+

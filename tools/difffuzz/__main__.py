@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     chk.add_argument("wasm", type=Path)
     red = sub.add_parser("reduce", help="wasm-reduce saved findings")
     red.add_argument("finding", type=Path, nargs="+", help="crashes/difffuzz/X.wasm")
-    for command in (run, chk, red):
+    for command in (run, chk, red, summ):
         command.add_argument("--binaryen", type=Path,
                              help="npm's binaryen package directory (node_modules/binaryen) "
                                   "to use instead of the wasm-opt on PATH")

@@ -8,15 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from .outcome import HANG_RESET, LOG_SIGNATURES, NUMERIC, Call, Outcome, trap_category
-from .wasmtypes import function_exports
+from .wasmtypes import function_exports, global_imports
 
 CALL_TIMEOUT = 10.0          # seconds per export call in pywamr
 # Set by the campaign when PYWAMR_CACHE_DIR is its own temporary directory: workers then
 # delete their AOT cache entries (each fuzzed module is compiled once, never reused).
 TIDY_CACHE_ENV = "DIFFFUZZ_TIDY_AOT_CACHE"
 LETTERS = {"i32": "i", "i64": "I", "f32": "f", "f64": "F"}
-# Newer binaryen's translate-to-fuzz imports an externref global; both engines give it null.
-FUZZ_GLOBAL = ("__fuzz_import", "extern$")
+# Newer binaryen's translate-to-fuzz imports globals from this module (an externref, numbers):
+# both engines give them zero (null).
+FUZZ_GLOBALS = "__fuzz_import"
+ZERO: dict[str, object] = {"i32": 0, "i64": 0, "f32": 0.0, "f64": 0.0, "funcref": None,
+                           "externref": None}
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,15 @@ class Reference:
         logs: list[tuple[str, Any]] = []
         externs = []
         for imp in module.imports:
-            if (imp.module, imp.name) == FUZZ_GLOBAL and isinstance(imp.type, wasmtime.GlobalType):
-                externs.append(wasmtime.Global(store, imp.type, None))
+            if imp.module == FUZZ_GLOBALS and isinstance(imp.type, wasmtime.GlobalType):
+                content = imp.type.content
+                names = {name: getattr(wasmtime.ValType, name)() for name in ZERO}
+                kind = next((name for name, t in names.items() if t == content), None)
+                if kind is None:
+                    return Outcome(refused=f"unsupported import {imp.module}.{imp.name}")
+                zero = ZERO[kind]
+                value = wasmtime.Val(content, zero) if zero is not None else None
+                externs.append(wasmtime.Global(store, imp.type, value))
                 continue
             kind = LOG_SIGNATURES.get(imp.name or "")
             if imp.module != "fuzzing-support" or kind is None:
@@ -151,7 +161,6 @@ class Pywamr:
         for name, t in LOG_SIGNATURES.items():
             self.runtime.register_host("fuzzing-support", name, _logger(self.logs, name),
                                        f"({LETTERS[t]})")
-        self.runtime.define_global(*FUZZ_GLOBAL, None, "externref")
 
     def tidy(self) -> None:
         """Delete this worker's AOT cache entries (see ``TIDY_CACHE_ENV``)."""
@@ -161,6 +170,10 @@ class Pywamr:
 
     def run(self, wasm: bytes, calls: list[tuple[Export, list[object]]]) -> Outcome:
         pywamr = self.pywamr
+        for module_name, name, valtype, mutable in global_imports(wasm):
+            if module_name == FUZZ_GLOBALS and valtype in ZERO:
+                self.runtime.define_global(module_name, name, ZERO[valtype], valtype,
+                                           mutable=mutable)
         try:
             module = self.runtime.load(wasm)
         except pywamr.WamrError as exc:
