@@ -34,12 +34,17 @@
  * resident and are cleared with memset at every reset; the other present
  * pages are dropped.  Transparent huge pages are turned off for linear
  * memory (MADV_NOHUGEPAGE) so khugepaged never makes absent pages present
- * behind our back.  The first reset after a snapshot always drops.
+ * behind our back.  The first reset after a snapshot, and the first after a
+ * fork (the child counts its faults from zero), always drop.  Out of reach
+ * of the count, and of this promise: another process writing into ours
+ * (process_vm_writev, /proc/PID/mem), which needs ptrace rights over it.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <errno.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -71,7 +76,8 @@ typedef struct pw_snapshot {
     uint8_t *dropped; /* data then element segments' drop bytes */
     uint32_t ndata, nelem;
     long faults; /* the process's page faults after the last drop; -1 unknown */
-    int always_drop; /* a drop failed once: never skip it again */
+    unsigned forks; /* fork_count when faults was taken */
+    int always_drop; /* a drop (or turning THP off) failed: never skip it */
     /* hot pages: pages of zero runs found present at a drop, cleared with
      * memset at every reset (kept, so an invocation that writes them again
      * takes no fault); offsets in linear memory */
@@ -80,6 +86,23 @@ typedef struct pw_snapshot {
     unsigned char *vec; /* mincore's answer */
     size_t vec_len;
 } pw_snapshot;
+
+/* A forked child counts its own faults from zero: its count could meet a
+ * baseline taken by the parent by chance, so a fork invalidates baselines. */
+static volatile unsigned fork_count;
+static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
+
+static void
+count_fork(void)
+{
+    fork_count++;
+}
+
+static void
+install_fork_hook(void)
+{
+    pthread_atfork(NULL, NULL, count_fork);
+}
 
 /* Page faults the process has taken so far (minor and major), -1 unknown. */
 static long
@@ -281,11 +304,15 @@ pw_instance_snapshot(pw_instance *inst)
         goto nomem;
     copy_dropped(mi, s->dropped, s->ndata, s->nelem, 0);
     s->faults = -1; /* the first reset drops */
+    pthread_once(&fork_hook_once, install_fork_hook);
     if (mem) { /* see "Skipping the drop" above */
         uint32_t i;
         uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-        /* without THP this fails, harmlessly */
-        (void)madvise(mem->memory_data, mem->memory_data_size, MADV_NOHUGEPAGE);
+        /* EINVAL: a kernel without THP, nothing to turn off; any other
+         * failure leaves khugepaged free to fill pages: never skip then */
+        if (madvise(mem->memory_data, mem->memory_data_size, MADV_NOHUGEPAGE) != 0
+            && errno != EINVAL)
+            s->always_drop = 1;
         /* Reading the zero runs above mapped the shared zero page there:
          * drop them (they are zeros, nothing changes), so the first drop
          * finds present only what the first invocation touched. */
@@ -411,7 +438,8 @@ pw_instance_reset(pw_instance *inst)
     mem = default_memory(inst);
     if (mem) {
         /* No fault since the last drop: the dropped pages are still zeros. */
-        int drop = s->faults < 0 || s->always_drop || process_faults() != s->faults;
+        int drop = s->faults < 0 || s->always_drop || s->forks != fork_count
+                   || process_faults() != s->faults;
         if (mem->cur_page_count != s->pages)
             return PW_ERR_STATE; /* grown memory cannot shrink back */
         uint32_t i;
@@ -441,8 +469,10 @@ pw_instance_reset(pw_instance *inst)
                     mem->heap_data, heap_size))
                 return PW_ERR_STATE;
         }
-        if (drop) /* after the reset's own writes, which may fault too */
+        if (drop) { /* after the reset's own writes, which may fault too */
             s->faults = process_faults();
+            s->forks = fork_count;
+        }
     }
     if (s->globals_len)
         memcpy(mi->global_data, s->globals, s->globals_len);
