@@ -30,9 +30,9 @@
  * zero runs, the app heap's first page with the allocator's header) is
  * restored every time.  Pages an invocation writes every time would fault
  * (and force a drop) every time: at a drop, zero-run pages found present
- * (mincore) become "hot" instead, up to PW_MAX_HOT_PAGES: they stay
- * resident and are cleared with memset at every reset; the other present
- * pages are dropped.  Transparent huge pages are turned off for linear
+ * (mincore) become "hot" instead while they fit PW_MAX_HOT_PAGES: they stay
+ * resident and are cleared with memset at every reset.  A range with more
+ * present pages than that is dropped whole, as without the skip.  Transparent huge pages are turned off for linear
  * memory (MADV_NOHUGEPAGE) so khugepaged never makes absent pages present
  * behind our back.  The first reset after a snapshot, and the first after a
  * fork (the child counts its faults from zero), always drop.  Out of reach
@@ -353,17 +353,18 @@ drop_pages(pw_snapshot *s, uint8_t *from, uint8_t *to)
     }
 }
 
-/* The whole pages [first, last) at a drop: present ones become hot while
- * there is room, the other present ones are dropped (absent ones need
- * nothing).  Without mincore's answer everything is dropped.  At the first
- * drop after the snapshot, what is present may be instantiation's doing
- * (WAMR clears or copies whole regions): nothing becomes hot then. */
+/* The whole pages [first, last) at a drop.  When the pages found present
+ * (mincore) fit the hot-page budget they become hot (cleared with memset
+ * from now on; absent pages are zeros and need nothing); otherwise (more
+ * pages than the budget, the first drop after the snapshot, where what is
+ * present may be instantiation's doing, or no answer from mincore) the whole
+ * range is dropped in one call and its hot pages are forgotten. */
 static void
 drop_range(pw_snapshot *s, uint8_t *base, uint8_t *first, uint8_t *last,
            uintptr_t page)
 {
-    size_t i, n = (size_t)(last - first) / page;
-    uint8_t *run = NULL;
+    size_t i, n = (size_t)(last - first) / page, present = 0;
+    uint32_t j, fresh = 0;
     if (s->vec_len < n) {
         unsigned char *vec = realloc(s->vec, n);
         if (vec) {
@@ -371,28 +372,29 @@ drop_range(pw_snapshot *s, uint8_t *base, uint8_t *first, uint8_t *last,
             s->vec_len = n;
         }
     }
-    if (s->vec_len < n || mincore(first, last - first, s->vec) != 0) {
-        drop_pages(s, first, last);
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        uint8_t *at = first + i * page;
-        int keep = !(s->vec[i] & 1); /* absent: nothing to drop */
-        if (!keep && s->faults >= 0 /* not the first drop: see below */
-            && (is_hot(s, (uint64_t)(at - base)) || s->nhot < PW_MAX_HOT_PAGES)) {
-            if (!is_hot(s, (uint64_t)(at - base)))
-                s->hot[s->nhot++] = (uint64_t)(at - base);
-            keep = 1; /* hot: cleared below */
-        }
-        if (!keep && !run)
-            run = at;
-        else if (keep && run) {
-            drop_pages(s, run, at);
-            run = NULL;
+    if (s->faults >= 0 && s->vec_len >= n && mincore(first, last - first, s->vec) == 0) {
+        for (i = 0; i < n; i++)
+            present += s->vec[i] & 1;
+        if (present <= PW_MAX_HOT_PAGES) {
+            for (i = 0; i < n; i++)
+                if ((s->vec[i] & 1) && !is_hot(s, (uint64_t)(first + i * page - base)))
+                    fresh++;
+            if (s->nhot + fresh <= PW_MAX_HOT_PAGES) {
+                for (i = 0; i < n; i++)
+                    if ((s->vec[i] & 1) && !is_hot(s, (uint64_t)(first + i * page - base)))
+                        s->hot[s->nhot++] = (uint64_t)(first + i * page - base);
+                return;
+            }
         }
     }
-    if (run)
-        drop_pages(s, run, last);
+    for (j = 0; j < s->nhot;) { /* forget the range's hot pages: dropped too */
+        uint8_t *at = base + s->hot[j];
+        if (at >= first && at < last)
+            s->hot[j] = s->hot[--s->nhot];
+        else
+            j++;
+    }
+    drop_pages(s, first, last);
 }
 
 /* Zero [start, end) of linear memory at base: the edges and the hot pages
