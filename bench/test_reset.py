@@ -1,10 +1,13 @@
 """Cost of the reuse-instance reset by linear-memory size and pages dirtied.
 
 The reset (``src/pywamr/_csrc/reset.c``) copies back the pages that were not
-zero right after instantiation and drops the others with ``madvise``.  Each
-round dirties 0, 1 or every 64 KiB wasm page of a memory of 128 KiB to 64 MiB
-(untimed), then times one reset.  No app heap, so the memory is exactly the
-module's.  Run::
+zero right after instantiation, clears its hot pages and drops the others
+with ``madvise`` when the process took a page fault since the last drop.
+``test_reset``: each round dirties 0, 1 or every 64 KiB wasm page of a memory
+of 128 KiB to 64 MiB (untimed), then times one reset.  ``test_dirty_and_reset``
+times both, the page faults of the writes included: what an invocation that
+writes those pages pays.  No app heap, so the memory is exactly the module's.
+Run::
 
     python -m pytest bench/test_reset.py --benchmark-only --benchmark-min-rounds=20
 """
@@ -73,4 +76,20 @@ def test_reset(benchmark: BenchmarkFixture, memory_size: tuple[str, pywamr.Insta
         assert _native.reset(inst)
 
     benchmark.pedantic(reset, setup=setup, rounds=30, warmup_rounds=2)
+    assert inst.memory.read(0, 7) == b"initial"
+
+
+@pytest.mark.parametrize("dirtied", DIRTIED)
+def test_dirty_and_reset(benchmark: BenchmarkFixture, memory_size: tuple[str, pywamr.Instance],
+                         dirtied: str) -> None:
+    label, inst = memory_size
+    benchmark.group = f"dirty and reset {label}"
+    pages = {"none": 0, "one": 1, "all": PAGES[label]}[dirtied]
+    dirty = inst.exports["dirty"]
+
+    def dirty_and_reset() -> None:
+        dirty(pages)
+        assert _native.reset(inst)
+
+    benchmark.pedantic(dirty_and_reset, rounds=30, warmup_rounds=2)
     assert inst.memory.read(0, 7) == b"initial"

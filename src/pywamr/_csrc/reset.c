@@ -30,16 +30,21 @@
  * zero runs, the app heap's first page with the allocator's header) is
  * restored every time.  Pages an invocation writes every time would fault
  * (and force a drop) every time: at a drop, zero-run pages found present
- * (mincore) become "hot" instead, up to PW_MAX_HOT_PAGES: they stay
- * resident and are cleared with memset at every reset; the other present
- * pages are dropped.  Transparent huge pages are turned off for linear
+ * (mincore) become "hot" instead while they fit PW_MAX_HOT_PAGES: they stay
+ * resident and are cleared with memset at every reset.  A range with more
+ * present pages than that is dropped whole, as without the skip.  Transparent huge pages are turned off for linear
  * memory (MADV_NOHUGEPAGE) so khugepaged never makes absent pages present
- * behind our back.  The first reset after a snapshot always drops.
+ * behind our back.  The first reset after a snapshot, and the first after a
+ * fork (the child counts its faults from zero), always drop.  Out of reach
+ * of the count, and of this promise: another process writing into ours
+ * (process_vm_writev, /proc/PID/mem), which needs ptrace rights over it.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <errno.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -71,7 +76,8 @@ typedef struct pw_snapshot {
     uint8_t *dropped; /* data then element segments' drop bytes */
     uint32_t ndata, nelem;
     long faults; /* the process's page faults after the last drop; -1 unknown */
-    int always_drop; /* a drop failed once: never skip it again */
+    unsigned forks; /* fork_count when faults was taken */
+    int always_drop; /* a drop (or turning THP off) failed: never skip it */
     /* hot pages: pages of zero runs found present at a drop, cleared with
      * memset at every reset (kept, so an invocation that writes them again
      * takes no fault); offsets in linear memory */
@@ -80,6 +86,23 @@ typedef struct pw_snapshot {
     unsigned char *vec; /* mincore's answer */
     size_t vec_len;
 } pw_snapshot;
+
+/* A forked child counts its own faults from zero: its count could meet a
+ * baseline taken by the parent by chance, so a fork invalidates baselines. */
+static volatile unsigned fork_count;
+static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
+
+static void
+count_fork(void)
+{
+    fork_count++;
+}
+
+static void
+install_fork_hook(void)
+{
+    pthread_atfork(NULL, NULL, count_fork);
+}
 
 /* Page faults the process has taken so far (minor and major), -1 unknown. */
 static long
@@ -281,11 +304,15 @@ pw_instance_snapshot(pw_instance *inst)
         goto nomem;
     copy_dropped(mi, s->dropped, s->ndata, s->nelem, 0);
     s->faults = -1; /* the first reset drops */
+    pthread_once(&fork_hook_once, install_fork_hook);
     if (mem) { /* see "Skipping the drop" above */
         uint32_t i;
         uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-        /* without THP this fails, harmlessly */
-        (void)madvise(mem->memory_data, mem->memory_data_size, MADV_NOHUGEPAGE);
+        /* EINVAL: a kernel without THP, nothing to turn off; any other
+         * failure leaves khugepaged free to fill pages: never skip then */
+        if (madvise(mem->memory_data, mem->memory_data_size, MADV_NOHUGEPAGE) != 0
+            && errno != EINVAL)
+            s->always_drop = 1;
         /* Reading the zero runs above mapped the shared zero page there:
          * drop them (they are zeros, nothing changes), so the first drop
          * finds present only what the first invocation touched. */
@@ -326,17 +353,18 @@ drop_pages(pw_snapshot *s, uint8_t *from, uint8_t *to)
     }
 }
 
-/* The whole pages [first, last) at a drop: present ones become hot while
- * there is room, the other present ones are dropped (absent ones need
- * nothing).  Without mincore's answer everything is dropped.  At the first
- * drop after the snapshot, what is present may be instantiation's doing
- * (WAMR clears or copies whole regions): nothing becomes hot then. */
+/* The whole pages [first, last) at a drop.  When the pages found present
+ * (mincore) fit the hot-page budget they become hot (cleared with memset
+ * from now on; absent pages are zeros and need nothing); otherwise (more
+ * pages than the budget, the first drop after the snapshot, where what is
+ * present may be instantiation's doing, or no answer from mincore) the whole
+ * range is dropped in one call and its hot pages are forgotten. */
 static void
 drop_range(pw_snapshot *s, uint8_t *base, uint8_t *first, uint8_t *last,
            uintptr_t page)
 {
-    size_t i, n = (size_t)(last - first) / page;
-    uint8_t *run = NULL;
+    size_t i, n = (size_t)(last - first) / page, present = 0;
+    uint32_t j, fresh = 0;
     if (s->vec_len < n) {
         unsigned char *vec = realloc(s->vec, n);
         if (vec) {
@@ -344,28 +372,29 @@ drop_range(pw_snapshot *s, uint8_t *base, uint8_t *first, uint8_t *last,
             s->vec_len = n;
         }
     }
-    if (s->vec_len < n || mincore(first, last - first, s->vec) != 0) {
-        drop_pages(s, first, last);
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        uint8_t *at = first + i * page;
-        int keep = !(s->vec[i] & 1); /* absent: nothing to drop */
-        if (!keep && s->faults >= 0 /* not the first drop: see below */
-            && (is_hot(s, (uint64_t)(at - base)) || s->nhot < PW_MAX_HOT_PAGES)) {
-            if (!is_hot(s, (uint64_t)(at - base)))
-                s->hot[s->nhot++] = (uint64_t)(at - base);
-            keep = 1; /* hot: cleared below */
-        }
-        if (!keep && !run)
-            run = at;
-        else if (keep && run) {
-            drop_pages(s, run, at);
-            run = NULL;
+    if (s->faults >= 0 && s->vec_len >= n && mincore(first, last - first, s->vec) == 0) {
+        for (i = 0; i < n; i++)
+            present += s->vec[i] & 1;
+        if (present <= PW_MAX_HOT_PAGES) {
+            for (i = 0; i < n; i++)
+                if ((s->vec[i] & 1) && !is_hot(s, (uint64_t)(first + i * page - base)))
+                    fresh++;
+            if (s->nhot + fresh <= PW_MAX_HOT_PAGES) {
+                for (i = 0; i < n; i++)
+                    if ((s->vec[i] & 1) && !is_hot(s, (uint64_t)(first + i * page - base)))
+                        s->hot[s->nhot++] = (uint64_t)(first + i * page - base);
+                return;
+            }
         }
     }
-    if (run)
-        drop_pages(s, run, last);
+    for (j = 0; j < s->nhot;) { /* forget the range's hot pages: dropped too */
+        uint8_t *at = base + s->hot[j];
+        if (at >= first && at < last)
+            s->hot[j] = s->hot[--s->nhot];
+        else
+            j++;
+    }
+    drop_pages(s, first, last);
 }
 
 /* Zero [start, end) of linear memory at base: the edges and the hot pages
@@ -411,7 +440,8 @@ pw_instance_reset(pw_instance *inst)
     mem = default_memory(inst);
     if (mem) {
         /* No fault since the last drop: the dropped pages are still zeros. */
-        int drop = s->faults < 0 || s->always_drop || process_faults() != s->faults;
+        int drop = s->faults < 0 || s->always_drop || s->forks != fork_count
+                   || process_faults() != s->faults;
         if (mem->cur_page_count != s->pages)
             return PW_ERR_STATE; /* grown memory cannot shrink back */
         uint32_t i;
@@ -441,8 +471,10 @@ pw_instance_reset(pw_instance *inst)
                     mem->heap_data, heap_size))
                 return PW_ERR_STATE;
         }
-        if (drop) /* after the reset's own writes, which may fault too */
+        if (drop) { /* after the reset's own writes, which may fault too */
             s->faults = process_faults();
+            s->forks = fork_count;
+        }
     }
     if (s->globals_len)
         memcpy(mi->global_data, s->globals, s->globals_len);
