@@ -127,3 +127,15 @@ def test_a_dying_worker_is_blamed_on_the_module_and_stage_it_was_on(
     for mode in modes:
         assert summary["modes"][mode]["modules"] == 5
         assert summary["modes"][mode]["statuses"]["ok"] == 3
+
+
+@needs_binaryen
+def test_a_spinning_worker_is_a_hang_of_its_module_and_stage(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that burns CPU without answering is given up after the deadline (in CPU
+    seconds) and blamed on the stage it was in; the next worker goes on."""
+    monkeypatch.setenv(ABORT_ENV, "1:fast-interp:spin")
+    summary = campaign(["fast-interp"], "base", SEED, 3, deadline=2.0)
+    data = summary["modes"]["fast-interp"]
+    assert [(f["index"], f["status"]) for f in data["findings"]] == [(1, "hang")]
+    assert data["modules"] == 3 and data["statuses"]["ok"] == 2

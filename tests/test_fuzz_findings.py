@@ -59,7 +59,7 @@ def test_ref_func_of_an_undeclared_function_is_invalid(rt: pywamr.Runtime, body:
         rt.load(wat(f"(module {body})", "--no-check"))   # wabt would refuse it too
 
 
-# -- vendor/patches/0025: select of the unknown value of another select -------
+# -- vendor/patches/0025 (D7): select of the unknown value of another select -------
 @pytest.mark.parametrize("body", [
     "unreachable select i32.const 1 select drop",
     "unreachable select i32.const 1 select i32.const 1 select drop",
@@ -77,7 +77,7 @@ def test_select_of_an_unknown_value_validates(rt: pywamr.Runtime, body: str) -> 
 
 
 
-# -- vendor/patches/0026: the fast interpreter's offset stack in polymorphic code
+# -- vendor/patches/0025 (D8): the fast interpreter's offset stack in polymorphic code
 OFFSET_STACK_CRASH = """
 (module
   (func (result f64) (local f32)
@@ -130,3 +130,26 @@ def test_operators_in_unreachable_code_keep_the_offset_stack(any_mode: str) -> N
                               capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["3", "42"]
+
+
+# -- vendor/patches/0026: reference-typed locals start null -------------------
+REFERENCE_LOCALS = """
+(module
+  (table 1 funcref)
+  (type $t (func))
+  (func $f0)
+  (func (export "g") (result i32) (local funcref) (ref.is_null (local.get 0)))
+  (func (export "h") (result i32) (local externref) (ref.is_null (local.get 0)))
+  (func (export "k") (local funcref)
+    (table.set 0 (i32.const 0) (local.get 0))
+    (call_indirect (type $t) (i32.const 0))))"""
+
+
+def test_reference_locals_start_null(rt: pywamr.Runtime) -> None:
+    """D9: the interpreters zero-filled reference-typed locals, and 0 is function 0
+    (or an externref), not null: table.set stored function 0, call_indirect called it."""
+    with rt.load(wat(REFERENCE_LOCALS)) as module, module.instantiate() as inst:
+        assert inst.call("g") == 1
+        assert inst.call("h") == 1
+        with pytest.raises(pywamr.Trap, match="uninitialized element"):
+            inst.call("k")

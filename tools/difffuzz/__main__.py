@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--minutes", type=float, help="stop starting modules after this long")
     run.add_argument("--nice", type=int, default=0)
     run.add_argument("--deadline", type=float, default=MODULE_DEADLINE,
-                     help="seconds per module before it counts as hung")
+                     help="CPU seconds per stage of a module before it counts as hung")
     run.add_argument("--crashes", type=Path, default=Path("crashes/difffuzz"),
                      help="where findings are saved (git-ignored)")
     run.add_argument("--reduce", action="store_true", help="wasm-reduce every finding")

@@ -22,7 +22,7 @@ from .generate import make_module
 from .worker import REFERENCE
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULE_DEADLINE = 120.0     # seconds for one module (AOT compiles it) before it counts as hung
+MODULE_DEADLINE = 120.0     # CPU seconds for one stage of a module before it counts as hung
 
 
 def _reader(stream: Any, lines: queue.Queue[str | None]) -> None:
@@ -33,6 +33,35 @@ def _reader(stream: Any, lines: queue.Queue[str | None]) -> None:
 
 def _drain(proc: subprocess.Popen[str], errors: list[str]) -> None:
     errors.append(proc.stderr.read() if proc.stderr else "")
+
+
+POLL = 5.0          # seconds between looks at a silent worker
+WALL_FACTOR = 10    # a worker silent this many deadlines of wall-clock time hangs, CPU or not
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time of a process and its reaped children (Linux ``/proc``), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _hung(pid: int, since: float, cpu_since: float | None, deadline: float) -> bool:
+    """Has the worker been silent for ``deadline`` seconds of its own CPU time?
+
+    CPU time, not wall-clock time: a worker at ``nice 19`` on a saturated machine
+    may wait minutes for a core (false hangs); one that sleeps or waits on a
+    child is still given up after ``WALL_FACTOR`` deadlines."""
+    wall = time.monotonic() - since
+    if wall >= WALL_FACTOR * deadline:
+        return True
+    cpu = _cpu_seconds(pid)
+    if cpu is None or cpu_since is None:
+        return wall >= deadline
+    return cpu - cpu_since >= deadline
 
 
 def run_range(modes: list[str], features: str, seed: int, start: int, stop: int,
@@ -58,14 +87,20 @@ def run_range(modes: list[str], features: str, seed: int, start: int, stop: int,
         threading.Thread(target=_drain, args=(proc, errors), daemon=True).start()
         current: tuple[int, str] | None = None
         failure: dict[str, Any] | None = None
+        since, cpu_since = time.monotonic(), _cpu_seconds(proc.pid)
         while True:
             try:
-                line = lines.get(timeout=deadline)
+                line = lines.get(timeout=min(POLL, deadline))
             except queue.Empty:
+                if not _hung(proc.pid, since, cpu_since, deadline):
+                    continue
                 proc.kill()
                 proc.wait()
-                failure = {"status": "hang", "detail": f"no result in {deadline:.0f} s"}
+                failure = {"status": "hang",
+                           "detail": f"no result after {deadline:.0f} s of CPU time "
+                                     f"(or {WALL_FACTOR * deadline:.0f} s)"}
                 break
+            since, cpu_since = time.monotonic(), _cpu_seconds(proc.pid)
             if line is None:
                 rc = proc.wait()
                 if current is None:

@@ -20,8 +20,9 @@ from .generate import call_arguments, denan, make_module
 from .outcome import HANG_RESET, Outcome, compare, signature
 
 REFERENCE = "reference"     # the stage name of the reference run in ``start`` lines
-# "INDEX:STAGE[,INDEX:STAGE...]": the worker aborts at these stages, as a crashing engine
-# would (tests/test_difffuzz.py checks the parent's crash attribution with it).
+# "INDEX:STAGE[:spin][,...]": the worker aborts at these stages, as a crashing engine would,
+# or (":spin") spins forever, as a hanging one would (tests/test_difffuzz.py checks the
+# parent's crash and hang attribution with it).
 ABORT_ENV = "DIFFFUZZ_ABORT_AT"
 
 
@@ -102,6 +103,13 @@ def fuzz_one(wasm: bytes, seed: int, index: int, reference: Reference,
     return compare_mode(Shared(wasm, seed, index, reference, features), engine)
 
 
+def _fail_on_purpose(aborts: set[str], index: int, stage: str) -> None:
+    if f"{index}:{stage}" in aborts:
+        os.abort()
+    while f"{index}:{stage}:spin" in aborts:
+        pass
+
+
 def _emit(entry: dict[str, Any]) -> None:
     print(json.dumps(entry), flush=True)
 
@@ -125,8 +133,7 @@ def main(argv: list[str]) -> int:
             break
         todo = first if index == start else modes
         _emit({"start": index, "mode": REFERENCE})
-        if f"{index}:{REFERENCE}" in aborts:
-            os.abort()
+        _fail_on_purpose(aborts, index, REFERENCE)
         try:
             wasm = make_module(seed, index, features)
         except Exception as exc:  # noqa: BLE001 (wasm-opt failed: a tool problem, recorded)
@@ -137,8 +144,7 @@ def main(argv: list[str]) -> int:
         shared = Shared(wasm, seed, index, reference, features)
         for mode in todo:
             _emit({"start": index, "mode": mode})
-            if f"{index}:{mode}" in aborts:
-                os.abort()
+            _fail_on_purpose(aborts, index, mode)
             record = compare_mode(shared, engines[mode])
             _emit({"index": index, "mode": mode, **record})
             engines[mode].tidy()
