@@ -124,6 +124,13 @@ class Lib:
         sig: CData,
         sig_len: int,
     ) -> CData: ...
+    def pw_instance_func_at(
+        self,
+        inst: CData,
+        export_index: int,
+        sig: CData,
+        sig_len: int,
+    ) -> CData: ...
     def pw_call_deadline(
         self,
         inst: CData,

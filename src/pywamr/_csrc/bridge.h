@@ -116,6 +116,12 @@ const char *pw_instance_error(pw_instance *inst);
  * Types are written as in pw_module_export. */
 wasm_function_inst_t pw_instance_func(pw_instance *inst, const char *name,
                                       char *sig, uint32_t sig_len);
+/* The function export at index export_index of the module's exports (for
+ * names WAMR cannot look up: it cuts them at a NUL byte); NULL when that
+ * export is not a function. */
+wasm_function_inst_t pw_instance_func_at(pw_instance *inst,
+                                         uint32_t export_index, char *sig,
+                                         uint32_t sig_len);
 
 /* Call with argv in WAMR cell layout (results land in argv) and a deadline
  * in seconds (<= 0: none); PW_ERR_TIMEOUT when it passes.  The instance
