@@ -8,10 +8,13 @@ spec calls unlinkable with `LinkError` (`pywamr._linking`).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 
 import pytest
-from helpers import ALL_MODES
+from fuzzing.mutators import mutate
+from helpers import ALL_MODES, payload
+from wasi_helpers import PROBE
 from wat import wat
 
 import pywamr
@@ -123,3 +126,24 @@ def test_definitions_are_checked() -> None:
             rt.define_memory("m", "x", 65537)
         with pytest.raises(TypeError):
             rt.define_memory("m", "x", 1.5)  # type: ignore[arg-type]
+
+
+def test_the_scan_survives_mutated_modules() -> None:
+    """pw_wasm_scan reads untrusted bytes in C before WAMR does: mutants of
+    modules with table, memory and NUL-named imports and exports only ever
+    load, or raise LoadError/LinkError."""
+    rng = random.Random(12)
+    seeds = [wat(USES), wat(r'(module (import "m" "t" (table 1 funcref)) (func (export "\00a")))'),
+             payload("basic").read_bytes(), PROBE.read_bytes()]
+    outcomes = {"loaded": 0, "refused": 0}
+    with pywamr.Runtime() as rt:
+        rt.define_memory("env", "memory", 1)
+        rt.define_table("env", "tab", "funcref", 1)
+        for _ in range(1500):
+            data = mutate(rng.choice(seeds), rng, seeds)
+            try:
+                rt.load(data, allow_unresolved=rng.random() < 0.5).close()
+                outcomes["loaded"] += 1
+            except pywamr.LoadError:
+                outcomes["refused"] += 1
+    assert outcomes["loaded"] > 50 and outcomes["refused"] > 50

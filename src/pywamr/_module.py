@@ -110,7 +110,7 @@ class Module:
             has_nul = real is not None and any("\0" in n for n in real)
             self._nul_names = {n: i for i, n in enumerate(real or ())} if has_nul else {}
         if not self._nul_names:
-            return -1
+            return None if "\0" in name else -1
         return self._nul_names.get(name)
 
     @property

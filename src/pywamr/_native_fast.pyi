@@ -61,6 +61,14 @@ class Lib:
         py_id: int,
     ) -> int: ...
     def pw_builtin_fn(self, name: bytes | CData) -> CData: ...
+    def pw_wasm_scan(
+        self,
+        buf: bytes | CData,
+        size: int,
+        table_memory_imports: CData,
+        nul_import_name: CData,
+        nul_export_name: CData,
+    ) -> int: ...
     def pw_module_load(
         self,
         hosts: CData,

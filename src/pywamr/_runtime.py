@@ -209,22 +209,16 @@ class Runtime:
         says; :class:`LinkError` when nothing matches, unless
         ``allow_unresolved``: the module then gets its own, made from the
         import's limits).  AOT containers are not checked: WAMR's AOT
-        format compiles an imported memory or table in as the module's own.  ``max_memory_pages`` caps every linear memory
-        of a ``.wasm`` module at that many 64 KiB pages (``memory.grow`` past
-        it returns -1; the app heap comes on top); see :mod:`pywamr._limits`.
+        format compiles an imported memory or table in as the module's own.
+        ``max_memory_pages`` caps every linear memory of a ``.wasm`` module
+        at that many 64 KiB pages (``memory.grow`` past it returns -1; the
+        app heap comes on top); see :mod:`pywamr._limits`.
         """
         self._check_open()
         data = read_source(source)
         exports = None
-        if bytes(data[:4]) == b"\0asm":  # table and memory imports (see _linking)
-            exports = _names.export_section(bytes(data))
-            try:
-                data = _linking.link_tables_and_memories(
-                    bytes(data), self._tables, self._memories, self._host_specs, self._globals,
-                    allow_unresolved)
-            except LinkError:
-                self._raise_if_invalid(bytes(data))  # validity is judged before linking
-                raise
+        if bytes(data[:4]) == b"\0asm":
+            data, exports = self._link(data, allow_unresolved)
         if max_memory_pages is not None:  # reliability: memory cap (see _limits)
             data = _limits.cap_memory_pages(data, max_memory_pages)
         # AOT (see _aot.py): containers verified, raw AOT refused, wasm compiled in mode "aot".
@@ -232,6 +226,30 @@ class Runtime:
         module = Module._load(self, data, allow_unresolved)
         module._export_section = exports
         return module
+
+    def _link(self, data: bytes | bytearray | memoryview,
+              allow_unresolved: bool) -> tuple[bytes | bytearray | memoryview, bytes | None]:
+        """What WAMR 1.1.2 does not link right: table and memory imports
+        (:mod:`pywamr._linking`) and names with NUL bytes (:mod:`pywamr._names`).
+        Returns the bytes to load and, when an export name has a NUL, the
+        export section.  A C scan decides whether Python needs to look."""
+        lib, ffi = self._core.lib, self._core.ffi
+        view = memoryview(data).cast("B")
+        tables_memories, nul_import, nul_export = (ffi.new("uint32_t *"), ffi.new("int *"),
+                                                   ffi.new("int *"))
+        if lib.pw_wasm_scan(ffi.from_buffer(view), view.nbytes, tables_memories, nul_import,
+                            nul_export) != 0:
+            return data, None  # WAMR's loader judges bytes the scan cannot read
+        exports = _names.export_section(bytes(data)) if nul_export[0] else None
+        if tables_memories[0] or nul_import[0]:
+            try:
+                data = _linking.link_tables_and_memories(
+                    bytes(data), self._tables, self._memories, self._host_specs, self._globals,
+                    allow_unresolved)
+            except LinkError:
+                self._raise_if_invalid(bytes(data))  # validity is judged before linking
+                raise
+        return data, exports
 
     def _raise_if_invalid(self, data: bytes) -> None:
         """Raise WAMR's :class:`LoadError` if ``data`` does not load even unlinked."""

@@ -70,6 +70,14 @@ pw_raw_fn pw_builtin_fn(const char *name);
  * import that neither `hosts` nor libc-builtin provides fails the load with a
  * message naming it (PW_ERR_LINK), as does a host function registered with
  * a different signature; WAMR's own refusals are PW_ERR_LOAD. */
+/* What pywamr must link itself in a .wasm (read before loading; see
+ * _linking.py and _names.py): the number of table and memory imports, and
+ * whether an import or export name has a NUL byte.  -1 when the framing or
+ * the import/export sections do not parse (WAMR's loader then judges). */
+int pw_wasm_scan(const uint8_t *buf, uint32_t size,
+                 uint32_t *table_memory_imports, int *nul_import_name,
+                 int *nul_export_name);
+
 int pw_module_load(pw_hosts *hosts, const uint8_t *buf, uint32_t size,
                    int allow_unresolved, pw_module **out, char *err,
                    uint32_t err_len);
