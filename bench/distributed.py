@@ -12,11 +12,13 @@ Two batches of tests/payloads/wasm/tc_work.wasm (a Teaclave payload):
 Each batch runs on a local ``teaclave.Executor`` (one thread, in this
 process), then on a ``BatchExecutor`` with a local Dask cluster of 1 and of 2
 worker processes (warmed up first: cluster start and first executor creation
-are reported apart).  The distributed overhead per invocation is
-the difference per invocation between Dask with 1 worker and the local
-Executor (the same work on one core, plus everything Dask and
-pywamr.distributed add), in wall-clock time and in CPU time summed over every
-process (client, scheduler, workers), which a loaded machine disturbs less.
+are reported apart), with the default chunking ("auto": chunks sized from
+the batch) and with fixed chunks of 16 and (tiny batch) 1,000.  The
+distributed overhead per invocation is the difference per invocation between
+Dask with 1 worker and the local Executor (the same work on one core, plus
+everything Dask and pywamr.distributed add), in wall-clock time and in CPU
+time summed over every process (client, scheduler, workers), which a loaded
+machine disturbs less.
 Results go to bench/results/distributed.{md,json}.
 """
 
@@ -37,6 +39,7 @@ from pywamr.distributed import BatchExecutor
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "tests" / "payloads" / "wasm" / "tc_work.wasm"
 RESULTS = ROOT / "bench" / "results"
+AUTO = "auto"
 
 
 def calibrate(target: float = 0.010) -> int:
@@ -78,9 +81,10 @@ def idle_rate(batch: BatchExecutor, seconds: float = 3.0) -> float:
 
 
 def run_dask(batch: BatchExecutor, arguments: list[dict[str, Any]],
-             chunk: int) -> tuple[float, float, list[Any]]:
-    """(wall seconds, CPU seconds of every process, return values)."""
-    batch.chunk_size = chunk
+             chunk: int | str) -> tuple[float, float, list[Any]]:
+    """(wall seconds, CPU seconds of every process, return values);
+    ``chunk`` is a fixed chunk size or "auto" (the default chunking)."""
+    batch.chunk_size = None if chunk == AUTO else int(chunk)
     cpu = _cluster_cpu(batch)
     start = time.perf_counter()
     results = list(batch.map(WORK, arguments))
@@ -105,11 +109,13 @@ def main() -> None:
     rounds = calibrate()
     cpu_args = [{"rounds": rounds + i % 7} for i in range(cpu_n)]
     tiny_args = [{"rounds": i % 3} for i in range(tiny_n)]
-    configs: list[tuple[str, str, int | None]] = [
+    configs: list[tuple[str, str, int | str | None]] = [
         ("cpu-bound", "local Executor", None), ("tiny", "local Executor", None)]
     for name in ("Dask 1 worker", "Dask 2 workers"):
-        configs += [("cpu-bound", name, 16), ("tiny", name, 16), ("tiny", name, 1000)]
-    runs: dict[tuple[str, str, int | None], list[tuple[float, float]]] = {c: [] for c in configs}
+        configs += [("cpu-bound", name, AUTO), ("cpu-bound", name, 16), ("tiny", name, AUTO),
+                    ("tiny", name, 16), ("tiny", name, 1000)]
+    runs: dict[tuple[str, str, int | str | None], list[tuple[float, float]]] = {
+        c: [] for c in configs}
     # One cluster at a time (an idle second cluster would add its ticks to the
     # CPU figures); within it the configurations take turns, repeated, and the
     # median is reported.  CPU time includes the idle cluster's own ticks
@@ -154,11 +160,11 @@ def main() -> None:
                      "seconds": round(wall, 4), "per_second": round(n / wall, 1),
                      "cpu_us_per_invocation": round(1e6 * cpu / n, 2)})
 
-    def row(batch_name: str, config: str, chunk: int | None) -> dict[str, Any]:
+    def row(batch_name: str, config: str, chunk: int | str | None) -> dict[str, Any]:
         return next(r for r in rows if (r["batch"], r["config"], r["chunk"])
                     == (batch_name, config, chunk))
 
-    def overhead(batch_name: str, chunk: int, key: str) -> float:
+    def overhead(batch_name: str, chunk: int | str, key: str) -> float:
         n = row(batch_name, "local Executor", None)["invocations"]
         if key == "seconds":
             extra = row(batch_name, "Dask 1 worker", chunk)["seconds"] - row(
@@ -171,13 +177,19 @@ def main() -> None:
         "cpu_rounds": rounds,
         "cpu_ms_per_invocation_local": round(
             1000 * row("cpu-bound", "local Executor", None)["seconds"] / cpu_n, 3),
-        "cpu_speedup_2_vs_1_worker": round(row("cpu-bound", "Dask 1 worker", 16)["seconds"]
-                                           / row("cpu-bound", "Dask 2 workers", 16)["seconds"],
+        "cpu_speedup_2_vs_1_worker": round(row("cpu-bound", "Dask 1 worker", AUTO)["seconds"]
+                                           / row("cpu-bound", "Dask 2 workers", AUTO)["seconds"],
                                            3),
+        "cpu_speedup_2_vs_1_worker_chunk_16": round(
+            row("cpu-bound", "Dask 1 worker", 16)["seconds"]
+            / row("cpu-bound", "Dask 2 workers", 16)["seconds"], 3),
+        "tiny_overhead_cpu_us_auto": overhead("tiny", AUTO, "cpu_us_per_invocation"),
+        "tiny_overhead_wall_us_auto": overhead("tiny", AUTO, "seconds"),
         "tiny_overhead_cpu_us_chunk_1000": overhead("tiny", 1000, "cpu_us_per_invocation"),
         "tiny_overhead_cpu_us_chunk_16": overhead("tiny", 16, "cpu_us_per_invocation"),
         "tiny_overhead_wall_us_chunk_1000": overhead("tiny", 1000, "seconds"),
         "tiny_overhead_wall_us_chunk_16": overhead("tiny", 16, "seconds"),
+        "cpu_bound_overhead_cpu_us_auto": overhead("cpu-bound", AUTO, "cpu_us_per_invocation"),
         "cpu_bound_overhead_cpu_us_chunk_16": overhead("cpu-bound", 16,
                                                        "cpu_us_per_invocation"),
         "cluster_start_seconds": {k: round(v, 2) for k, v in starts.items()},
@@ -211,14 +223,18 @@ def main() -> None:
               "10 ms of CPU time), "
               f"{summary['cpu_ms_per_invocation_local']} ms each (wall) on the local Executor.",
               "- 2 workers vs 1 worker, CPU-bound, wall clock: "
-              f"**{summary['cpu_speedup_2_vs_1_worker']}x**.",
+              f"**{summary['cpu_speedup_2_vs_1_worker']}x** with the default chunking, "
+              f"{summary['cpu_speedup_2_vs_1_worker_chunk_16']}x with chunks of 16.",
               "- Distributed overhead per tiny invocation (Dask 1 worker minus local), CPU time: "
-              f"**{summary['tiny_overhead_cpu_us_chunk_1000']} us** with chunks of 1000, "
+              f"**{summary['tiny_overhead_cpu_us_auto']} us** with the default chunking, "
+              f"{summary['tiny_overhead_cpu_us_chunk_1000']} us with chunks of 1000, "
               f"{summary['tiny_overhead_cpu_us_chunk_16']} us with chunks of 16; wall clock: "
+              f"**{summary['tiny_overhead_wall_us_auto']} us**, "
               f"{summary['tiny_overhead_wall_us_chunk_1000']} us and "
               f"{summary['tiny_overhead_wall_us_chunk_16']} us.",
-              "- Per CPU-bound invocation (chunks of 16), CPU time: "
-              f"{summary['cpu_bound_overhead_cpu_us_chunk_16']} us.",
+              "- Per CPU-bound invocation, CPU time: "
+              f"{summary['cpu_bound_overhead_cpu_us_auto']} us (default chunking), "
+              f"{summary['cpu_bound_overhead_cpu_us_chunk_16']} us (chunks of 16).",
               f"- Cluster start (not in the figures): {summary['cluster_start_seconds']} s; "
               f"CPU the idle cluster spends per second (included above): "
               f"{summary['idle_cpu_seconds_per_second']} s/s.", ""]

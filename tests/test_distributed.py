@@ -179,6 +179,38 @@ def test_warm_executors_are_reused_and_bounded(tmp_path: Path) -> None:
             assert batch.submit(WORK, {"rounds": 5}, heap_size=heap).result().ok
         (stats,) = batch.warm_stats().values()
         assert stats["created"] == 4 and stats["executors"] == 2
+        # every invocation of a map gets exactly one result, even when the
+        # executor shuts down without waiting
+        slow = batch.map(WORK, [{"rounds": 3_000_000}] * 12)
+        batch.shutdown(wait=False)
+        results = list(slow)
+        assert [r.id for r in results] == list(range(results[0].id, results[0].id + 12))
+        assert all(r.ok or r.error == "the batch executor was shut down before it ran"
+                   for r in results)
+
+
+def test_map_default_chunks_and_linger(local: BatchExecutor) -> None:
+    import concurrent.futures
+
+    saved = local.chunk_size
+    local.chunk_size = None  # the default: chunks sized from the batch
+    try:
+        sizes = list(local._chunk_sizes(("teaclave", "never-run", "none"), 10_000))
+        assert sum(sizes) == 10_000 and sizes == sorted(sizes, reverse=True)
+        assert sizes[0] == 2048 and sizes[-1] <= 16 and len(sizes) < 40
+        args = [{"rounds": n % 50} for n in range(600)]
+        results = list(local.map(WORK, args))
+        assert [r.return_value for r in results] == [
+            teaclave.invoke(WORK, a).return_value for a in args[:50]] * 12
+        assert len({r.id for r in results}) == 600 and all(r.ok for r in results)
+        timed = list(local.map(WORK, [{"rounds": 2_000_000_000}, {"rounds": 1}], timeout=0.05))
+        assert timed[0].timed_out and timed[1].ok
+        # a partly filled chunk goes after the linger, without flush() or result()
+        futures = [local.submit(WORK, {"rounds": n}) for n in range(3)]
+        done, _ = concurrent.futures.wait(futures, timeout=120)
+        assert len(done) == 3
+    finally:
+        local.chunk_size = saved
 
 
 def test_submit_as_completed_and_exports(local: BatchExecutor) -> None:
@@ -227,7 +259,13 @@ def test_outputs_to_client_paths_and_shared_storage(local: BatchExecutor,
     assert shared_out.read_bytes() == b"ABC"
     r3 = trapped.result(timeout=120)
     assert r3.trap is not None and not trapped_out.exists()
-    assert sorted(os.listdir(tmp_path)) == ["client-out.txt", "shared-out.txt"]
+    ran = local.run([Invocation(WORK, {"action": "copy"}, {"in": b"run"},
+                                {"out": str(tmp_path / "run-out.txt")}),
+                     Invocation(WORK, {"action": "trap"}, None,
+                                {"out": str(tmp_path / "run-trap.txt")})])
+    assert ran[0].outputs == {"out": str(tmp_path / "run-out.txt")} and ran[1].trap is not None
+    assert (tmp_path / "run-out.txt").read_bytes() == b"RUN"
+    assert sorted(os.listdir(tmp_path)) == ["client-out.txt", "run-out.txt", "shared-out.txt"]
 
 
 @pytest.mark.deliberate_crash

@@ -8,12 +8,13 @@ import hashlib
 import importlib
 import inspect
 import logging
+import math
 import os
 import pickle
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,11 +34,19 @@ from ._worker import (
     WASI,
     Spec,
     _CallTarget,
+    decode,
     run_chunk,
     warm_stats,
 )
 
-DEFAULT_CHUNK_SIZE = 16
+DEFAULT_CHUNK_SIZE = 16  # invocations per task for submit() when chunk_size is None
+# map()/run() without a chunk_size: each chunk holds 1/(AUTO_SPLIT x workers) of
+# what is left, at most MAX_AUTO_CHUNK and at least MIN_AUTO_CHUNK, or fewer for
+# a payload whose last invocations took long (about AUTO_TAIL_SECONDS a chunk).
+AUTO_SPLIT = 2
+MAX_AUTO_CHUNK = 2048
+MIN_AUTO_CHUNK = 16
+AUTO_TAIL_SECONDS = 0.05
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_INLINE_BYTES = 1 << 20
 DEFAULT_CACHE_ENTRIES = 16
@@ -45,6 +54,8 @@ DEFAULT_CACHE_BYTES = 1 << 30
 DEFAULT_LINGER = 0.005
 DEFAULT_RESULT_TIMEOUT = 60.0
 PATH_RECHECK_SECONDS = 1.0
+WORKERS_RECHECK_SECONDS = 1.0
+LINGER_CAP = 20  # a partly filled chunk waits at most LINGER_CAP x linger
 _EXECUTOR_OPTIONS = inspect.signature(Executor)
 _CALL_OPTIONS = inspect.signature(_CallTarget)
 _WASI_OPTIONS = inspect.signature(WasiCommand)
@@ -87,9 +98,11 @@ class InvocationFuture(concurrent.futures.Future[InvocationResult]):
     someone asks for a result (which sends every waiting chunk at once).
     """
 
-    def __init__(self, batch: BatchExecutor, ident: Any) -> None:
+    def __init__(self, batch: BatchExecutor, ident: Any,
+                 post: _Post | None = None) -> None:
         super().__init__()
         self._batch = batch
+        self._post = post
         self.id = ident
 
     def result(self, timeout: float | None = None) -> InvocationResult:
@@ -103,19 +116,60 @@ class InvocationFuture(concurrent.futures.Future[InvocationResult]):
         return super().exception(timeout)
 
 
-@dataclass
-class _Pending:
-    future: InvocationFuture
-    item: tuple[Any, ...]
-    write_to: dict[str, str]  # output fid -> path on this machine
-    shared_outputs: list[str]
+# What the client does with an invocation's result besides returning it:
+# (output fid -> path on this machine to write, shared output paths whose
+# temporary files to remove if the worker crashes).
+_Post = tuple[dict[str, str], list[str]]
+
+
+class _Group:
+    """The results of invocations submitted together by :meth:`BatchExecutor.map`
+    or :meth:`BatchExecutor.run`, in order: one condition for the whole group
+    instead of a future per invocation."""
+
+    __slots__ = ("cond", "ids", "left", "post", "results")
+
+    def __init__(self, ids: Sequence[Any]) -> None:
+        self.ids = ids
+        self.results: list[InvocationResult | None] = [None] * len(ids)
+        self.left = len(ids)
+        self.cond = threading.Condition(threading.Lock())
+        self.post: dict[int, _Post] = {}
+
+    def put(self, delivered: list[tuple[int, InvocationResult]]) -> bool:
+        """Store results (each slot once); True when the group is complete."""
+        with self.cond:
+            for index, result in delivered:
+                if self.results[index] is None:
+                    self.results[index] = result
+                    self.left -= 1
+            self.cond.notify_all()
+            return self.left == 0
+
+    def get(self, index: int) -> InvocationResult:
+        result = self.results[index]
+        if result is None:
+            with self.cond:
+                while (result := self.results[index]) is None:
+                    self.cond.wait()
+        return result
+
+    def wait(self) -> None:
+        with self.cond:
+            while self.left:
+                self.cond.wait()
+
+
+# Where one invocation's result goes: its future, or its slot in a group.
+_Sink = InvocationFuture | tuple[_Group, int]
 
 
 @dataclass
 class _Chunk:
     spec: Spec
     digest: str
-    entries: list[_Pending]
+    items: list[Any]  # what the worker gets, one per invocation
+    sinks: list[_Sink]  # where each result goes, in the same order
 
 
 def _module(name: str) -> Any:
@@ -138,7 +192,10 @@ class BatchExecutor:
     ``scheduler`` is a scheduler address (``"tcp://HOST:8786"``) or a
     :class:`distributed.Client`; without one a local cluster of ``workers``
     processes (default: one per CPU) is started, and closed with this object.
-    ``chunk_size`` invocations travel in one Dask task; ``max_retries`` is
+    ``chunk_size`` invocations travel in one Dask task; by default (None)
+    :meth:`map` and :meth:`run` size chunks from the batch (large first,
+    shrinking towards the end) and :meth:`submit` sends chunks of
+    :data:`DEFAULT_CHUNK_SIZE`.  ``max_retries`` is
     how many times a task whose worker died is retried elsewhere (for a
     local cluster; an existing cluster uses its scheduler's
     ``distributed.scheduler.allowed-failures``).  A path input up to
@@ -150,7 +207,7 @@ class BatchExecutor:
     """
 
     def __init__(self, scheduler: Any = None, *, workers: int | None = None,
-                 threads_per_worker: int = 1, chunk_size: int = DEFAULT_CHUNK_SIZE,
+                 threads_per_worker: int = 1, chunk_size: int | None = None,
                  max_retries: int = DEFAULT_MAX_RETRIES,
                  inline_bytes: int = DEFAULT_INLINE_BYTES,
                  cache_entries: int = DEFAULT_CACHE_ENTRIES,
@@ -159,7 +216,7 @@ class BatchExecutor:
         dask = _module("dask")
         Client = _module("distributed").Client
 
-        if chunk_size < 1:
+        if chunk_size is not None and chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         if max_retries < 0:
             raise ValueError("max_retries must not be negative")
@@ -193,14 +250,17 @@ class BatchExecutor:
                 self._cluster.close()
                 raise
         self._lock = threading.RLock()
-        self._buffers: dict[tuple[str, str, str], list[_Pending]] = {}
+        self._buffers: dict[tuple[str, str, str], tuple[list[Any], list[_Sink]]] = {}
         self._specs: dict[tuple[str, str, str], Spec] = {}
         self._payloads: dict[str, bytes] = {}
         self._paths: dict[str, tuple[float, tuple[int, int, int], str]] = {}
         self._options_keys: dict[Any, str] = {}
         self._sent_with_bytes: dict[str, int] = {}
+        self._workers = (0.0, 1)  # (when counted, how many workers)
+        self._pace: dict[tuple[str, str, str], float] = {}  # key -> seconds an invocation
         self._inflight: dict[Any, tuple[Any, _Chunk]] = {}
         self._unresolved: set[InvocationFuture] = set()
+        self._groups: set[_Group] = set()
         self._collector = concurrent.futures.ThreadPoolExecutor(
             4, thread_name_prefix="pywamr-batch-collect")
         self.result_timeout = result_timeout
@@ -208,6 +268,7 @@ class BatchExecutor:
         self._closed = False
         self._wake = threading.Condition(self._lock)
         self._dirty = False
+        self._first_waiting = self._last_queued = 0.0
         self._lingerer = threading.Thread(target=self._linger_loop, daemon=True,
                                           name="pywamr-batch-linger")
         self._lingerer.start()
@@ -234,36 +295,10 @@ class BatchExecutor:
         executor), or to :class:`Shared` (the worker writes it).  ``options``
         override the executor options given to the constructor.
         """
-        merged = {**self._defaults, **options} if options else self._defaults.copy()
-        if timeout is None:
-            timeout = merged.pop("timeout", self._default_timeout)
-        else:
-            merged.pop("timeout", None)
-        digest = self._digest(payload)
-        key = self._key(TEACLAVE, digest, merged)
-        if arguments is not None and not isinstance(arguments, Mapping):
-            raise TypeError(f"arguments must be a mapping, not {type(arguments).__name__}")
-        task_inputs = {self._fid(fid): self._input(value) for fid, value in (inputs or {}).items()}
-        task_outputs: dict[str, Any] = {}
-        write_to: dict[str, str] = {}
-        shared: list[str] = []
-        for fid, where in (outputs or {}).items():
-            fid = self._fid(fid)
-            if where is BYTES:
-                task_outputs[fid] = OUTPUT_BYTES
-            elif isinstance(where, Shared):
-                task_outputs[fid] = (OUTPUT_PATH, where.path)
-                shared.append(where.path)
-            elif isinstance(where, (str, os.PathLike)):
-                task_outputs[fid] = OUTPUT_BYTES
-                write_to[fid] = os.path.abspath(os.fspath(where))
-            else:  # a file description the executor accepts (e.g. a ProtectedFile):
-                task_outputs[fid] = (OUTPUT_PATH, where)  # the worker writes it
+        key, timeout = self._teaclave_key(payload, options, timeout)
+        item, post = self._teaclave_item(arguments, inputs, outputs, timeout, timings)
         with self._lock:
-            ident = self._next_id(id)
-            item = (ident, dict(arguments) if arguments else None, task_inputs, task_outputs,
-                    timeout, timings)
-            return self._queue(key, item, write_to, shared)
+            return self._queue(key, item, self._next_id(id), post)
 
     def submit_call(self, payload: bytes | PathLike, export: str, *params: Any, id: Any = None,
                     timeout: float | None = None, **options: Any) -> InvocationFuture:
@@ -274,8 +309,7 @@ class BatchExecutor:
             raise TypeError(f"export name must be str, not {type(export).__name__}")
         key = self._key(CALL, self._digest(payload), dict(options))
         with self._lock:
-            item = (self._next_id(id), export, tuple(params), timeout)
-            return self._queue(key, item, {}, [])
+            return self._queue(key, (export, tuple(params), timeout), self._next_id(id), None)
 
     def submit_wasi(self, program: bytes | PathLike, argv: Iterable[str] = ("main",), *,
                     env: Mapping[str, str] | None = None,
@@ -290,25 +324,54 @@ class BatchExecutor:
         if not isinstance(stdin, (bytes, bytearray, memoryview)):
             raise TypeError(f"stdin must be bytes, not {type(stdin).__name__}")
         key = self._key(WASI, self._digest(program), dict(options))
+        item = ([str(a) for a in argv], dict(env or {}),
+                {guest: os.fspath(host) for guest, host in (preopens or {}).items()},
+                bytes(stdin))
         with self._lock:
-            item = (self._next_id(id), [str(a) for a in argv], dict(env or {}),
-                    {guest: os.fspath(host) for guest, host in (preopens or {}).items()},
-                    bytes(stdin))
-            return self._queue(key, item, {}, [])
+            return self._queue(key, item, self._next_id(id), None)
 
     def map(self, payload: bytes | PathLike, arguments: Iterable[Mapping[str, Any] | None],
-            **options: Any) -> Iterator[InvocationResult]:
-        """Invoke ``payload`` once per item of ``arguments``; results in order."""
-        futures = [self.submit(payload, args, **options) for args in arguments]
-        self.flush()
-        return (future.result() for future in futures)
+            *, timeout: float | None = None, **options: Any) -> Iterator[InvocationResult]:
+        """Invoke ``payload`` once per item of ``arguments``; results in order.
+
+        Everything is sent at once (in chunks sized for the batch, see
+        ``chunk_size``); the iterator waits for each result in turn.
+        """
+        key, timeout = self._teaclave_key(payload, options, timeout)
+        items: list[Any] = []
+        for args in arguments:
+            if args is not None and not isinstance(args, Mapping):
+                raise TypeError(f"arguments must be a mapping, not {type(args).__name__}")
+            plain = dict(args) if args else None
+            items.append(plain if timeout is None else (plain, {}, {}, timeout, False))
+        with self._lock:
+            first = self._next_ids(len(items))
+            group = _Group(range(first, first + len(items)))
+            self._dispatch(key, items, [(group, n) for n in range(len(items))])
+        return (group.get(n) for n in range(len(items)))
 
     def run(self, invocations: Iterable[Invocation]) -> list[InvocationResult]:
         """Run a batch of :class:`Invocation` and return results in order."""
-        futures = [self.submit(inv.payload, inv.arguments, inv.inputs, inv.outputs, id=inv.id,
-                               timeout=inv.timeout, **inv.options) for inv in invocations]
-        self.flush()
-        return [future.result() for future in futures]
+        prepared: list[tuple[tuple[str, str, str], Any, _Post | None, Any]] = []
+        for inv in invocations:
+            key, timeout = self._teaclave_key(inv.payload, inv.options, inv.timeout)
+            item, post = self._teaclave_item(inv.arguments, inv.inputs, inv.outputs, timeout,
+                                             False)
+            prepared.append((key, item, post, inv.id))
+        with self._lock:
+            first = self._next_ids(len(prepared))
+            group = _Group([first + n if ident is None else ident
+                            for n, (_, _, _, ident) in enumerate(prepared)])
+            by_key: dict[tuple[str, str, str], tuple[list[Any], list[_Sink]]] = {}
+            for n, (key, item, post, _) in enumerate(prepared):
+                if post is not None:
+                    group.post[n] = post
+                items, sinks = by_key.setdefault(key, ([], []))
+                items.append(item)
+                sinks.append((group, n))
+            for key, (items, sinks) in by_key.items():
+                self._dispatch(key, items, sinks)
+        return [group.get(n) for n in range(len(prepared))]
 
     def as_completed(self, futures: Iterable[InvocationFuture],
                      timeout: float | None = None) -> Iterator[InvocationFuture]:
@@ -332,6 +395,47 @@ class BatchExecutor:
         return dict(self.client.run(warm_stats))
 
     # -- internals ---------------------------------------------------------
+    def _teaclave_key(self, payload: bytes | PathLike, options: Mapping[str, Any],
+                      timeout: float | None) -> tuple[tuple[str, str, str], float | None]:
+        """The chunk key of a Teaclave invocation and its timeout (``timeout``
+        does not split the warm executors)."""
+        merged = {**self._defaults, **options} if options else self._defaults.copy()
+        if timeout is None:
+            timeout = merged.pop("timeout", self._default_timeout)
+        else:
+            merged.pop("timeout", None)
+        return self._key(TEACLAVE, self._digest(payload), merged), timeout
+
+    def _teaclave_item(self, arguments: Mapping[str, Any] | None,
+                       inputs: Mapping[str, Any] | None, outputs: Mapping[str, Any] | None,
+                       timeout: float | None, timings: bool) -> tuple[Any, _Post | None]:
+        """What the worker gets for one Teaclave invocation (the arguments
+        alone when there is nothing else), and what this side does with its
+        result."""
+        if arguments is not None and not isinstance(arguments, Mapping):
+            raise TypeError(f"arguments must be a mapping, not {type(arguments).__name__}")
+        plain = dict(arguments) if arguments else None
+        if not inputs and not outputs and timeout is None and not timings:
+            return plain, None
+        task_inputs = {self._fid(fid): self._input(value) for fid, value in (inputs or {}).items()}
+        task_outputs: dict[str, Any] = {}
+        write_to: dict[str, str] = {}
+        shared: list[str] = []
+        for fid, where in (outputs or {}).items():
+            fid = self._fid(fid)
+            if where is BYTES:
+                task_outputs[fid] = OUTPUT_BYTES
+            elif isinstance(where, Shared):
+                task_outputs[fid] = (OUTPUT_PATH, where.path)
+                shared.append(where.path)
+            elif isinstance(where, (str, os.PathLike)):
+                task_outputs[fid] = OUTPUT_BYTES
+                write_to[fid] = os.path.abspath(os.fspath(where))
+            else:  # a file description the executor accepts (e.g. a ProtectedFile):
+                task_outputs[fid] = (OUTPUT_PATH, where)  # the worker writes it
+        post = (write_to, shared) if write_to or shared else None
+        return (plain, task_inputs, task_outputs, timeout, timings), post
+
     @staticmethod
     def _fid(fid: Any) -> str:
         if not isinstance(fid, str):
@@ -386,11 +490,16 @@ class BatchExecutor:
         return digest
 
     def _next_id(self, ident: Any) -> Any:
+        counter = self._next_ids(1)
+        return counter if ident is None else ident
+
+    def _next_ids(self, count: int) -> int:
+        """Reserve ``count`` positions in submission order; the first one."""
         if self._closed:
             raise RuntimeError("the batch executor is shut down")
-        counter = self._counter
-        self._counter += 1
-        return counter if ident is None else ident
+        first = self._counter
+        self._counter += count
+        return first
 
     def _key(self, kind: str, digest: str, options: dict[str, Any]) -> tuple[str, str, str]:
         """Check ``options`` (once per distinct set) and return the chunk key."""
@@ -411,35 +520,80 @@ class BatchExecutor:
                 self._specs[key] = (kind, digest, options_key, options, self._limits)
         return key
 
-    def _queue(self, key: tuple[str, str, str], item: tuple[Any, ...],
-               write_to: dict[str, str], shared: list[str]) -> InvocationFuture:
-        future = InvocationFuture(self, item[0])
+    def _queue(self, key: tuple[str, str, str], item: Any, ident: Any,
+               post: _Post | None) -> InvocationFuture:
+        future = InvocationFuture(self, ident, post)
         self._unresolved.add(future)
-        buffer = self._buffers.setdefault(key, [])
-        buffer.append(_Pending(future, item, write_to, shared))
-        if len(buffer) >= self.chunk_size:
+        items, sinks = self._buffers.setdefault(key, ([], []))
+        items.append(item)
+        sinks.append(future)
+        if len(items) >= (self.chunk_size or DEFAULT_CHUNK_SIZE):
             self._send_buffer(key)
-        elif not self._dirty:
-            self._dirty = True
-            self._wake.notify()
+        else:
+            self._last_queued = time.monotonic()
+            if not self._dirty:
+                self._dirty = True
+                self._first_waiting = self._last_queued
+                self._wake.notify()
         return future
 
     def _send_buffer(self, key: tuple[str, str, str]) -> None:
-        entries = self._buffers.pop(key, None)
-        if entries:
-            self._send(_Chunk(self._specs[key], key[1], entries), with_bytes=None)
+        buffered = self._buffers.pop(key, None)
+        if buffered:
+            self._send(_Chunk(self._specs[key], key[1], *buffered), with_bytes=None)
+
+    def _chunk_sizes(self, key: tuple[str, str, str], count: int) -> Iterator[int]:
+        """Sizes of the chunks for ``count`` invocations sent at once: the
+        fixed ``chunk_size``, or (None) large chunks first, shrinking as
+        fewer are left, so that the last tasks are short and every worker
+        finishes at about the same time (guided self-scheduling)."""
+        if self.chunk_size:
+            for _ in range(count // self.chunk_size):
+                yield self.chunk_size
+            if count % self.chunk_size:
+                yield count % self.chunk_size
+            return
+        parts = AUTO_SPLIT * self._worker_count()
+        pace = self._pace.get(key)
+        smallest = MIN_AUTO_CHUNK if pace is None else max(1, min(
+            MIN_AUTO_CHUNK, math.ceil(AUTO_TAIL_SECONDS / max(pace, 1e-9))))
+        while count:
+            size = min(count, MAX_AUTO_CHUNK, max(smallest, math.ceil(count / parts)))
+            yield size
+            count -= size
+
+    def _dispatch(self, key: tuple[str, str, str], items: list[Any],
+                  sinks: list[_Sink]) -> None:
+        """Send ``items`` (one payload, one set of options) in chunks."""
+        if not items:
+            return
+        spec = self._specs[key]
+        if isinstance(sinks[0], tuple):
+            self._groups.add(sinks[0][0])
+        start = 0
+        for size in self._chunk_sizes(key, len(items)):
+            self._send(_Chunk(spec, key[1], items[start:start + size],
+                              sinks[start:start + size]), with_bytes=None)
+            start += size
+
+    def _worker_count(self) -> int:
+        """How many workers the cluster has (asked at most once a second)."""
+        when, count = self._workers
+        now = time.monotonic()
+        if now - when >= WORKERS_RECHECK_SECONDS:
+            count = max(1, len(self.client.scheduler_info().get("workers", {})))
+            self._workers = (now, count)
+        return count
 
     def _send(self, chunk: _Chunk, with_bytes: bool | None) -> None:
         """Submit ``chunk`` as one task (with the payload's bytes when asked,
         or while fewer chunks carried them than there are workers)."""
         if with_bytes is None:
-            sent = self._sent_with_bytes.get(chunk.digest, 0)
-            with_bytes = sent < max(1, len(self.client.scheduler_info().get("workers", {})))
+            with_bytes = self._sent_with_bytes.get(chunk.digest, 0) < self._worker_count()
         if with_bytes:
             self._sent_with_bytes[chunk.digest] = self._sent_with_bytes.get(chunk.digest, 0) + 1
         payload = self._payloads[chunk.digest] if with_bytes else None
-        task = self.client.submit(run_chunk, chunk.spec, payload,
-                                  [entry.item for entry in chunk.entries],
+        task = self.client.submit(run_chunk, chunk.spec, payload, _dumps(chunk.items),
                                   key=f"pywamr-{chunk.spec[0]}-{uuid.uuid4().hex}", pure=False)
         self._inflight[task.key] = (task, chunk)
         task.add_done_callback(self._on_done)
@@ -464,7 +618,7 @@ class BatchExecutor:
             status = task.status
             if status == "finished":
                 try:
-                    tag, results = task.result(timeout=self.result_timeout)
+                    tag, worker, results = task.result(timeout=self.result_timeout)
                 except TimeoutError:
                     # The result was lost with its worker and Dask has not
                     # produced it again in time: run the chunk afresh.
@@ -476,8 +630,12 @@ class BatchExecutor:
                     with self._lock:
                         self._send(chunk, with_bytes=True)
                     return
-                for entry, result in zip(chunk.entries, results):
-                    self._complete(entry, result)
+                delivered = [decode(self._ident(sink), encoded, worker)
+                             for sink, encoded in zip(chunk.sinks, results)]
+                if delivered:
+                    self._pace[chunk.spec[:3]] = sum(
+                        r.seconds for r in delivered) / len(delivered)
+                self._deliver(chunk.sinks, delivered)
                 return
             exc = task.exception() if status == "error" else None
         except Exception as error:  # noqa: BLE001 - the task's own failure
@@ -487,18 +645,20 @@ class BatchExecutor:
     def _failed(self, chunk: _Chunk, exc: BaseException | None) -> None:
         KilledWorker = _module("distributed").KilledWorker
 
-        if isinstance(exc, KilledWorker) and len(chunk.entries) > 1:
+        if isinstance(exc, KilledWorker) and len(chunk.items) > 1:
             # Some invocation in the chunk kills its worker: try each alone,
             # so the others complete and only the culprit is reported.
             sent = 0
             try:
                 with self._lock:
-                    for entry in chunk.entries:
-                        self._send(_Chunk(chunk.spec, chunk.digest, [entry]), with_bytes=True)
+                    for item, sink in zip(chunk.items, chunk.sinks):
+                        self._send(_Chunk(chunk.spec, chunk.digest, [item], [sink]),
+                                   with_bytes=True)
                         sent += 1
                 return
             except Exception as error:  # noqa: BLE001 - e.g. the client closed
-                chunk = _Chunk(chunk.spec, chunk.digest, chunk.entries[sent:])
+                chunk = _Chunk(chunk.spec, chunk.digest, chunk.items[sent:],
+                               chunk.sinks[sent:])
                 exc = error
         crashed = isinstance(exc, KilledWorker)
         if crashed:
@@ -508,22 +668,46 @@ class BatchExecutor:
             message = "the task was cancelled"
         else:
             message = f"{type(exc).__name__}: {exc}"
-        for entry in chunk.entries:
-            if crashed:
-                _remove_stale_temps(entry.shared_outputs)
-            self._resolve(entry.future, InvocationResult(id=entry.item[0], error=message,
-                                                         crashed=crashed))
+        if crashed:
+            for sink in chunk.sinks:
+                post = self._post(sink)
+                if post is not None:
+                    _remove_stale_temps(post[1])
+        self._deliver(chunk.sinks, [InvocationResult(id=self._ident(sink), error=message,
+                                                     crashed=crashed) for sink in chunk.sinks],
+                      run=False)
 
-    def _complete(self, entry: _Pending, result: InvocationResult) -> None:
-        for fid, path in entry.write_to.items():
-            data = result.outputs.pop(fid, None)
-            if isinstance(data, bytes):
-                error = _write_output(path, data)
-                if error is None:
-                    result.outputs[fid] = path
-                else:
-                    result.file_errors.append(f"output '{fid}' discarded: {error}")
-        self._resolve(entry.future, result)
+    @staticmethod
+    def _ident(sink: _Sink) -> Any:
+        if isinstance(sink, InvocationFuture):
+            return sink.id
+        group, index = sink
+        return group.ids[index]
+
+    @staticmethod
+    def _post(sink: _Sink) -> _Post | None:
+        if isinstance(sink, InvocationFuture):
+            return sink._post
+        group, index = sink
+        return group.post.get(index) if group.post else None
+
+    def _deliver(self, sinks: list[_Sink], results: list[InvocationResult],
+                 run: bool = True) -> None:
+        """Hand each result to its future or group slot, after writing the
+        outputs meant for this machine (``run``: the invocation ran)."""
+        grouped: dict[_Group, list[tuple[int, InvocationResult]]] = {}
+        for sink, result in zip(sinks, results):
+            post = self._post(sink) if run else None
+            if post is not None:
+                _write_outputs(post[0], result)
+            if isinstance(sink, InvocationFuture):
+                self._resolve(sink, result)
+            else:
+                grouped.setdefault(sink[0], []).append((sink[1], result))
+        for group, delivered in grouped.items():
+            if group.put(delivered):
+                with self._lock:
+                    self._groups.discard(group)
 
     def _resolve(self, future: InvocationFuture, result: InvocationResult) -> None:
         with self._lock:
@@ -539,8 +723,14 @@ class BatchExecutor:
                 if not self._dirty:
                     self._wake.wait()
                     continue
-                self._wake.wait(self._linger)
-                if self._dirty and not self._closed:
+                # Send partly filled chunks once submissions pause for
+                # ``linger`` (or LINGER_CAP x linger after the first waited).
+                now = time.monotonic()
+                due = min(self._last_queued + self._linger,
+                          self._first_waiting + LINGER_CAP * self._linger)
+                if now < due:
+                    self._wake.wait(due - now)
+                elif not self._closed:
                     self.flush()
 
     # -- lifetime ----------------------------------------------------------
@@ -552,7 +742,10 @@ class BatchExecutor:
             self.flush()
             with self._lock:
                 pending = list(self._unresolved)
+                groups = list(self._groups)
             concurrent.futures.wait(pending)
+            for group in groups:
+                group.wait()
         with self._lock:
             if self._closed:
                 return
@@ -566,11 +759,15 @@ class BatchExecutor:
             if self._cluster is not None:
                 self._cluster.close()
         finally:
+            message = "the batch executor was shut down before it ran"
             with self._lock:
                 left = list(self._unresolved)
+                groups = list(self._groups)
             for future in left:
-                self._resolve(future, InvocationResult(
-                    id=future.id, error="the batch executor was shut down before it ran"))
+                self._resolve(future, InvocationResult(id=future.id, error=message))
+            for group in groups:
+                group.put([(n, InvocationResult(id=group.ids[n], error=message))
+                           for n, result in enumerate(group.results) if result is None])
 
     def __enter__(self) -> BatchExecutor:
         return self
@@ -597,6 +794,27 @@ def _local_cluster_class() -> Any:
             super(SpecCluster, self)._update_worker_status(op, msg)
 
     return RestartingLocalCluster
+
+
+def _dumps(items: list[Any]) -> bytes:
+    """Pickle a chunk's items here: Dask would otherwise walk every item
+    looking for keys and futures in it."""
+    try:
+        return pickle.dumps(items, protocol=5)
+    except Exception:  # noqa: BLE001 - e.g. a file description holding a lambda
+        return bytes(_module("cloudpickle").dumps(items, protocol=5))
+
+
+def _write_outputs(write_to: dict[str, str], result: InvocationResult) -> None:
+    """Write the outputs that came back as bytes to their paths on this machine."""
+    for fid, path in write_to.items():
+        data = result.outputs.pop(fid, None)
+        if isinstance(data, bytes):
+            error = _write_output(path, data)
+            if error is None:
+                result.outputs[fid] = path
+            else:
+                result.file_errors.append(f"output '{fid}' discarded: {error}")
 
 
 def _write_output(path: str, data: bytes) -> str | None:

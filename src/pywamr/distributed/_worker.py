@@ -8,7 +8,9 @@ this worker has not seen, and the task does not carry the bytes, it returns
 ``MISS`` and the client sends that chunk again with the bytes; afterwards the
 worker needs only the hash.
 
-Everything a task returns is plain data (:class:`InvocationResult`).
+Everything a task returns is plain data: compact tuples or dicts of
+:class:`InvocationResult` fields (:func:`encode`), which the client turns
+into results (:func:`decode`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import hashlib
 import importlib
 import io
 import os
+import pickle
 import shutil
 import tempfile
 import threading
@@ -32,7 +35,7 @@ from .._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE
 from .._runtime import Runtime
 from .._wasi import WasiConfig
 from .._wasi_command import WasiCommand
-from ..teaclave import TEACLAVE_HEAP_SIZE, TEACLAVE_STACK_SIZE, Executor
+from ..teaclave import TEACLAVE_HEAP_SIZE, TEACLAVE_STACK_SIZE, Executor, RunResult
 from ._result import InvocationResult
 
 MISS = "miss"
@@ -241,85 +244,143 @@ def warm_stats() -> dict[str, int]:
 
 
 def run_chunk(spec: Spec, payload: bytes | None,
-              items: list[tuple[Any, ...]]) -> tuple[str, list[InvocationResult]]:
+              items_blob: bytes) -> tuple[str, str, list[Any]]:
     """Run a chunk of invocations of one payload with one set of options.
 
-    Returns ``(MISS, [])`` when this worker lacks the payload and the task
-    did not carry it, else ``(DONE, results)`` with one result per item, in
-    order.  Failures of single invocations are results, never exceptions.
+    ``items_blob`` is the pickled list of items (pickled by the client, so
+    Dask does not walk every item looking for keys).  Returns ``(MISS, "",
+    [])`` when this worker lacks the payload and the task did not carry it,
+    else ``(DONE, worker address, results)`` with one encoded result per item,
+    in order (see :func:`encode`).  Failures of single invocations are
+    results, never exceptions.
     """
     kind, digest, options_key, options, limits = spec
     _settle_under_nanny()
     worker = worker_address()
     if not _STATE.has_payload(digest):
         if payload is None:
-            return MISS, []
+            return MISS, "", []
         _STATE.add_payload(digest, payload, limits)
+    items: list[Any] = pickle.loads(items_blob)
     try:
         warm = _STATE.executor(kind, digest, options_key, options, limits)
     except Exception as exc:  # noqa: BLE001 - reported per invocation
-        error = f"{type(exc).__name__}: {exc}"
-        return DONE, [InvocationResult(id=item[0], error=error, worker=worker) for item in items]
+        failed = {"error": f"{type(exc).__name__}: {exc}"}
+        return DONE, worker, [failed] * len(items)
     if kind == CALL:
         assert isinstance(warm, _CallTarget)
-        return DONE, [_call(warm, item, worker) for item in items]
+        return DONE, worker, [_call(warm, item) for item in items]
     if kind == WASI:
         assert isinstance(warm, WasiCommand)
-        return DONE, [_wasi(warm, item, worker) for item in items]
+        return DONE, worker, [_wasi(warm, item) for item in items]
     assert isinstance(warm, Executor)
-    scratch = tempfile.mkdtemp(prefix="pywamr-chunk-", dir=_local_directory())
+    scratch = _Scratch()
     try:
-        return DONE, [_invoke(warm, item, worker, scratch, n) for n, item in enumerate(items)]
+        return DONE, worker, [_invoke(warm, item, scratch, n) for n, item in enumerate(items)]
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.remove()
 
 
-def _call(target: _CallTarget, item: tuple[Any, ...], worker: str) -> InvocationResult:
-    ident, export, params, timeout = item
-    result = InvocationResult(id=ident, worker=worker)
+def encode(fields: dict[str, Any]) -> tuple[Any, float] | dict[str, Any]:
+    """A result as it travels back: ``(return_value, seconds)`` when nothing
+    else is set (the common case: cheap to pickle), else the non-default
+    :class:`InvocationResult` fields by name."""
+    if len(fields) == 2 and "return_value" in fields and "seconds" in fields:
+        return fields["return_value"], fields["seconds"]
+    return fields
+
+
+def decode(ident: Any, encoded: tuple[Any, float] | dict[str, Any],
+           worker: str | None) -> InvocationResult:
+    """The :class:`InvocationResult` of a result made by :func:`encode`."""
+    if type(encoded) is tuple:
+        return InvocationResult(ident, encoded[0], seconds=encoded[1], worker=worker)
+    assert isinstance(encoded, dict)
+    return InvocationResult(ident, worker=worker, **encoded)
+
+
+class _Scratch:
+    """A worker-local folder for input and output files that travel as
+    bytes, created on first use (most chunks never need one)."""
+
+    def __init__(self) -> None:
+        self.path: str | None = None
+
+    def file(self, name: str) -> str:
+        if self.path is None:
+            self.path = tempfile.mkdtemp(prefix="pywamr-chunk-", dir=_local_directory())
+        return os.path.join(self.path, name)
+
+    def remove(self) -> None:
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _call(target: _CallTarget, item: tuple[Any, ...]) -> tuple[Any, float] | dict[str, Any]:
+    export, params, timeout = item
+    fields: dict[str, Any] = {}
     start = time.perf_counter()
     try:
-        result.return_value = target.call(export, params, timeout)
+        fields["return_value"] = target.call(export, params, timeout)
     except Trap as trap:
-        result.trap = trap.message
-        result.timed_out = isinstance(trap, Timeout)
+        fields["trap"] = trap.message
+        if isinstance(trap, Timeout):
+            fields["timed_out"] = True
     except Exception as exc:  # noqa: BLE001 - reported in the result
-        result.error = f"{type(exc).__name__}: {exc}"
-    result.seconds = time.perf_counter() - start
-    return result
+        fields["error"] = f"{type(exc).__name__}: {exc}"
+    fields["seconds"] = time.perf_counter() - start
+    return encode(fields)
 
 
-def _wasi(command: WasiCommand, item: tuple[Any, ...], worker: str) -> InvocationResult:
+def _wasi(command: WasiCommand, item: tuple[Any, ...]) -> tuple[Any, float] | dict[str, Any]:
     """Run a WASI command: ``return_value`` is its exit code; stdout and
     stderr are captured."""
-    ident, argv, env, preopens, stdin = item
-    result = InvocationResult(id=ident, worker=worker)
+    argv, env, preopens, stdin = item
+    fields: dict[str, Any] = {}
     stdout, stderr = io.BytesIO(), io.BytesIO()
     start = time.perf_counter()
     try:
         config = WasiConfig(argv=argv, env=env, preopens=preopens, stdin=stdin,
                             stdout=stdout, stderr=stderr)
-        result.return_value = command.run(config)
+        fields["return_value"] = command.run(config)
     except Trap as trap:
-        result.trap = trap.message
-        result.timed_out = isinstance(trap, Timeout)
+        fields["trap"] = trap.message
+        if isinstance(trap, Timeout):
+            fields["timed_out"] = True
     except Exception as exc:  # noqa: BLE001 - reported in the result
-        result.error = f"{type(exc).__name__}: {exc}"
-    result.seconds = time.perf_counter() - start
-    result.stdout, result.stderr = stdout.getvalue(), stderr.getvalue()
-    return result
+        fields["error"] = f"{type(exc).__name__}: {exc}"
+    fields["seconds"] = time.perf_counter() - start
+    if stdout.tell():
+        fields["stdout"] = stdout.getvalue()
+    if stderr.tell():
+        fields["stderr"] = stderr.getvalue()
+    return encode(fields)
 
 
-def _invoke(executor: Executor, item: tuple[Any, ...], worker: str, scratch: str,
-            n: int) -> InvocationResult:
-    ident, arguments, inputs, outputs, timeout, timings = item
-    result = InvocationResult(id=ident, worker=worker)
+def _invoke(executor: Executor, item: Any, scratch: _Scratch,
+            n: int) -> tuple[Any, float] | dict[str, Any]:
+    """One Teaclave invocation.  ``item`` is the arguments alone (a dict or
+    None) when the invocation has no files, timeout or timings, else
+    ``(arguments, inputs, outputs, timeout, timings)``."""
+    if type(item) is not tuple:
+        start = time.perf_counter()
+        try:
+            run = executor.invoke(item)
+        except Exception as exc:  # noqa: BLE001 - reported in the result
+            return _failure(exc)
+        seconds = time.perf_counter() - start
+        if (run.trap is None and not run.stdout and not run.file_errors
+                and not run.files_left_open and not run.outputs and not run.output_tags
+                and run.timings is None):
+            return run.return_value, seconds
+        return _fields(run, seconds, {})
+    arguments, inputs, outputs, timeout, timings = item
     local: list[str] = []
     try:
         input_map: dict[str, Any] = {}
         for i, (fid, (how, value)) in enumerate(inputs.items()):
             if how == INPUT_BYTES:
-                path = os.path.join(scratch, f"in-{n}-{i}")
+                path = scratch.file(f"in-{n}-{i}")
                 with open(path, "wb") as handle:
                     handle.write(value)
                 local.append(path)
@@ -330,7 +391,7 @@ def _invoke(executor: Executor, item: tuple[Any, ...], worker: str, scratch: str
         returned: dict[str, str] = {}
         for i, (fid, where) in enumerate(outputs.items()):
             if where == OUTPUT_BYTES:
-                path = os.path.join(scratch, f"out-{n}-{i}")
+                path = scratch.file(f"out-{n}-{i}")
                 local.append(path)
                 output_map[fid] = returned[fid] = path
             else:
@@ -338,28 +399,36 @@ def _invoke(executor: Executor, item: tuple[Any, ...], worker: str, scratch: str
         start = time.perf_counter()
         run = executor.invoke(arguments, input_map, output_map, timeout=timeout,
                               timings=timings)
-        result.seconds = time.perf_counter() - start
-        result.return_value = run.return_value
-        result.trap = run.trap
-        result.timed_out = run.timed_out
-        result.stdout = run.stdout
-        result.file_errors = run.file_errors
-        result.files_left_open = run.files_left_open
-        result.timings = run.timings
-        result.output_tags = dict(run.output_tags)
-        for fid, published in run.outputs.items():
-            if fid in returned:
-                with open(published, "rb") as handle:
-                    result.outputs[fid] = handle.read()
-            else:
-                result.outputs[fid] = str(published)
+        return _fields(run, time.perf_counter() - start, returned)
     except Exception as exc:  # noqa: BLE001 - reported in the result
-        result.error = f"{type(exc).__name__}: {exc}"
-        result.file_errors = list(getattr(exc, "file_errors", None) or [])  # e.g. a refused input
+        return _failure(exc)
     finally:
         for path in local:
             try:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
-    return result
+
+
+def _failure(exc: Exception) -> dict[str, Any]:
+    fields: dict[str, Any] = {"error": f"{type(exc).__name__}: {exc}"}
+    file_errors = list(getattr(exc, "file_errors", None) or [])  # e.g. a refused input
+    if file_errors:
+        fields["file_errors"] = file_errors
+    return fields
+
+
+def _fields(run: RunResult, seconds: float, returned: Mapping[str, str]) -> dict[str, Any]:
+    """The result fields of a Teaclave run; outputs named in ``returned``
+    (fid -> worker-local path) come back as bytes."""
+    outputs: dict[str, bytes | str] = {}
+    for fid, published in run.outputs.items():
+        if fid in returned:
+            with open(published, "rb") as handle:
+                outputs[fid] = handle.read()
+        else:
+            outputs[fid] = str(published)
+    return {"return_value": run.return_value, "trap": run.trap, "timed_out": run.timed_out,
+            "stdout": run.stdout, "file_errors": run.file_errors,
+            "files_left_open": run.files_left_open, "timings": run.timings,
+            "output_tags": dict(run.output_tags), "outputs": outputs, "seconds": seconds}
