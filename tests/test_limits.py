@@ -116,6 +116,8 @@ def test_memory_grow_fails_past_the_cap(runtime: pywamr.Runtime) -> None:
 @pytest.mark.parametrize("imported", [False, True], ids=["defined", "imported"])
 def test_cap_applies_without_a_declared_maximum(runtime: pywamr.Runtime, imported: bool) -> None:
     data = grow_module(1, None, imported)
+    if imported:  # env.memory, without a maximum
+        runtime.define_memory("env", "memory", 1)
     free = runtime.load(data).instantiate(heap_size=0)
     assert free.call("grow", 100) == 1  # 65536 pages allowed by default
     capped = runtime.load(data, max_memory_pages=3).instantiate(heap_size=0)

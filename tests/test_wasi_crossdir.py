@@ -1,4 +1,5 @@
-"""Renames and hard links between two preopened directories are refused (patch 0015).
+"""The fd table of patch 0015: renames and hard links between two preopened
+directories are refused, and renumbering keeps the table's count right.
 
 `wasi_crossdir` (tests/payloads/src/wasi_crossdir.c) tries `path_rename` and
 `path_link` between two preopens both ways, through descriptors opened below
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import run_python
 from wasi_helpers import ENOTCAPABLE, EXDEV, ROOT, parse
 
 import pywamr
@@ -119,3 +121,28 @@ def test_renames_and_links_across_preopens(crossdir: pywamr.Module, tmp_path: Pa
     assert _tree(cwd) == {"f1": "cwd", "f3": "cwd", "t2": "cwd"}
     assert sorted(os.listdir(tmp_path)) == ["a", "b", "cwd"]
 
+
+
+CHURN = """
+import sys, tempfile, pywamr
+from pywamr import Stdio, WasiConfig
+from wasi_helpers import PROBE, parse
+with pywamr.Runtime(sys.argv[1]) as rt, rt.load(PROBE) as module:
+    config = WasiConfig(argv=["wasi_probe", "churn", "/d", "12", "200"],
+                        preopens={"/d": tempfile.mkdtemp()}, stdout=Stdio.CAPTURE)
+    with module.instantiate(wasi=config) as inst:
+        assert inst.run() == 0
+        out = inst.wasi.take_stdout().decode()
+        print(out.count("renumber_errno 0"), parse(out)["opened"])
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_renumber_churn_then_opens(mode: str) -> None:
+    """fd_renumber counted the table's used entries out twice (patch 0015):
+    after a few renumbers the table stopped growing and the next opens spun
+    forever inside the host call.  Run in a child: a regression hangs it, not
+    the suite (the timeout is only a generous bound)."""
+    done = run_python(CHURN, mode, cwd=ROOT / "tests", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["12", "200"]

@@ -23,7 +23,16 @@ from ._lib import MODES
 from ._memory import Memory
 from ._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE, Module
 from ._runtime import Runtime
-from ._types import ExportType, ExternKind, FuncType, GlobalType, ImportType, TableType, ValType
+from ._types import (
+    ExportType,
+    ExternKind,
+    FuncType,
+    GlobalType,
+    ImportType,
+    MemoryType,
+    TableType,
+    ValType,
+)
 from ._version import WAMR_VERSION as WAMR_VERSION
 from ._version import __version__ as __version__
 from ._wasi import Stdio, WasiConfig, WasiExit, WasiState  # WASI: see _wasi.py
@@ -52,6 +61,7 @@ __all__ = [
     "LinkError",
     "LoadError",
     "Memory",
+    "MemoryType",
     "Module",
     "NativeFunction",
     "RefFunction",

@@ -186,35 +186,65 @@ class RefFunction:
 
     def call(self, *args: Any, timeout: float | None = None) -> Any:
         """Call with ``args``; ``timeout`` in seconds as for :class:`Function`."""
-        ftype = self.type
-        if len(args) != len(ftype.params):
-            raise TypeError(f"{self.name}{ftype} takes {len(ftype.params)} arguments, "
-                            f"got {len(args)}")
-        if timeout is not None and (isinstance(timeout, bool)
-                                    or not isinstance(timeout, (int, float)) or timeout <= 0):
-            raise ValueError("timeout must be a positive number of seconds")
-        instance = self._instance
-        lib, ffi = instance._core.lib, instance._core.ffi
-        packed = b"".join(pack_value(instance, t, v, f"{self.name}: argument {i}", call=True)
-                          for i, (t, v) in enumerate(zip(ftype.params, args)))
-        size = max(len(packed), sum(_CALL_SIZE[t] for t in ftype.results), 4)
-        buf = ffi.new("uint32_t[]", size // 4)
-        ffi.memmove(buf, packed, len(packed))
-        rc = lib.pw_call_deadline(self._c, self._func, len(packed) // 4, buf,
-                                  float(timeout or 0.0))
-        if rc != lib.PW_OK:
-            instance._raise(rc)
-        data = bytes(ffi.buffer(buf, size))
-        results, at = [], 0
-        for t in ftype.results:
-            results.append(unpack_value(instance, t, data[at:], call=True))
-            at += _CALL_SIZE[t]
-        if not results:
-            return None
-        return results[0] if len(results) == 1 else tuple(results)
+        return call_packed(self._instance, self._func, self.name, self.type, args, timeout,
+                           float_bits=False)
+
+    def call_bits(self, *args: Any, timeout: float | None = None) -> Any:
+        """As :meth:`Function.call_bits`: f32/f64 values as their bit patterns."""
+        return call_packed(self._instance, self._func, self.name, self.type, args, timeout,
+                           float_bits=True)
 
     def __repr__(self) -> str:
         return f"<pywamr.Function {self.name}{self.type}>"
+
+
+_BITS = {ValType.F32: 32, ValType.F64: 64}
+
+
+def call_packed(instance: Instance, func: Any, name: str, ftype: FuncType,
+                args: tuple[Any, ...], timeout: float | None, *, float_bits: bool) -> Any:
+    """Call through a byte buffer: any signature.  With ``float_bits`` f32 and
+    f64 arguments and results are unsigned ``int`` bit patterns, copied as
+    they are (a Python float carries an f32 through a double conversion,
+    which sets a signalling NaN's quiet bit)."""
+    if len(args) != len(ftype.params):
+        raise TypeError(f"{name}{ftype} takes {len(ftype.params)} arguments, "
+                        f"got {len(args)}")
+    if timeout is not None and (isinstance(timeout, bool)
+                                or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ValueError("timeout must be a positive number of seconds")
+    lib, ffi = instance._core.lib, instance._core.ffi
+    parts = []
+    for i, (t, v) in enumerate(zip(ftype.params, args)):
+        width = _BITS.get(t) if float_bits else None
+        if width is None:
+            parts.append(pack_value(instance, t, v, f"{name}: argument {i}", call=True))
+            continue
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"{name}: argument {i} must be the int bit pattern of a {t}, "
+                            f"not {type(v).__name__}")
+        if not 0 <= v < 1 << width:
+            raise ValueError(f"{name}: argument {i} = {v} is not a {width}-bit pattern")
+        parts.append(v.to_bytes(width // 8, "little"))
+    packed = b"".join(parts)
+    size = max(len(packed), sum(_CALL_SIZE[t] for t in ftype.results), 4)
+    buf = ffi.new("uint32_t[]", size // 4)
+    ffi.memmove(buf, packed, len(packed))
+    rc = lib.pw_call_deadline(instance._c, func, len(packed) // 4, buf, float(timeout or 0.0))
+    if rc != lib.PW_OK:
+        instance._raise(rc)
+    data = bytes(ffi.buffer(buf, size))
+    results, at = [], 0
+    for t in ftype.results:
+        width = _BITS.get(t) if float_bits else None
+        if width is None:
+            results.append(unpack_value(instance, t, data[at:], call=True))
+        else:
+            results.append(int.from_bytes(data[at:at + width // 8], "little"))
+        at += _CALL_SIZE[t]
+    if not results:
+        return None
+    return results[0] if len(results) == 1 else tuple(results)
 
 
 class Global:

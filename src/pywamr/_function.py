@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._externs import call_packed
 from ._types import FuncType, ValType
 
 if TYPE_CHECKING:
@@ -181,6 +182,15 @@ class Function(functools.partial[Any]):
                 self._lock.release()
         buf, params, results = self._views()  # re-entered or used concurrently
         return self._invoke(buf, params, results, args, deadline)
+
+    def call_bits(self, *args: Any, timeout: float | None = None) -> Any:
+        """Call with f32 and f64 values as their IEEE 754 bit patterns
+        (unsigned ints, e.g. ``0x7fa00000``), both ways; i32/i64 as
+        :meth:`call`.  A Python float carries an f32 through a conversion to
+        double, which sets a signalling NaN's quiet bit: use this where exact
+        bits matter (the fast :meth:`__call__` and :meth:`call` are unchanged)."""
+        return call_packed(self._instance, self._func, self.name, self.type, args, timeout,
+                           float_bits=True)
 
     def _invoke(self, buf: Any, params: tuple[Any, ...], results: tuple[Any, ...],
                 args: tuple[Any, ...], deadline: float) -> Any:

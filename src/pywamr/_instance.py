@@ -119,7 +119,13 @@ class Instance:
         if lib.pw_instance_is_closed(self._c):
             raise ClosedError("the instance is closed")
         sig = ffi.new("char[]", _SIG_BUF)
-        func = lib.pw_instance_func(self._c, name.encode(), sig, _SIG_BUF)
+        index = -1 if self._module.closed else self._module._export_index(name)
+        if index is None:
+            func = ffi.NULL
+        elif index >= 0:  # a module with NUL in export names (see _names)
+            func = lib.pw_instance_func_at(self._c, index, sig, _SIG_BUF)
+        else:
+            func = lib.pw_instance_func(self._c, name.encode(), sig, _SIG_BUF)
         if func == ffi.NULL:
             raise ExportNotFound(f"no exported function named {name!r}")
         ftype = FuncType.parse(ffi.string(sig).decode())

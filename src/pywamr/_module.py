@@ -5,6 +5,7 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from . import _names
 from ._errors import ClosedError, LoadError
 from ._externs import link_globals
 from ._instance import Instance
@@ -33,6 +34,8 @@ class Module:
     _exports: tuple[ExportType, ...] | None
     _imports: tuple[ImportType, ...] | None
     _imports_wasi: bool | None
+    _export_section: bytes | None  # the .wasm's, for names with NUL (see _names)
+    _nul_names: dict[str, int] | None  # real name -> export index, when one has a NUL
 
     @classmethod
     def _load(cls, runtime: Runtime, data: bytes | bytearray | memoryview,
@@ -55,6 +58,8 @@ class Module:
         self._exports = None
         self._imports = None
         self._imports_wasi = None
+        self._export_section = None
+        self._nul_names = None
         try:
             link_globals(self._core, self._c, self.imports, runtime._globals, allow_unresolved)
         except BaseException:
@@ -92,8 +97,23 @@ class Module:
                 ftype = (FuncType.parse(ffi.string(sig).decode()) if ekind is ExternKind.FUNC
                          else None)
                 found.append(ExportType(ffi.string(name[0]).decode(errors="replace"), ekind, ftype))
+            real = _names.export_names(self._export_section) if self._export_section else None
+            if real is not None and len(real) == len(found):  # names WAMR cut at a NUL
+                found = [ExportType(n, e.kind, e.type) for n, e in zip(real, found)]
             self._exports = tuple(found)
         return self._exports
+
+    def _export_index(self, name: str) -> int | None:
+        """Where export ``name`` is, when WAMR cannot look it up by name
+        (the module has an export name with a NUL byte: WAMR cuts names
+        there); -1 when WAMR's lookup by name is right; None: no such export."""
+        if self._nul_names is None:
+            real = _names.export_names(self._export_section) if self._export_section else None
+            has_nul = real is not None and any("\0" in n for n in real)
+            self._nul_names = {n: i for i, n in enumerate(real or ())} if has_nul else {}
+        if not self._nul_names:
+            return None if "\0" in name else -1
+        return self._nul_names.get(name)
 
     @property
     def imports(self) -> tuple[ImportType, ...]:

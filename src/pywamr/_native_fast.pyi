@@ -61,6 +61,14 @@ class Lib:
         py_id: int,
     ) -> int: ...
     def pw_builtin_fn(self, name: bytes | CData) -> CData: ...
+    def pw_wasm_scan(
+        self,
+        buf: bytes | CData,
+        size: int,
+        table_memory_imports: CData,
+        nul_import_name: CData,
+        nul_export_name: CData,
+    ) -> int: ...
     def pw_module_load(
         self,
         hosts: CData,
@@ -121,6 +129,13 @@ class Lib:
         self,
         inst: CData,
         name: bytes | CData,
+        sig: CData,
+        sig_len: int,
+    ) -> CData: ...
+    def pw_instance_func_at(
+        self,
+        inst: CData,
+        export_index: int,
         sig: CData,
         sig_len: int,
     ) -> CData: ...

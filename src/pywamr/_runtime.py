@@ -6,8 +6,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
-from . import _aot, _host, _limits
-from ._errors import ClosedError
+from . import _aot, _host, _limits, _linking, _names
+from ._errors import ClosedError, LinkError, LoadError
 from ._externs import global_bytes
 from ._host import NativeFunction
 from ._lib import DEFAULT_MODE, ERR_BUF, Core, core, raise_status
@@ -16,7 +16,7 @@ from ._source import Source, read_source
 
 if TYPE_CHECKING:
     from ._native_fast import CData
-from ._types import GlobalType, ValType
+from ._types import GlobalType, MemoryType, TableType, ValType
 
 F = TypeVar("F", bound=Callable[..., Any])
 HostSpec = Union[tuple[Callable[..., Any], str], NativeFunction]
@@ -66,6 +66,8 @@ class Runtime:
             raise MemoryError("could not allocate a host table")
         self._host_specs: dict[tuple[str, str], str] = {}
         self._globals: dict[tuple[str, str], tuple[GlobalType, bytes]] = {}
+        self._tables: dict[tuple[str, str], TableType] = {}
+        self._memories: dict[tuple[str, str], MemoryType] = {}
         self._binding_ids: list[int] = []
         self._closed = False
         # Bindings outlive close(): modules loaded earlier may still call them.
@@ -159,14 +161,37 @@ class Runtime:
         ``None``.  A module importing a global nobody defines fails to load
         with :class:`LinkError`, as one whose import type differs."""
         self._check_open()
-        if isinstance(content, str):
-            by_name = {str(t): t for t in ValType}
-            if content not in by_name:
-                raise ValueError(f"unknown value type {content!r}; one of {', '.join(by_name)}")
-            content = by_name[content]
-        gtype = GlobalType(content, bool(mutable))
+        gtype = GlobalType(_value_type(content), bool(mutable))
         data = global_bytes(gtype, value, f"global {module_name}.{name}")
         self._globals[(module_name, name)] = (gtype, data)
+
+    def define_table(self, module_name: str, name: str, element: ValType | str = ValType.FUNCREF,
+                     minimum: int = 0, maximum: int | None = None) -> None:
+        """Provide the imported table ``module_name.name`` to modules loaded
+        from now on: its element type (``"funcref"`` or ``"externref"``) and
+        limits.  An import must match it as the spec says (same element
+        type, ``minimum`` at least the import's, and when the import has a
+        maximum, ``maximum`` no larger), otherwise :class:`LinkError`.  Each
+        importing instance gets its own table of exactly this type, all
+        elements null (WAMR 1.1.2 cannot share a table between instances)."""
+        self._check_open()
+        element = _value_type(element)
+        if not element.is_reference:
+            raise ValueError(f"a table holds funcref or externref, not {element}")
+        _check_limits(minimum, maximum, 0xFFFFFFFF, "table")
+        self._tables[(module_name, name)] = TableType(element, minimum, maximum)
+
+    def define_memory(self, module_name: str, name: str, minimum: int,
+                      maximum: int | None = None) -> None:
+        """Provide the imported memory ``module_name.name`` (limits in 64 KiB
+        pages) to modules loaded from now on.  An import must match it as
+        the spec says (``minimum`` at least the import's; when the import has
+        a maximum, ``maximum`` no larger), otherwise :class:`LinkError`.
+        Each importing instance gets its own zeroed memory of exactly this
+        type (WAMR 1.1.2 cannot share a memory between instances)."""
+        self._check_open()
+        _check_limits(minimum, maximum, _limits.MAX_PAGES, "memory")
+        self._memories[(module_name, name)] = MemoryType(minimum, maximum)
 
     def load(self, source: Source, *, allow_unresolved: bool = False,
              max_memory_pages: int | None = None) -> Module:
@@ -179,17 +204,62 @@ class Runtime:
         Every function import must be provided by a host function registered
         on this runtime or by WAMR's libc-builtin, otherwise :class:`LinkError`
         names it; with ``allow_unresolved`` the load succeeds and calling the
-        missing import traps.  ``max_memory_pages`` caps every linear memory
-        of a ``.wasm`` module at that many 64 KiB pages (``memory.grow`` past
-        it returns -1; the app heap comes on top); see :mod:`pywamr._limits`.
+        missing import traps.  Table and memory imports are linked to
+        :meth:`define_table` and :meth:`define_memory` (checked as the spec
+        says; :class:`LinkError` when nothing matches, unless
+        ``allow_unresolved``: the module then gets its own, made from the
+        import's limits).  AOT containers are not checked: WAMR's AOT
+        format compiles an imported memory or table in as the module's own.
+        ``max_memory_pages`` caps every linear memory of a ``.wasm`` module
+        at that many 64 KiB pages (``memory.grow`` past it returns -1; the
+        app heap comes on top); see :mod:`pywamr._limits`.
         """
         self._check_open()
         data = read_source(source)
+        exports = None
+        if bytes(data[:4]) == b"\0asm":
+            data, exports = self._link(data, allow_unresolved)
         if max_memory_pages is not None:  # reliability: memory cap (see _limits)
             data = _limits.cap_memory_pages(data, max_memory_pages)
         # AOT (see _aot.py): containers verified, raw AOT refused, wasm compiled in mode "aot".
         data = _aot.prepare(data, self._core)
-        return Module._load(self, data, allow_unresolved)
+        module = Module._load(self, data, allow_unresolved)
+        module._export_section = exports
+        return module
+
+    def _link(self, data: bytes | bytearray | memoryview,
+              allow_unresolved: bool) -> tuple[bytes | bytearray | memoryview, bytes | None]:
+        """What WAMR 1.1.2 does not link right: table and memory imports
+        (:mod:`pywamr._linking`) and names with NUL bytes (:mod:`pywamr._names`).
+        Returns the bytes to load and, when an export name has a NUL, the
+        export section.  A C scan decides whether Python needs to look."""
+        lib, ffi = self._core.lib, self._core.ffi
+        view = memoryview(data).cast("B")
+        tables_memories, nul_import, nul_export = (ffi.new("uint32_t *"), ffi.new("int *"),
+                                                   ffi.new("int *"))
+        if lib.pw_wasm_scan(ffi.from_buffer(view), view.nbytes, tables_memories, nul_import,
+                            nul_export) != 0:
+            return data, None  # WAMR's loader judges bytes the scan cannot read
+        exports = _names.export_section(bytes(data)) if nul_export[0] else None
+        if tables_memories[0] or nul_import[0]:
+            try:
+                data = _linking.link_tables_and_memories(
+                    bytes(data), self._tables, self._memories, self._host_specs, self._globals,
+                    allow_unresolved)
+            except LinkError:
+                self._raise_if_invalid(bytes(data))  # validity is judged before linking
+                raise
+        return data, exports
+
+    def _raise_if_invalid(self, data: bytes) -> None:
+        """Raise WAMR's :class:`LoadError` if ``data`` does not load even unlinked."""
+        try:
+            module = Module._load(self, _aot.prepare(data, self._core), True)
+        except LinkError:
+            return
+        except LoadError as exc:
+            raise LoadError(str(exc)) from None
+        module.close()
 
     # -- lifetime ------------------------------------------------------
     def close(self) -> None:
@@ -225,3 +295,23 @@ class Runtime:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<pywamr.Runtime mode={self.mode!r} {state}>"
+
+
+def _value_type(content: ValType | str) -> ValType:
+    """A :class:`ValType` from itself or its name (``"i64"``, ``"funcref"``)."""
+    if isinstance(content, ValType):
+        return content
+    by_name = {str(t): t for t in ValType}
+    if content not in by_name:
+        raise ValueError(f"unknown value type {content!r}; one of {', '.join(by_name)}")
+    return by_name[content]
+
+
+def _check_limits(minimum: int, maximum: int | None, ceiling: int, what: str) -> None:
+    for value in (minimum, maximum) if maximum is not None else (minimum,):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{what} limits must be int, not {type(value).__name__}")
+        if not 0 <= value <= ceiling:
+            raise ValueError(f"{what} limits must be between 0 and {ceiling}, got {value}")
+    if maximum is not None and maximum < minimum:
+        raise ValueError(f"{what} maximum {maximum} is below its minimum {minimum}")

@@ -102,6 +102,14 @@ class TableType:
 
 
 @dataclass(frozen=True)
+class MemoryType:
+    """A linear memory's limits in 64 KiB pages (``maximum`` None: unbounded)."""
+
+    minimum: int
+    maximum: int | None
+
+
+@dataclass(frozen=True)
 class ExportType:
     """One export of a module; ``type`` is set for functions."""
 

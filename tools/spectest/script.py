@@ -15,9 +15,11 @@ from typing import Any
 
 import pywamr
 
+from .externtypes import exported_tables_and_memories
 from .values import (
     Unsupported,
     Value,
+    exact_float,
     is_signalling_nan,
     matches,
     quieted_f32_nan,
@@ -56,6 +58,9 @@ class Script:
         self.current: pywamr.Instance | None = None
         self.current_error = "no module defined yet"
         self.keep: list[Any] = []            # modules stay open while their instances live
+        self.sources: dict[int, bytes] = {}  # id(instance) -> its module's bytes
+        # registered tables/memories: (module, name, kind, element, maximum, instance)
+        self.copied: list[tuple[str, str, str, str | None, int | None, pywamr.Instance]] = []
         for name, sig in SPECTEST_FUNCS.items():
             self.runtime.register_host("spectest", name, _ignore, sig)
         define_global = getattr(self.runtime, "define_global", None)
@@ -66,15 +71,31 @@ class Script:
                                        ("global_f32", 666.6, types.F32),
                                        ("global_f64", 666.6, types.F64)):
                 define_global("spectest", name, value, vtype)
+        if hasattr(self.runtime, "define_table"):  # host tables/memories (when pywamr has them)
+            self.runtime.define_table("spectest", "table", "funcref", 10, 20)
+            self.runtime.define_memory("spectest", "memory", 1, 2)
 
     # -- modules -------------------------------------------------------
     def _module_bytes(self, command: dict[str, Any]) -> bytes:
         return (self.directory / command["filename"]).read_bytes()
 
+    def _load(self, data: bytes) -> pywamr.Module:
+        """Load, with registered tables and memories defined at their current size
+        (the type an import is matched against, as the spec's registry does)."""
+        for as_name, name, kind, element, maximum, inst in self.copied:
+            found = inst.exports[name]
+            if kind == "table":
+                self.runtime.define_table(as_name, name, element or "funcref", len(found), maximum)
+            else:
+                self.runtime.define_memory(as_name, name, found.size // 65536, maximum)
+        return self.runtime.load(data)
+
     def _instantiate(self, data: bytes) -> pywamr.Instance:
-        module = self.runtime.load(data)
+        module = self._load(data)
         self.keep.append(module)
-        return module.instantiate(stack_size=STACK_SIZE, heap_size=0)
+        inst = module.instantiate(stack_size=STACK_SIZE, heap_size=0)
+        self.sources[id(inst)] = data
+        return inst
 
     def _instance(self, name: str | None) -> pywamr.Instance:
         if name is None:
@@ -119,7 +140,15 @@ class Script:
             return
         missing = []
         define_global = getattr(self.runtime, "define_global", None)
+        declared = exported_tables_and_memories(self.sources.get(id(inst), b""))
         for export in inst.module.exports:
+            if export.name in declared and hasattr(self.runtime, "define_table"):
+                # Its type (current size, declared maximum) is defined, so imports are
+                # checked against it; each importer gets its own copy, not this one.
+                kind, element, maximum = declared[export.name]
+                self.copied.append((as_name, export.name, kind, element, maximum, inst))
+                missing.append(f"{kind} {export.name!r} (defined as a copy, not shared)")
+                continue
             if export.kind == pywamr.ExternKind.GLOBAL and define_global is not None:
                 # A copy of the value: right for immutable globals (a mutable one is not shared).
                 glob = inst.exports[export.name]
@@ -139,7 +168,7 @@ class Script:
             self.runtime.register_host(as_name, export.name, _forwarder(func),
                                        export.type.signature)
         if missing:
-            raise Failure("link: cannot re-export these exports (no API)",
+            raise Failure("link: tables and memories cannot be shared between instances",
                           ", ".join(missing))
 
     # -- actions -------------------------------------------------------
@@ -153,6 +182,17 @@ class Script:
             func = inst.exports[field]
         except KeyError:
             raise Failure("export not found", f"no exported function {field!r}") from None
+        ftype = getattr(func, "type", None)
+        floats = (pywamr.ValType.F32, pywamr.ValType.F64)
+        if hasattr(func, "call_bits") and ftype is not None and any(
+                t in floats for t in ftype.params + ftype.results):
+            # exact f32/f64 bits both ways (a Python float quiets an f32 signalling NaN)
+            result = func.call_bits(*[int(a.raw) if a.type in ("f32", "f64") else to_argument(a)
+                                      for a in args], timeout=CALL_TIMEOUT)
+            results = list(result) if isinstance(result, tuple) else [result]
+            results = [exact_float(str(t), r) if t in floats else r
+                       for t, r in zip(ftype.results, results)]
+            return tuple(results) if len(results) > 1 else (results[0] if results else None)
         python_args = [to_argument(a) for a in args]
         return func.call(*python_args, timeout=CALL_TIMEOUT)
 
@@ -201,7 +241,7 @@ class Script:
     def assert_rejected(self, command: dict[str, Any], cause: str) -> None:
         """assert_malformed / assert_invalid: loading must fail."""
         try:
-            module = self.runtime.load(self._module_bytes(command))
+            module = self._load(self._module_bytes(command))
         except pywamr.LinkError as exc:
             raise Failure(cause, f"refused for linking instead: {_error_text(exc)} "
                           f"(expected {command.get('text')!r})") from None

@@ -113,15 +113,21 @@ def v128_matches(expected: Value, actual: Any) -> bool:
 
 
 class _F32Lane(float):
-    """An f32 lane's bits carried exactly (a Python float would quiet a signalling NaN)."""
+    """A float's bits carried exactly (a Python float would quiet an f32 signalling NaN)."""
 
     bits: int
 
 
 def _f32_lane(bits: int) -> float:
-    lane = _F32Lane(bits_to_float("f32", bits))
-    lane.bits = bits
-    return lane
+    return exact_float("f32", bits)
+
+
+def exact_float(type_: str, bits: int) -> float:
+    """An f32/f64 result given as its bit pattern (``Function.call_bits``), as a
+    float that remembers those bits for the comparison."""
+    value = _F32Lane(bits_to_float(type_, bits))
+    value.bits = bits
+    return value
 
 
 def reference_values_supported() -> bool:

@@ -70,6 +70,14 @@ pw_raw_fn pw_builtin_fn(const char *name);
  * import that neither `hosts` nor libc-builtin provides fails the load with a
  * message naming it (PW_ERR_LINK), as does a host function registered with
  * a different signature; WAMR's own refusals are PW_ERR_LOAD. */
+/* What pywamr must link itself in a .wasm (read before loading; see
+ * _linking.py and _names.py): the number of table and memory imports, and
+ * whether an import or export name has a NUL byte.  -1 when the framing or
+ * the import/export sections do not parse (WAMR's loader then judges). */
+int pw_wasm_scan(const uint8_t *buf, uint32_t size,
+                 uint32_t *table_memory_imports, int *nul_import_name,
+                 int *nul_export_name);
+
 int pw_module_load(pw_hosts *hosts, const uint8_t *buf, uint32_t size,
                    int allow_unresolved, pw_module **out, char *err,
                    uint32_t err_len);
@@ -116,6 +124,12 @@ const char *pw_instance_error(pw_instance *inst);
  * Types are written as in pw_module_export. */
 wasm_function_inst_t pw_instance_func(pw_instance *inst, const char *name,
                                       char *sig, uint32_t sig_len);
+/* The function export at index export_index of the module's exports (for
+ * names WAMR cannot look up: it cuts them at a NUL byte); NULL when that
+ * export is not a function. */
+wasm_function_inst_t pw_instance_func_at(pw_instance *inst,
+                                         uint32_t export_index, char *sig,
+                                         uint32_t sig_len);
 
 /* Call with argv in WAMR cell layout (results land in argv) and a deadline
  * in seconds (<= 0: none); PW_ERR_TIMEOUT when it passes.  The instance

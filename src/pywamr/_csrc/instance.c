@@ -14,6 +14,7 @@
 
 #include "pw_internal.h"
 #include "pw_util.h"
+#include "../interpreter/wasm_runtime.h"
 #if WASM_ENABLE_AOT != 0
 #include "../aot/aot_runtime.h"
 #endif
@@ -240,6 +241,37 @@ pw_instance_func(pw_instance *inst, const char *name, char *sig,
             return f;
     }
     return NULL;
+}
+
+wasm_function_inst_t
+pw_instance_func_at(pw_instance *inst, uint32_t export_index, char *sig,
+                    uint32_t sig_len)
+{
+    /* WAMR's instance lists its function exports in module order: the
+       export's rank among them is its place there. */
+    uint32_t i, rank = 0, n;
+    const char *ename;
+    int kind;
+    WASMModuleInstance *mi;
+    if (inst->closed || !inst->module_inst)
+        return NULL;
+    n = pw_module_export_count(inst->module);
+    if (export_index >= n)
+        return NULL;
+    for (i = 0; i < export_index; i++) {
+        pw_module_export(inst->module, i, &ename, &kind, sig, sig_len);
+        rank += kind == PW_KIND_FUNC;
+    }
+    pw_module_export(inst->module, export_index, &ename, &kind, sig, sig_len);
+    mi = (WASMModuleInstance *)inst->module_inst;
+    if (kind != PW_KIND_FUNC || rank >= mi->export_func_count)
+        return NULL;
+#if WASM_ENABLE_AOT != 0
+    if (inst->module->is_aot)
+        return (wasm_function_inst_t) &(
+            (AOTFunctionInstance *)mi->export_functions)[rank];
+#endif
+    return (wasm_function_inst_t)mi->export_functions[rank].function;
 }
 
 /* Claim the instance for this thread (re-entry from host functions allowed). */

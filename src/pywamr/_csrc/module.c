@@ -171,6 +171,119 @@ check_imports(pw_module *m, int allow_unresolved, char *err, uint32_t err_len)
     return 1;
 }
 
+/* ---- reading a .wasm's import and export sections (pw_wasm_scan) ------ */
+
+static int
+scan_u32(const uint8_t **p, const uint8_t *end, uint32_t *out)
+{
+    uint32_t value = 0;
+    int shift;
+    for (shift = 0; shift < 35; shift += 7) {
+        uint8_t byte;
+        if (*p >= end)
+            return 0;
+        byte = *(*p)++;
+        value |= (uint32_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *out = value;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A name: skipped; *nul set if it holds a NUL byte. */
+static int
+scan_name(const uint8_t **p, const uint8_t *end, int *nul)
+{
+    uint32_t len;
+    if (!scan_u32(p, end, &len) || len > (uint32_t)(end - *p))
+        return 0;
+    if (memchr(*p, 0, len))
+        *nul = 1;
+    *p += len;
+    return 1;
+}
+
+static int
+scan_limits(const uint8_t **p, const uint8_t *end)
+{
+    uint32_t flag, v;
+    if (!scan_u32(p, end, &flag) || flag > 3 || !scan_u32(p, end, &v))
+        return 0;
+    return !(flag & 1) || scan_u32(p, end, &v);
+}
+
+int
+pw_wasm_scan(const uint8_t *buf, uint32_t size,
+             uint32_t *table_memory_imports, int *nul_import_name,
+             int *nul_export_name)
+{
+    const uint8_t *p = buf + 8, *end = buf + size;
+    *table_memory_imports = 0;
+    *nul_import_name = *nul_export_name = 0;
+    if (size < 8 || memcmp(buf, "\0asm", 4))
+        return -1;
+    while (p < end) {
+        uint8_t id = *p++;
+        uint32_t len, count, i, v;
+        const uint8_t *s, *s_end;
+        if (!scan_u32(&p, end, &len) || len > (uint32_t)(end - p))
+            return -1;
+        s = p;
+        s_end = p + len;
+        p = s_end;
+        if (id == 2) { /* imports */
+            if (!scan_u32(&s, s_end, &count))
+                return -1;
+            for (i = 0; i < count; i++) {
+                if (!scan_name(&s, s_end, nul_import_name)
+                    || !scan_name(&s, s_end, nul_import_name) || s >= s_end)
+                    return -1;
+                switch (*s++) {
+                    case 0: /* function: type index */
+                        if (!scan_u32(&s, s_end, &v))
+                            return -1;
+                        break;
+                    case 1: /* table: element type, limits */
+                        if (s >= s_end)
+                            return -1;
+                        s++;
+                        /* fall through */
+                    case 2: /* memory: limits */
+                        if (!scan_limits(&s, s_end))
+                            return -1;
+                        (*table_memory_imports)++;
+                        break;
+                    case 3: /* global: value type, mutability */
+                        if (s_end - s < 2)
+                            return -1;
+                        s += 2;
+                        break;
+                    default:
+                        return -1;
+                }
+            }
+        }
+        else if (id == 7) { /* exports: the last section read */
+            if (!scan_u32(&s, s_end, &count))
+                return -1;
+            for (i = 0; i < count; i++) {
+                if (!scan_name(&s, s_end, nul_export_name) || s >= s_end)
+                    return -1;
+                s++; /* kind */
+                if (!scan_u32(&s, s_end, &v))
+                    return -1;
+            }
+            return 0;
+        }
+        else if (id > 7) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
 int
 pw_module_load(pw_hosts *hosts, const uint8_t *buf, uint32_t size,
                int allow_unresolved, pw_module **out, char *err,

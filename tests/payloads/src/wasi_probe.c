@@ -634,6 +634,28 @@ scenario_fuzz(unsigned long long seed, long n)
     return 0;
 }
 
+/* Renumber one fresh descriptor onto another `renumbers` times, then open
+ * `opens` more (each a new descriptor): the fd table must keep counting
+ * right and grow (patch 0015: WAMR 1.1.2 hung in the host). */
+static int
+scenario_churn(const char *dir_name, int renumbers, int opens)
+{
+    int dir = preopen(dir_name);
+    __wasi_fd_t from, to;
+    if (dir < 0 || open_at(dir, ".", __WASI_OFLAGS_DIRECTORY, 0, 0, &to))
+        return 1;
+    for (int i = 0; i < renumbers; i++) {
+        if (open_at(dir, ".", __WASI_OFLAGS_DIRECTORY, 0, 0, &from))
+            return 2;
+        report("renumber_errno", __wasi_fd_renumber(from, to));
+    }
+    int opened = 0;
+    for (int i = 0; i < opens; i++)
+        opened += open_at(dir, ".", __WASI_OFLAGS_DIRECTORY, 0, 0, &from) == 0;
+    report("opened", opened);
+    return 0;
+}
+
 static int
 scenario_poll(void)
 {
@@ -714,6 +736,8 @@ main(int argc, char **argv)
         return scenario_malformed(argv[2], argv[3]);
     if (!strcmp(what, "poll"))
         return scenario_poll();
+    if (!strcmp(what, "churn") && argc > 4)
+        return scenario_churn(argv[2], atoi(argv[3]), atoi(argv[4]));
     if (!strcmp(what, "fuzz") && argc > 3) {
         fuzz_trace = argc > 4 && !strcmp(argv[4], "trace");
         return scenario_fuzz(strtoull(argv[2], NULL, 10), atol(argv[3]));
