@@ -25,15 +25,11 @@ from tools.difffuzz.outcome import Call, Outcome, compare, memory_difference, sa
 MODULES_PER_MODE = 30
 SEED = 20261202
 # Divergences of the bounded run that are known engine bugs, each reduced and documented in
-# docs/differential-fuzzing.md: (mode, module index) -> divergence signature.  A fix makes its
-# entries pass silently (remove them then); anything else fails the test.
+# docs/differential-fuzzing.md: (mode, module index) -> divergence signature.  Anything else
+# fails the test, and so does a listed divergence that no longer happens (a fix removes its
+# entry, so a fixed bug cannot come back unnoticed).
 KNOWN: dict[tuple[str, int], str] = {
-    # D2: aot deletes an out-of-bounds load whose value is unused (a local overwritten later)
-    ("aot", 14): "trap: no trap instead of out of bounds memory access",
-    ("aot", 15): "trap: no trap instead of out of bounds memory access",
-    ("aot", 23): "trap: no trap instead of out of bounds memory access",
-    # D4: aot keeps running the caller after memory.init trapped in a callee (an extra host call)
-    ("aot", 6): "log",
+    # none open: D2 (#14, #15, #23) and D4 (#6) were fixed by WAMR patches 0018 and 0017
 }
 needs_binaryen = pytest.mark.skipif(shutil.which("wasm-opt") is None,
                                     reason="binaryen's wasm-opt is not installed (tools/setup.sh)")
@@ -100,4 +96,8 @@ def test_bounded_differential_run(mode: str, tmp_path: Path) -> None:
     problems = [f"#{f['index']} {f['status']} {f.get('kind', '')}: {f.get('detail', '')[:400]} "
                 f"(saved as {f.get('saved')})" for f in data["findings"]
                 if KNOWN.get((mode, f["index"])) != f.get("signature")]
+    seen = {(mode, f["index"]): f.get("signature") for f in data["findings"]}
+    problems += [f"#{index} was a known divergence ({signature}) and no longer diverges: "
+                 "remove it from KNOWN" for (m, index), signature in KNOWN.items()
+                 if m == mode and seen.get((m, index)) != signature]
     assert not problems, "\n".join(problems)
