@@ -8,6 +8,7 @@ Payloads:
   WASI commands (wasm32-wasi: clang-14 + Debian's wasi-libc, Rust's wasm32-wasi):
   tests/payloads/src/wasi_probe.c     -> tests/payloads/wasm/wasi_probe.wasm
   tests/payloads/src/wasi_bench.c     -> tests/payloads/wasm/wasi_bench.wasm
+  tests/payloads/src/wasi_crossdir.c  -> tests/payloads/wasm/wasi_crossdir.wasm
   examples/wasi/c/wc.c                -> examples/wasi/wasm/wc.wasm
   examples/wasi/rust/wordfreq         -> examples/wasi/wasm/wordfreq.wasm
 
@@ -157,6 +158,9 @@ WASI_PROBE_IMPORTS = tuple(WASI_SIGS)  # the probe calls every one of them
 WASI_BENCH_IMPORTS = ("args_get", "args_sizes_get", "fd_close", "fd_fdstat_get",
                       "fd_prestat_dir_name", "fd_prestat_get", "fd_read", "fd_seek", "fd_write",
                       "path_open", "proc_exit")
+WASI_CROSSDIR_IMPORTS = ("args_get", "args_sizes_get", "fd_close", "fd_fdstat_get",
+                         "fd_prestat_dir_name", "fd_prestat_get", "fd_renumber", "fd_seek",
+                         "fd_write", "path_link", "path_open", "path_rename", "proc_exit")
 WC_IMPORTS = ("args_get", "args_sizes_get", "fd_close", "fd_fdstat_get",
               "fd_fdstat_set_flags", "fd_prestat_dir_name", "fd_prestat_get", "fd_read",
               "fd_seek", "fd_write", "path_open", "proc_exit")
@@ -358,6 +362,12 @@ PAYLOADS: list[Payload] = [
     Payload(
         "wasi_bench", "wasi-c", TEST_SRC / "wasi_bench.c", TEST_OUT / "wasi_bench.wasm",
         imports=wasi_imports(*WASI_BENCH_IMPORTS),
+        exports=WASI_COMMAND,
+    ),
+    Payload(
+        "wasi_crossdir", "wasi-c", TEST_SRC / "wasi_crossdir.c",
+        TEST_OUT / "wasi_crossdir.wasm",
+        imports=wasi_imports(*WASI_CROSSDIR_IMPORTS),
         exports=WASI_COMMAND,
     ),
     Payload(
