@@ -72,7 +72,7 @@ def make_ffi(module_name: str, header: str = "bridge.h") -> cffi.FFI:
 STUBS = {"_native_fast": "bridge.h", "_native_classic": "bridge.h", "_native_teaclave": "bridge.h",
          "_compiler": "compiler.h"}
 _INT_TYPES = {"int", "unsigned", "char", "uint8_t", "uint32_t", "uint64_t", "int8_t", "int32_t",
-              "int64_t", "size_t"}
+              "int64_t", "size_t", "uintptr_t"}
 # cffi passes a bytes object to a (const) pointer to these.
 _BYTE_TYPES = {"char", "signed char", "unsigned char", "uint8_t", "int8_t"}
 _STUB_HEAD = '''"""Typing stub of pywamr.{module}: generated from {header}, do not edit.

@@ -2,17 +2,25 @@
 
 Two call paths: the generic one (any signature; arguments stored into a cell
 buffer, ``pw_call_deadline``) and, for scalar signatures with at most four
-parameters and one result, a ``__call__`` generated per signature that passes
-Python ints and floats straight to ``pw_call_int`` / ``pw_call_float``.  Both
-follow the argument rules of :func:`check_argument`, the one place they are
-stated: the generic path applies it to every argument, the fast path lets cffi
-and C convert and range-check, and on a refusal asks :func:`check_argument`
-which argument broke which rule.
+parameters and one result, a caller generated per signature that passes
+Python ints and floats straight to ``pw_fcallN`` / ``pw_fcall_float`` with the
+function's ``pw_fastfn`` (prepared once at lookup).  Both follow the argument
+rules of :func:`check_argument`, the one place they are stated: the generic
+path applies it to every argument, the fast path lets cffi and C convert and
+range-check, and on a refusal asks :func:`check_argument` which argument broke
+which rule.
+
+Calling a :class:`Function` costs one C-level dispatch into that caller:
+:class:`Function` is a :class:`functools.partial` of it (a class with a Python
+``__call__`` would add a bound-method call and an argument tuple, about a
+third of the whole call).
 """
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._types import FuncType, ValType
@@ -66,7 +74,7 @@ def check_argument(name: str, index: int, t: ValType, value: Any) -> Any:
     return value
 
 
-class Function:
+class Function(functools.partial[Any]):
     """An exported function bound to its instance.
 
     Calling converts Python ints and floats by the function's real type, as
@@ -79,9 +87,8 @@ class Function:
     __slots__ = (
         "_buf",
         "_c",
-        "_call_float",
-        "_call_int",
         "_cells",
+        "_fast",
         "_ffi",
         "_func",
         "_has_result",
@@ -91,7 +98,6 @@ class Function:
         "_nparams",
         "_param_views",
         "_result_views",
-        "_sig",
         "name",
         "type",
     )
@@ -101,13 +107,11 @@ class Function:
     _instance: Instance
     _c: CData
     _func: CData
-    _sig: bytes
+    _fast: CData | None
     _nparams: int
     _has_result: bool
     _lib: Lib
     _ffi: FFI
-    _call_int: Any
-    _call_float: Any
     _lock: threading.Lock
     _buf: Any
     _param_views: tuple[Any, ...]
@@ -116,19 +120,32 @@ class Function:
 
     @classmethod
     def _make(cls, instance: Instance, name: str, func: Any, ftype: FuncType) -> Function:
-        self = object.__new__(_caller_class(ftype, instance._core.lib.PW_INT_SENTINEL))
+        lib, ffi = instance._core.lib, instance._core.ffi
+        maker = _caller_maker(ftype, lib.PW_INT_SENTINEL)
+        fast = None
+        if maker is not None:
+            raw = lib.pw_fastfn_new(instance._c, func, ftype.signature.encode())
+            if raw == ffi.NULL:
+                raise MemoryError("could not prepare a fast call")
+            fast = ffi.gc(raw, lib.pw_fastfn_free)
+            all_int = all(t in _INT_BITS for t in ftype.params + ftype.results)
+            cfn = getattr(lib, _INT_CALLS[len(ftype.params)] if all_int else "pw_fcall_float")
+            call, bind = maker(cfn, int(ffi.cast("uintptr_t", fast)))
+        else:
+            call, bind = _generic_caller()
+        call.__name__ = call.__qualname__ = name  # "add() missing 1 required ..."
+        self: Function = functools.partial.__new__(cls, call)
+        bind(self)
         self.name = name
         self.type = ftype
         self._instance = instance
         self._c = instance._c
         self._func = func
-        self._sig = ftype.signature.encode()
+        self._fast = fast
         self._nparams = len(ftype.params)
         self._has_result = bool(ftype.results)
-        self._lib = instance._core.lib
-        self._ffi = instance._core.ffi
-        self._call_int = self._lib.pw_call_int
-        self._call_float = self._lib.pw_call_float
+        self._lib = lib
+        self._ffi = ffi
         self._lock = threading.Lock()
         param_cells = sum(_CELLS[t] for t in ftype.params)
         result_cells = sum(_CELLS[t] for t in ftype.results)
@@ -148,9 +165,6 @@ class Function:
             return tuple(views)
 
         return buf, layout(self.type.params), layout(self.type.results)
-
-    def __call__(self, *args: float) -> Any:
-        return self.call(*args)
 
     def call(self, *args: float, timeout: float | None = None) -> Any:
         """Call with ``args``; ``timeout`` (seconds) stops a call that runs
@@ -181,8 +195,39 @@ class Function:
             return results[0][0]
         return tuple(view[0] for view in results)
 
+    # -- the fast path's slow exits --------------------------------------
+    def _failed(self, args: tuple[Any, ...], result: Any) -> Any:
+        """A fast call returned the failure value: a real failure, or a
+        result that happens to equal it."""
+        rc = self._lib.pw_last_status()
+        if rc == self._lib.PW_OK:
+            return result if self._has_result else None
+        if rc == self._lib.PW_ERR_RANGE:  # C refused an i32 beyond 32 bits
+            self._check_arguments(args)
+        self._instance._raise(rc)
+        raise AssertionError  # unreachable
+
+    def _bad_args(self, args: tuple[Any, ...]) -> Any:
+        """cffi refused an argument of a fast call: say which, as TypeError
+        or ValueError (a wrong count is a TypeError too).
+
+        An argument the rules allow but C's int64 cannot take (an i64 from
+        2**63 up, which wraps to a negative value) goes the generic way."""
+        try:
+            self._check_arguments(args)
+        except (TypeError, ValueError) as err:
+            raise err from None
+        return self.call(*args)
+
+    def _check_arguments(self, args: tuple[Any, ...]) -> None:
+        for i, (value, t) in enumerate(zip(args, self.type.params)):
+            check_argument(self.name, i, t, value)
+
     def __repr__(self) -> str:
         return f"<pywamr.Function {self.name}{self.type}>"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a pywamr.Function cannot be pickled (it is bound to a live instance)")
 
 
 def _check_timeout(timeout: float | None) -> float:
@@ -195,82 +240,79 @@ def _check_timeout(timeout: float | None) -> float:
     return float(timeout)
 
 
-class _ScalarFunction(Function):
-    """Scalar signatures with <= 4 params and <= 1 result: one C call, no
-    buffers.  Subclasses get a ``__call__`` generated for their signature."""
-
-    __slots__ = ()
-
-    def _failed(self, args: tuple[Any, ...], result: Any) -> Any:
-        """The call returned the failure value: a real failure, or a result
-        that happens to equal it."""
-        rc = self._lib.pw_last_status()
-        if rc == self._lib.PW_OK:
-            return result if self._has_result else None
-        if rc == self._lib.PW_ERR_RANGE:  # C refused an i32 beyond 32 bits
-            self._check_arguments(args)
-        self._instance._raise(rc)
-        raise AssertionError  # unreachable
-
-    def _bad_args(self, args: tuple[Any, ...]) -> Any:
-        """cffi refused an argument: say which, as TypeError or ValueError.
-
-        An argument the rules allow but C's int64 cannot take (an i64 from
-        2**63 up, which wraps to a negative value) goes the generic way."""
-        try:
-            self._check_arguments(args)
-        except (TypeError, ValueError) as err:
-            raise err from None
-        return Function.call(self, *args)
-
-    def _check_arguments(self, args: tuple[Any, ...]) -> None:
-        for i, (value, t) in enumerate(zip(args, self.type.params)):
-            check_argument(self.name, i, t, value)
+# A caller and the function that binds it to its Function, once that exists.
+_Caller = tuple[Callable[..., Any], Callable[[Function], None]]
 
 
-_callers: dict[str, type[Function]] = {}
+def _generic_caller() -> _Caller:
+    function: Function | None = None
+
+    def call(*args: Any) -> Any:
+        assert function is not None
+        return function.call(*args)
+
+    def bind(f: Function) -> None:
+        nonlocal function
+        function = f
+
+    return call, bind
 
 
-def _caller_class(ftype: FuncType, int_sentinel: int) -> type[Function]:
-    """The Function class for a signature: generated fast paths for scalar
-    signatures (<= 4 params, <= 1 result), the generic one otherwise."""
+#: The bridge's fast calls of int-only signatures, by arity.
+_INT_CALLS = ("pw_fcall0", "pw_fcall1", "pw_fcall2", "pw_fcall3", "pw_fcall4")
+_Maker = Callable[[Any, int], _Caller]
+_makers: dict[str, _Maker | None] = {}
+
+
+def _caller_maker(ftype: FuncType, int_sentinel: int) -> _Maker | None:
+    """For scalar signatures with <= 4 params and <= 1 result, a factory of
+    generated callers (``maker(bridge function, fastfn address) -> (call,
+    bind)``; the bridge function is ``_INT_CALLS[arity]`` for int-only
+    signatures, ``pw_fcall_float`` otherwise); None for the generic path."""
     sig = ftype.signature
-    found = _callers.get(sig)
-    if found is not None:
-        return found
+    if sig in _makers:
+        return _makers[sig]
     ints = (ValType.I32, ValType.I64)
     n = len(ftype.params)
     all_int = all(t in ints for t in ftype.params + ftype.results)
     float_result = not ftype.results or ftype.results[0] not in ints
     if n > 4 or len(ftype.results) > 1 or not (all_int or float_result):
-        _callers[sig] = Function
-        return Function
+        _makers[sig] = None
+        return None
     names = [f"a{i}" for i in range(n)]
+    params = ", ".join(names)
     args_tuple = "(" + "".join(f"{a}, " for a in names) + ")"
     if all_int:
-        call = (f"self._call_int(self._c, self._func, self._sig, {n}, "
-                + ", ".join(names + ["0"] * (4 - n)) + ")")
-        failed = f"r == {int_sentinel}"  # pw_call_int's failure value; status confirms
+        call = f"cfn({', '.join(['fast', *names])})"
+        failed = f"r == {int_sentinel}"  # the failure value; the status confirms
     else:
         islots = [a if t in ints else "0" for a, t in zip(names, ftype.params)] + ["0"] * (4 - n)
         dslots = [a if t not in ints else "0.0" for a, t in zip(names, ftype.params)]
         dslots += ["0.0"] * (4 - n)
-        call = (f"self._call_float(self._c, self._func, self._sig, {n}, "
-                + ", ".join(islots + dslots) + ")")
+        call = f"cfn({', '.join(['fast', *islots, *dslots])})"
         failed = "r != r"  # NaN: failure, or a NaN result
+    result = "r" if ftype.results else "None"
     source = f"""
-def __call__(self{''.join(', ' + a for a in names)}):
-    try:
-        r = {call}
-    except (TypeError, OverflowError):
-        return self._bad_args({args_tuple})
-    if {failed}:
-        return self._failed({args_tuple}, r)
-    return r if self._has_result else None
+def maker(cfn, fast):
+    function = None
+
+    def call({params}):
+        try:
+            r = {call}
+        except (TypeError, OverflowError):
+            return function._bad_args({args_tuple})
+        if {failed}:
+            return function._failed({args_tuple}, r)
+        return {result}
+
+    def bind(f):
+        nonlocal function
+        function = f
+
+    return call, bind
 """
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<pywamr caller {sig}>", "exec"), namespace)  # noqa: S102
-    klass = type(f"_Function{sig}", (_ScalarFunction,),
-                 {"__slots__": (), "__call__": namespace["__call__"]})
-    _callers[sig] = klass
-    return klass
+    maker: _Maker = namespace["maker"]
+    _makers[sig] = maker
+    return maker

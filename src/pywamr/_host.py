@@ -4,9 +4,12 @@ Protocol: the bridge's C trampoline receives every host import call.  It
 bounds-checks pointer arguments, then calls ``pw_py_host(py_id, inst_handle,
 args, memory)`` (a cffi ``extern "Python"``) for Python functions.  Here the
 binding decodes the raw wasm values with a plan computed at registration,
-calls the function, and encodes its result into ``args[0]``.  An exception is
-never let through C: it is stored on the calling :class:`Instance` and the
-guest traps; the call that entered wasm re-raises it.
+calls the function, and encodes its result into ``args[0]``.  Functions of
+integers only (:func:`int_call`) take a shorter way: ``pw_py_host0`` ..
+``pw_py_host4`` pass the values as C integers and return the result, so no
+cdata is made or indexed per call.  An exception is never let through C: it
+is stored on the calling :class:`Instance` and the guest traps; the call that
+entered wasm re-raises it.
 """
 
 from __future__ import annotations
@@ -58,6 +61,13 @@ class NativeFunction:
     builtin: str | None = None
 
 
+def int_call(params: str, result: str) -> bool:
+    """Whether the bridge calls a Python host function with C integers
+    (``pw_py_host0..4``): at most four ``i``/``I``/``*`` parameters and an
+    ``i``/``I`` result or none.  hosts.c states the same rule."""
+    return len(params) <= 4 and set(params) <= {"i", "I", "*"} and result in ("", "i", "I")
+
+
 class _Binding:
     """A Python host function and its invoker, generated for its signature."""
 
@@ -72,6 +82,8 @@ class _Binding:
 
 
 _bindings: dict[int, _Binding] = {}
+#: py_id -> ``invoke(inst_handle, *values) -> int`` of the int_call bindings.
+_int_invokers: dict[int, Callable[..., int]] = {}
 _binding_ids = itertools.count(1)
 _instances: weakref.WeakValueDictionary[int, Instance] = weakref.WeakValueDictionary()
 _instance_ids = itertools.count(1)
@@ -82,12 +94,16 @@ def new_binding(func: Callable[..., Any], qualname: str, params: str, result: st
     """Register a Python host function; returns its id for the bridge."""
     py_id = next(_binding_ids)
     _bindings[py_id] = _Binding(func, qualname, params, result, pass_instance, ffi)
+    if int_call(params, result):
+        _int_invokers[py_id] = _compile_int_invoker(func, qualname, params, result,
+                                                    pass_instance)
     return py_id
 
 
 def drop_bindings(ids: list[int]) -> None:
     for py_id in ids:
         _bindings.pop(py_id, None)
+        _int_invokers.pop(py_id, None)
 
 
 def track_instance(instance: Instance) -> int:
@@ -134,25 +150,11 @@ def _compile_invoker(func: Callable[..., Any], qualname: str, params: str, resul
         lines += ["try:", f"    {call}", "finally:"] + [f"    release({v})" for v in views]
     else:
         lines.append(call)
-    kind = {"i": "int", "I": "int", "f": "float", "F": "float"}.get(result)
-    if not result:
-        lines += ["if r is not None:",
-                  f"    raise TypeError('host function {qualname} has no result but returned '"
-                  " + type(r).__name__)"]
-    elif kind == "int":
-        bits = 32 if result == "i" else 64
-        lines += ["if not isinstance(r, int):",
-                  f"    raise TypeError('host function {qualname} must return int, not '"
-                  " + type(r).__name__)",
-                  f"if not {-(1 << (bits - 1))} <= r < {1 << bits}:",
-                  f"    raise ValueError('host function {qualname} returned ' + str(r) + "
-                  f"', out of range for {'i32' if bits == 32 else 'i64'}')",
-                  f"a[0] = r & {(1 << bits) - 1}"]
-    else:
-        lines += ["if isinstance(r, bool) or not isinstance(r, (int, float)):",
-                  f"    raise TypeError('host function {qualname} must return float, not '"
-                  " + type(r).__name__)",
-                  f"cast('{'float' if result == 'f' else 'double'} *', a)[0] = r"]
+    lines += _result_lines(qualname, result)
+    if result in ("i", "I"):
+        lines.append(f"a[0] = r & {(1 << (32 if result == 'i' else 64)) - 1}")
+    elif result:
+        lines.append(f"cast('{'float' if result == 'f' else 'double'} *', a)[0] = r")
     body = "\n".join("    " + line for line in lines)
     source = f"def invoke(a, m, h):\n{body}\n    return 0\n"
     namespace: dict[str, Any] = {"func": func, "buffer": ffi.buffer, "cast": ffi.cast,
@@ -160,6 +162,48 @@ def _compile_invoker(func: Callable[..., Any], qualname: str, params: str, resul
                                  "instance_of": _instances.get}
     exec(compile(source, f"<pywamr host {qualname}>", "exec"), namespace)  # noqa: S102
     invoke: Callable[[Any, Any, int], int] = namespace["invoke"]
+    return invoke
+
+
+def _result_lines(qualname: str, result: str) -> list[str]:
+    """Check ``r`` against the result type (shared by both invokers)."""
+    if not result:
+        return ["if r is not None:",
+                f"    raise TypeError('host function {qualname} has no result but returned '"
+                " + type(r).__name__)"]
+    if result in "iI":
+        bits = 32 if result == "i" else 64
+        return ["if not isinstance(r, int):",
+                f"    raise TypeError('host function {qualname} must return int, not '"
+                " + type(r).__name__)",
+                f"if not {-(1 << (bits - 1))} <= r < {1 << bits}:",
+                f"    raise ValueError('host function {qualname} returned ' + str(r) + "
+                f"', out of range for {'i32' if bits == 32 else 'i64'}')"]
+    return ["if isinstance(r, bool) or not isinstance(r, (int, float)):",
+            f"    raise TypeError('host function {qualname} must return float, not '"
+            " + type(r).__name__)"]
+
+
+def _compile_int_invoker(func: Callable[..., Any], qualname: str, params: str, result: str,
+                         pass_instance: bool) -> Callable[..., int]:
+    """Generate ``invoke(inst_handle, a0, ...) -> int`` for an :func:`int_call`
+    signature: the bridge passes i32 values sign-extended and pointers as
+    offsets, so the values go to ``func`` as they are; the result is checked
+    and returned for C to store (an i64 from 2**63 up as its signed twin)."""
+    names = [f"a{i}" for i in range(len(params))]
+    call_args = ", ".join((["instance_of(h)"] if pass_instance else []) + names)
+    lines = [f"r = func({call_args})", *_result_lines(qualname, result)]
+    if not result:
+        lines.append("return 0")
+    elif result == "I":
+        lines.append("return r if r < 0x8000000000000000 else r - 0x10000000000000000")
+    else:
+        lines.append("return r")
+    body = "\n".join("    " + line for line in lines)
+    source = f"def invoke(h{''.join(', ' + n for n in names)}):\n{body}\n"
+    namespace: dict[str, Any] = {"func": func, "instance_of": _instances.get}
+    exec(compile(source, f"<pywamr host {qualname}>", "exec"), namespace)  # noqa: S102
+    invoke: Callable[..., int] = namespace["invoke"]
     return invoke
 
 
@@ -174,12 +218,65 @@ def install(ffi: FFI, lib: Lib) -> None:
     """Hook the dispatcher into one core's cffi module."""
     err_host: int = lib.PW_ERR_HOST
 
+    raised = lib.pw_host_raised
+
+    def failed(py_id: int, inst_handle: int, exc: BaseException) -> None:
+        instance = _instances.get(inst_handle)
+        if instance is not None:
+            instance._set_host_error(exc, _bindings.get(py_id))
+
     @ffi.def_extern(name="pw_py_host")  # type: ignore[untyped-decorator]
     def dispatch(py_id: int, inst_handle: int, args: Any, memory: Any) -> int:
         try:
             return _bindings[py_id].invoke(args, memory, inst_handle)
         except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
-            instance = _instances.get(inst_handle)
-            if instance is not None:
-                instance._set_host_error(exc, _bindings.get(py_id))
+            failed(py_id, inst_handle, exc)
             return err_host
+
+    # The int_call ways, one per arity (a failure is flagged, not returned).
+    invokers = _int_invokers
+
+    @ffi.def_extern(name="pw_py_host0")  # type: ignore[untyped-decorator]
+    def dispatch0(py_id: int, h: int) -> int:
+        try:
+            return invokers[py_id](h)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
+            failed(py_id, h, exc)
+            raised()
+            return 0
+
+    @ffi.def_extern(name="pw_py_host1")  # type: ignore[untyped-decorator]
+    def dispatch1(py_id: int, h: int, a0: int) -> int:
+        try:
+            return invokers[py_id](h, a0)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
+            failed(py_id, h, exc)
+            raised()
+            return 0
+
+    @ffi.def_extern(name="pw_py_host2")  # type: ignore[untyped-decorator]
+    def dispatch2(py_id: int, h: int, a0: int, a1: int) -> int:
+        try:
+            return invokers[py_id](h, a0, a1)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
+            failed(py_id, h, exc)
+            raised()
+            return 0
+
+    @ffi.def_extern(name="pw_py_host3")  # type: ignore[untyped-decorator]
+    def dispatch3(py_id: int, h: int, a0: int, a1: int, a2: int) -> int:
+        try:
+            return invokers[py_id](h, a0, a1, a2)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
+            failed(py_id, h, exc)
+            raised()
+            return 0
+
+    @ffi.def_extern(name="pw_py_host4")  # type: ignore[untyped-decorator]
+    def dispatch4(py_id: int, h: int, a0: int, a1: int, a2: int, a3: int) -> int:
+        try:
+            return invokers[py_id](h, a0, a1, a2, a3)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
+            failed(py_id, h, exc)
+            raised()
+            return 0

@@ -132,24 +132,17 @@ class Lib:
         argv: CData,
         timeout: float,
     ) -> int: ...
-    def pw_call_int(
-        self,
-        inst: CData,
-        func: CData,
-        sig: bytes | CData,
-        nparams: int,
-        a0: int,
-        a1: int,
-        a2: int,
-        a3: int,
-    ) -> int: ...
+    def pw_fastfn_new(self, inst: CData, func: CData, sig: bytes | CData) -> CData: ...
+    def pw_fastfn_free(self, f: CData) -> None: ...
+    def pw_fcall0(self, f: int) -> int: ...
+    def pw_fcall1(self, f: int, a0: int) -> int: ...
+    def pw_fcall2(self, f: int, a0: int, a1: int) -> int: ...
+    def pw_fcall3(self, f: int, a0: int, a1: int, a2: int) -> int: ...
+    def pw_fcall4(self, f: int, a0: int, a1: int, a2: int, a3: int) -> int: ...
     def pw_last_status(self) -> int: ...
-    def pw_call_float(
+    def pw_fcall_float(
         self,
-        inst: CData,
-        func: CData,
-        sig: bytes | CData,
-        nparams: int,
+        f: int,
         i0: int,
         i1: int,
         i2: int,
@@ -206,6 +199,23 @@ class Lib:
     def pw_files_output_state(self, inst: CData, file_id: bytes | CData, failed: CData) -> int: ...
     def pw_files_error_count(self, inst: CData) -> int: ...
     def pw_files_error(self, inst: CData, i: int) -> CData: ...
+    def pw_teaclave_invoke_kept(
+        self,
+        inst: CData,
+        func: CData,
+        n: int,
+        packed: bytes | CData,
+        packed_len: int,
+        timeout: float,
+        teaclave_layout: int,
+        teaclave_rules: int,
+        max_output: int,
+        max_total: int,
+        capture: int,
+        result: CData,
+        reset: CData,
+    ) -> int: ...
+    def pw_host_raised(self) -> None: ...
     def pw_global_type(
         self,
         inst: CData,

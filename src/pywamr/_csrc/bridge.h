@@ -123,22 +123,30 @@ wasm_function_inst_t pw_instance_func(pw_instance *inst, const char *name,
 int pw_call_deadline(pw_instance *inst, wasm_function_inst_t func,
                      uint32_t argc, uint32_t *argv, double timeout);
 /* ---- scalar fast calls (fastcall.c) ---------------------------------- */
-/* Fast path: all parameters i32/i64 (nparams <= 4; sig is the function's
- * "(params)results" string), at most one i32/i64 result, returned.  On
- * failure returns PW_INT_SENTINEL; pw_last_status() (per thread) tells the
- * status of the last pw_call_int on this thread. */
+/* A looked-up function prepared for the fast calls: <= 4 scalar params, at
+ * most one result (sig is the function's "(params)results" string).  NULL
+ * for another shape or without memory.  It does not own inst: the caller
+ * keeps the instance handle alive while the fastfn lives. */
+typedef struct pw_fastfn pw_fastfn;
+pw_fastfn *pw_fastfn_new(pw_instance *inst, wasm_function_inst_t func,
+                         const char *sig);
+void pw_fastfn_free(pw_fastfn *f);
+/* f is the pw_fastfn's address as an integer (cffi converts an int faster
+ * than a typed pointer).  All parameters i32/i64 (pw_fcallN takes N of
+ * them), at most one i32/i64 result, returned (0 without a result).  On failure returns
+ * PW_INT_SENTINEL; pw_last_status() (per thread) tells the status of the
+ * last fast call on this thread. */
 #define PW_INT_SENTINEL INT64_MIN
-int64_t pw_call_int(pw_instance *inst, wasm_function_inst_t func,
-                    const char *sig, uint32_t nparams, int64_t a0, int64_t a1,
-                    int64_t a2, int64_t a3);
+int64_t pw_fcall0(uintptr_t f);
+int64_t pw_fcall1(uintptr_t f, int64_t a0);
+int64_t pw_fcall2(uintptr_t f, int64_t a0, int64_t a1);
+int64_t pw_fcall3(uintptr_t f, int64_t a0, int64_t a1, int64_t a2);
+int64_t pw_fcall4(uintptr_t f, int64_t a0, int64_t a1, int64_t a2, int64_t a3);
 int pw_last_status(void);
-/* Any scalar signature with <= 4 params and <= 1 result: ints in i0..i3,
- * floats in d0..d3 (by position); a float (or no) result; NaN on failure
- * (then pw_last_status() tells). */
-double pw_call_float(pw_instance *inst, wasm_function_inst_t func,
-                     const char *sig, uint32_t nparams, int64_t i0, int64_t i1,
-                     int64_t i2, int64_t i3, double d0, double d1, double d2,
-                     double d3);
+/* Any scalar signature: ints in i0..i3, floats in d0..d3 (by position); a
+ * float (or no) result; NaN on failure (then pw_last_status() tells). */
+double pw_fcall_float(uintptr_t f, int64_t i0, int64_t i1, int64_t i2,
+                      int64_t i3, double d0, double d1, double d2, double d3);
 
 /* ---- linear memory (memory.c) ----------------------------------------- */
 /* Linear memory (default memory): base and current size in bytes. */
@@ -199,11 +207,43 @@ int pw_files_output_state(pw_instance *inst, const char *file_id, int *failed);
 uint32_t pw_files_error_count(pw_instance *inst);
 const char *pw_files_error(pw_instance *inst, uint32_t i);
 
+/* ---- a warm invocation in one call (teaclave_invoke.c) ------------------ */
+/* One invocation of a kept (snapshotted) instance with no declared files:
+ * pw_files_configure(teaclave_rules, max_output, max_total), output capture
+ * on or off, the entry call (Teaclave's layout or pywamr's, as
+ * pw_invoke_entry_teaclave / pw_invoke_entry; *result set on PW_OK), then,
+ * when the run left nothing for Python to collect (no file error, no
+ * output), the reset.  *reset: 1 reset done, -1 reset impossible (replace
+ * the instance), 0 not attempted (collect, then pw_instance_reset).  The
+ * arguments are not freed: the reset that always follows restores the app
+ * heap or the guest's allocator anyway.  Returns the call's status. */
+int pw_teaclave_invoke_kept(pw_instance *inst, wasm_function_inst_t func,
+                            uint32_t n, const char *packed,
+                            uint32_t packed_len, double timeout,
+                            int teaclave_layout, int teaclave_rules,
+                            uint64_t max_output, uint64_t max_total,
+                            int capture, int32_t *result, int *reset);
+
 /* Python host dispatch: implemented in Python (cffi extern "Python").
  * args holds raw wasm values, pointer/length pairs already validated;
  * returns 0 or PW_ERR_HOST. */
 extern int pw_py_host(uint32_t py_id, uint32_t inst_handle, uint64_t *args,
                       uint8_t *memory);
+/* The same for host functions of at most four i32/i64/pointer parameters
+ * and an i32/i64 result or none (the rule is stated in _host.int_call and
+ * hosts.c): the values as C integers (i32 sign-extended, pointers as
+ * unsigned offsets), the result returned (0 without one).  A function that
+ * raised calls pw_host_raised() before returning. */
+extern int64_t pw_py_host0(uint32_t py_id, uint32_t inst_handle);
+extern int64_t pw_py_host1(uint32_t py_id, uint32_t inst_handle, int64_t a0);
+extern int64_t pw_py_host2(uint32_t py_id, uint32_t inst_handle, int64_t a0,
+                           int64_t a1);
+extern int64_t pw_py_host3(uint32_t py_id, uint32_t inst_handle, int64_t a0,
+                           int64_t a1, int64_t a2);
+extern int64_t pw_py_host4(uint32_t py_id, uint32_t inst_handle, int64_t a0,
+                           int64_t a1, int64_t a2, int64_t a3);
+/* Called by Python from a pw_py_host0..4 callback that failed. */
+void pw_host_raised(void);
 
 /* ---- exports other than functions; reference values (externs.c) ----- */
 /* Addressed by export position (Module.exports order).  Value types are

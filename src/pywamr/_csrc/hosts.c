@@ -78,6 +78,11 @@ parse_signature(const char *sig, pw_entry *e)
             return 0;
         e->result = *p;
     }
+    /* The same rule as _host.int_call in Python. */
+    e->int_call = n <= 4 && (!e->result || e->result == 'i' || e->result == 'I');
+    for (uint32_t i = 0; i < n; i++)
+        if (e->plan[i] != 'i' && e->plan[i] != 'I' && e->plan[i] != '*')
+            e->int_call = 0;
     return 1;
 }
 
@@ -217,6 +222,56 @@ pw_instance_of(wasm_module_inst_t module_inst)
 /* The trampoline: every host import of every module lands here.       */
 /* ------------------------------------------------------------------ */
 
+/* Set by Python (pw_host_raised) when a host function called through
+ * pw_py_host0..4 raised; read and cleared by the trampoline that called it. */
+static __thread int tls_host_raised;
+
+void
+pw_host_raised(void)
+{
+    tls_host_raised = 1;
+}
+
+/* A Python host function of integers: the values as C integers (i32
+ * sign-extended, pointers as unsigned offsets), the result returned. */
+static int
+call_python_int(const pw_entry *e, uint32_t handle, uint64_t *args)
+{
+    int64_t v[4] = { 0, 0, 0, 0 }, r = 0;
+    uint32_t i;
+    int raised;
+    for (i = 0; i < e->nparams; i++)
+        v[i] = e->plan[i] == 'i'   ? (int64_t)(int32_t)args[i]
+               : e->plan[i] == 'I' ? (int64_t)args[i]
+                                   : (int64_t)(uint32_t)args[i];
+    tls_host_raised = 0;
+    switch (e->nparams) {
+        case 0:
+            r = pw_py_host0(e->py_id, handle);
+            break;
+        case 1:
+            r = pw_py_host1(e->py_id, handle, v[0]);
+            break;
+        case 2:
+            r = pw_py_host2(e->py_id, handle, v[0], v[1]);
+            break;
+        case 3:
+            r = pw_py_host3(e->py_id, handle, v[0], v[1], v[2]);
+            break;
+        default:
+            r = pw_py_host4(e->py_id, handle, v[0], v[1], v[2], v[3]);
+    }
+    raised = tls_host_raised;
+    tls_host_raised = 0; /* a caught failure of a nested call is not ours */
+    if (raised)
+        return PW_ERR_HOST;
+    if (e->result == 'i')
+        args[0] = (uint32_t)r;
+    else if (e->result == 'I')
+        args[0] = (uint64_t)r;
+    return 0;
+}
+
 static int
 check_pointer_args(const pw_entry *e, const uint64_t *args, uint64_t mem_size,
                    const uint8_t *base, uint32_t *bad_index)
@@ -280,7 +335,9 @@ pw_trampoline(wasm_exec_env_t exec_env, uint64_t *args)
         e->fn(exec_env, args);
         return;
     }
-    if (pw_py_host(e->py_id, inst->handle, args, base) != 0) {
+    if ((e->int_call ? call_python_int(e, inst->handle, args)
+                     : pw_py_host(e->py_id, inst->handle, args, base))
+        != 0) {
         inst->host_failed = 1;
         snprintf(msg, sizeof(msg), "host function %s.%s raised an exception",
                  e->module_name, e->name);

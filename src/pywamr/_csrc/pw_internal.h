@@ -17,6 +17,7 @@
  *   reset.c          snapshot/reset for the reuse-instance policy
  *   teaclave_entry.c Teaclave's entrypoint: argv in the app heap, the call
  *   teaclave_files.c Teaclave's five file natives and their per-instance table
+ *   teaclave_invoke.c a warm reuse-instance invocation in one call
  *   wasi.c           WASI preview 1: per-instance configuration, proc_exit,
  *                    the socket refusals
  * Per-instance state of an optional feature (the reset snapshot, the Teaclave
@@ -69,6 +70,8 @@ typedef struct pw_entry {
     char plan[PW_MAX_HOST_PARAMS]; /* parameter letters */
     uint32_t nparams;
     char result; /* 0, or i I f F */
+    int int_call; /* Python, <= 4 params of i I * and an i/I result or none:
+                     values travel as C integers (pw_py_host0..4) */
     int kind;
     pw_raw_fn fn;
     uint32_t py_id;
@@ -213,6 +216,12 @@ int pw_marshal_argv(pw_instance *inst, uint32_t n, const char *packed,
                     uint32_t packed_len, uint32_t *argv_out);
 /* Free what pw_marshal_argv allocated. */
 void pw_free_argv(pw_instance *inst, uint32_t argv_offset, uint32_t n);
+/* pw_invoke_entry (teaclave_layout 0) or pw_invoke_entry_teaclave (1);
+ * keep_args leaves the arguments allocated, for a caller that resets the
+ * instance right after (teaclave_invoke.c). */
+int pw_entry_call(pw_instance *inst, wasm_function_inst_t func, uint32_t n,
+                  const char *packed, uint32_t packed_len, double timeout,
+                  int teaclave_layout, int keep_args, int32_t *result);
 
 /* ---- teaclave_files.c ------------------------------------------------ */
 /* Close what is open and forget declarations and recorded failures. */

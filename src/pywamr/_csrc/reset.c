@@ -17,11 +17,30 @@
  * The snapshot itself is an attachment of the instance.
  * A memory that grew cannot shrink back: reset then reports PW_ERR_STATE
  * and the caller replaces the instance.
+ *
+ * Skipping the drop.  Dropping costs two madvise calls whose page-table
+ * walks dominate a small invocation's reset.  Right after a drop every whole
+ * page of a zero run (and of the app heap past its first page) is absent;
+ * making one of them non-zero needs a write, and a write to an absent page
+ * (or to the shared zero page a read maps) is a page fault, which the kernel
+ * counts for the process (getrusage: every thread, including faults taken
+ * inside system calls such as read()).  So when the process has taken no
+ * fault since the last drop, those pages are still all zeros and the drop
+ * is skipped.  What the reset itself writes (copied segments, the edges of
+ * zero runs, the app heap's first page with the allocator's header) is
+ * restored every time.  Pages an invocation writes every time would fault
+ * (and force a drop) every time: at a drop, zero-run pages found present
+ * (mincore) become "hot" instead, up to PW_MAX_HOT_PAGES: they stay
+ * resident and are cleared with memset at every reset; the other present
+ * pages are dropped.  Transparent huge pages are turned off for linear
+ * memory (MADV_NOHUGEPAGE) so khugepaged never makes absent pages present
+ * behind our back.  The first reset after a snapshot always drops.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "pw_internal.h"
@@ -30,6 +49,9 @@
 #if WASM_ENABLE_AOT != 0
 #include "../aot/aot_runtime.h"
 #endif
+
+/* Pages of zero runs kept resident and cleared with memset (see hot below). */
+#define PW_MAX_HOT_PAGES 64
 
 /* A run of linear memory outside the app heap: all zeros at snapshot time
  * (restored by dropping its pages) or copied. */
@@ -48,7 +70,26 @@ typedef struct pw_snapshot {
     uint64_t tables_len;
     uint8_t *dropped; /* data then element segments' drop bytes */
     uint32_t ndata, nelem;
+    long faults; /* the process's page faults after the last drop; -1 unknown */
+    int always_drop; /* a drop failed once: never skip it again */
+    /* hot pages: pages of zero runs found present at a drop, cleared with
+     * memset at every reset (kept, so an invocation that writes them again
+     * takes no fault); offsets in linear memory */
+    uint64_t hot[PW_MAX_HOT_PAGES];
+    uint32_t nhot;
+    unsigned char *vec; /* mincore's answer */
+    size_t vec_len;
 } pw_snapshot;
+
+/* Page faults the process has taken so far (minor and major), -1 unknown. */
+static long
+process_faults(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return -1;
+    return ru.ru_minflt + ru.ru_majflt;
+}
 
 static WASMMemoryInstance *
 default_memory(pw_instance *inst)
@@ -184,6 +225,7 @@ snapshot_free(pw_snapshot *s)
     free(s->globals);
     free(s->tables);
     free(s->dropped);
+    free(s->vec);
     free(s);
 }
 
@@ -238,6 +280,23 @@ pw_instance_snapshot(pw_instance *inst)
         && !(s->dropped = malloc((size_t)s->ndata + s->nelem)))
         goto nomem;
     copy_dropped(mi, s->dropped, s->ndata, s->nelem, 0);
+    s->faults = -1; /* the first reset drops */
+    if (mem) { /* see "Skipping the drop" above */
+        uint32_t i;
+        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+        /* without THP this fails, harmlessly */
+        (void)madvise(mem->memory_data, mem->memory_data_size, MADV_NOHUGEPAGE);
+        /* Reading the zero runs above mapped the shared zero page there:
+         * drop them (they are zeros, nothing changes), so the first drop
+         * finds present only what the first invocation touched. */
+        for (i = 0; i < s->nsegments; i++) {
+            uint8_t *at = mem->memory_data + s->segments[i].offset;
+            uint8_t *first = (uint8_t *)(((uintptr_t)at + page - 1) & ~(page - 1));
+            uint8_t *last = (uint8_t *)(((uintptr_t)at + s->segments[i].length) & ~(page - 1));
+            if (!s->segments[i].copy && first < last)
+                (void)madvise(first, last - first, MADV_DONTNEED);
+        }
+    }
     if (pw_instance_attach(inst, &snapshot_type, s) != PW_OK)
         goto nomem;
     return PW_OK;
@@ -246,19 +305,93 @@ nomem:
     return PW_ERR_NOMEM;
 }
 
-/* Zero [start, end): whole pages are dropped, the edges are cleared. */
+static int
+is_hot(const pw_snapshot *s, uint64_t offset)
+{
+    uint32_t i;
+    for (i = 0; i < s->nhot; i++)
+        if (s->hot[i] == offset)
+            return 1;
+    return 0;
+}
+
+/* Drop [from, to) (whole pages); on failure clear them and never skip a
+ * drop again (cleared pages stay present: writes to them would not fault). */
 static void
-zero_range(uint8_t *start, uint8_t *end)
+drop_pages(pw_snapshot *s, uint8_t *from, uint8_t *to)
+{
+    if (from < to && madvise(from, to - from, MADV_DONTNEED) != 0) {
+        memset(from, 0, to - from);
+        s->always_drop = 1;
+    }
+}
+
+/* The whole pages [first, last) at a drop: present ones become hot while
+ * there is room, the other present ones are dropped (absent ones need
+ * nothing).  Without mincore's answer everything is dropped.  At the first
+ * drop after the snapshot, what is present may be instantiation's doing
+ * (WAMR clears or copies whole regions): nothing becomes hot then. */
+static void
+drop_range(pw_snapshot *s, uint8_t *base, uint8_t *first, uint8_t *last,
+           uintptr_t page)
+{
+    size_t i, n = (size_t)(last - first) / page;
+    uint8_t *run = NULL;
+    if (s->vec_len < n) {
+        unsigned char *vec = realloc(s->vec, n);
+        if (vec) {
+            s->vec = vec;
+            s->vec_len = n;
+        }
+    }
+    if (s->vec_len < n || mincore(first, last - first, s->vec) != 0) {
+        drop_pages(s, first, last);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        uint8_t *at = first + i * page;
+        int keep = !(s->vec[i] & 1); /* absent: nothing to drop */
+        if (!keep && s->faults >= 0 /* not the first drop: see below */
+            && (is_hot(s, (uint64_t)(at - base)) || s->nhot < PW_MAX_HOT_PAGES)) {
+            if (!is_hot(s, (uint64_t)(at - base)))
+                s->hot[s->nhot++] = (uint64_t)(at - base);
+            keep = 1; /* hot: cleared below */
+        }
+        if (!keep && !run)
+            run = at;
+        else if (keep && run) {
+            drop_pages(s, run, at);
+            run = NULL;
+        }
+    }
+    if (run)
+        drop_pages(s, run, last);
+}
+
+/* Zero [start, end) of linear memory at base: the edges and the hot pages
+ * are cleared; at a drop (see "Skipping the drop") the other present whole
+ * pages are dropped or become hot. */
+static void
+zero_range(pw_snapshot *s, uint8_t *base, uint8_t *start, uint8_t *end,
+           int drop)
 {
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uint8_t *first = (uint8_t *)(((uintptr_t)start + page - 1) & ~(page - 1));
     uint8_t *last = (uint8_t *)((uintptr_t)end & ~(page - 1));
-    if (first >= last || madvise(first, last - first, MADV_DONTNEED) != 0) {
+    uint32_t i;
+    if (first >= last) {
         memset(start, 0, end - start);
         return;
     }
     memset(start, 0, first - start);
     memset(last, 0, end - last);
+    if (drop)
+        drop_range(s, base, first, last, page);
+    for (i = 0; i < s->nhot; i++) {
+        uint8_t *at = base + s->hot[i];
+        if (at >= first && at < last)
+            memset(at, 0, page);
+    }
 }
 
 int
@@ -277,6 +410,8 @@ pw_instance_reset(pw_instance *inst)
     mi = (WASMModuleInstance *)inst->module_inst;
     mem = default_memory(inst);
     if (mem) {
+        /* No fault since the last drop: the dropped pages are still zeros. */
+        int drop = s->faults < 0 || s->always_drop || process_faults() != s->faults;
         if (mem->cur_page_count != s->pages)
             return PW_ERR_STATE; /* grown memory cannot shrink back */
         uint32_t i;
@@ -286,17 +421,28 @@ pw_instance_reset(pw_instance *inst)
             if (seg->copy)
                 memcpy(at, seg->copy, seg->length);
             else
-                zero_range(at, at + seg->length);
+                zero_range(s, mem->memory_data, at, at + seg->length, drop);
         }
         if (mem->heap_data && mem->heap_handle) {
             uint32_t heap_size = (uint32_t)(mem->heap_data_end - mem->heap_data);
+            /* the allocator writes its header (a few dozen bytes) at the
+             * heap's start: the page(s) it lands in are cleared every time,
+             * never left to the fault count */
+            uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+            uint8_t *head_end = (uint8_t *)(((uintptr_t)mem->heap_data + 256 + page - 1)
+                                            & ~(page - 1));
+            if (head_end > mem->heap_data_end)
+                head_end = mem->heap_data_end;
             mem_allocator_destroy(mem->heap_handle);
-            zero_range(mem->heap_data, mem->heap_data_end);
+            memset(mem->heap_data, 0, head_end - mem->heap_data);
+            zero_range(s, mem->memory_data, head_end, mem->heap_data_end, drop);
             if (!mem_allocator_create_with_struct_and_pool(
                     mem->heap_handle, mem_allocator_get_heap_struct_size(),
                     mem->heap_data, heap_size))
                 return PW_ERR_STATE;
         }
+        if (drop) /* after the reset's own writes, which may fault too */
+            s->faults = process_faults();
     }
     if (s->globals_len)
         memcpy(mi->global_data, s->globals, s->globals_len);

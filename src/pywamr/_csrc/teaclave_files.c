@@ -50,6 +50,7 @@ typedef struct pw_files {
     uint32_t ndecls, cap;
     int fds[PW_MAX_OPEN_FILES]; /* slot -> fd, -1 free */
     int slot_decl[PW_MAX_OPEN_FILES];
+    uint32_t nopen; /* slots in use: a reset of an unused table is cheap */
     int inited;
     char **errors;
     uint32_t nerrors, errors_cap;
@@ -300,6 +301,7 @@ open_handle(pw_files *f, const char *fn, const char *file_id, int is_output)
     }
     f->fds[slot] = fd;
     f->slot_decl[slot] = d;
+    f->nopen++;
     return (slot + 1) | (is_output ? PW_WRITE_FLAG : 0);
 }
 
@@ -483,6 +485,7 @@ close_slot(pw_files *f, int slot)
         d->failed = 1;
     f->fds[slot] = -1;
     f->slot_decl[slot] = -1;
+    f->nopen--;
     return rc;
 }
 
@@ -599,7 +602,7 @@ files_close_all(pw_files *f)
     int slot, closed = 0;
     if (!f || !f->inited)
         return 0;
-    for (slot = 0; slot < PW_MAX_OPEN_FILES; slot++) {
+    for (slot = 0; f->nopen && slot < PW_MAX_OPEN_FILES; slot++) {
         if (f->fds[slot] >= 0) {
             close_slot(f, slot);
             closed++;

@@ -146,8 +146,9 @@ class Executor:
         if self._runtime is None:
             runtime.close()
         self._ret: Any = None
+        self._quick: _native.KeptInvoker | None = None
         if policy == "reuse-instance":
-            self._instance = self._snapshotted_instance()
+            self._keep(self._snapshotted_instance())
 
     @property
     def payload_hash(self) -> str:
@@ -205,6 +206,14 @@ class Executor:
         mark("register_natives")
         return runtime
 
+    def _keep(self, instance: Instance) -> None:
+        """Make ``instance`` the kept one (reuse-instance)."""
+        self._instance = instance
+        self._quick = _native.kept_invoker(
+            instance, _native.entry_function(instance, ENTRYPOINT), self.profile.teaclave_entry,
+            self.profile.native_rules, self.max_output_bytes, self.max_invocation_bytes,
+            self.capture_output)  # used under self._lock
+
     def _snapshotted_instance(self) -> Instance:
         assert self._module is not None
         instance = self._module.instantiate(self.stack_size, self.heap_size)
@@ -237,12 +246,54 @@ class Executor:
         payload returns normally and every write succeeded.
         """
         packed = pack(arguments, self.profile.serde_arguments)
-        files = (file_map(inputs, "inputs"), file_map(outputs, "outputs"))
         deadline = self.timeout if timeout is None else timeout
+        if (not inputs and not outputs and not timings  # None or empty mappings
+                and (inputs is None or isinstance(inputs, Mapping))
+                and (outputs is None or isinstance(outputs, Mapping))):
+            with self._lock:  # the common warm invocation: one call into C
+                if self._closed:
+                    raise WamrError("the executor is closed")
+                if self._instance is not None and self._quick is not None:
+                    return self._invoke_quick(self._instance, self._quick, packed, deadline)
+        files = (file_map(inputs, "inputs"), file_map(outputs, "outputs"))
         with self._lock:
             if self._closed:
                 raise WamrError("the executor is closed")
             return self._invoke(packed, files, deadline, timings)
+
+    def _invoke_quick(self, instance: Instance,
+                      quick: _native.KeptInvoker,
+                      packed: tuple[int, bytes], timeout: float | None) -> RunResult:
+        """A kept instance, no files, no timings: what :meth:`_invoke_kept`
+        does, with the settings, the call and (usually) the reset in one C
+        call (``teaclave_invoke.c``, bound by :func:`_native.kept_invoker`)."""
+        failure, value, reset = quick(*packed, timeout)
+        try:
+            result = RunResult(return_value=None)
+            if failure is None:
+                result.return_value = value
+            else:
+                profile = self.profile
+                try:
+                    _native.raise_entry_status(instance, failure, profile.teaclave_entry)
+                except Trap as trap:
+                    result.trap = profile.trap_prefix + trap.message
+                    result.timed_out = isinstance(trap, Timeout)
+                except MemoryError:
+                    raise MemoryError(f"the app heap ({self.heap_size} bytes) cannot hold "
+                                      "the arguments") from None
+            if reset == 0:  # file errors or output to collect before the reset
+                result.file_errors = _native.file_errors(instance)
+                if self.capture_output:
+                    result.stdout = _native.take_output(instance)
+        finally:
+            if reset == 0:
+                reset = 1 if _native.reset(instance) else -1
+            if reset < 0:
+                instance.close()  # grown memory (or a failed reset): start afresh
+                self._instance = None
+                self._keep(self._snapshotted_instance())
+        return result
 
     def _invoke(self, packed: tuple[int, bytes], files: _FileMaps, timeout: float | None,
                 timings: bool) -> RunResult:
@@ -298,7 +349,8 @@ class Executor:
         finally:
             if not _native.reset(instance):
                 instance.close()  # grown memory (or a failed reset): start afresh
-                self._instance = self._snapshotted_instance()
+                self._instance = None
+                self._keep(self._snapshotted_instance())
             mark("cleanup")
         result.timings = marks
         return result

@@ -9,6 +9,7 @@ goes through these functions; no other module of the package touches
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from .._errors import Trap
@@ -123,6 +124,47 @@ def invoke_entry(instance: Instance, func: Any, count: int, data: bytes, timeout
     rc = call(instance._c, func, count, data, len(data), timeout or 0.0, result)
     if rc == lib.PW_OK:
         return int(result[0])
+    if rc == lib.PW_ERR_NOMEM and not teaclave_layout:
+        raise MemoryError("the app heap cannot hold the arguments")
+    instance._raise(rc)
+    raise Trap("the entry call failed")  # _raise always raises; kept for the type checker
+
+
+#: ``invoke(count, data, timeout) -> (failure, return value, reset)``, see :func:`kept_invoker`.
+KeptInvoker = Callable[[int, bytes, float | None], tuple[int | None, int, int]]
+
+
+def kept_invoker(instance: Instance, func: Any, teaclave_layout: bool, teaclave_rules: bool,
+                 max_output: int | None, max_total: int | None, capture: bool) -> KeptInvoker:
+    """A warm invocation of a kept instance without declared files, in one
+    call: file-table settings, output capture, ``entrypoint(argc, argv)``
+    and, when nothing was left to collect, the reset.  What is the same for
+    every invocation is bound here, once.
+
+    ``invoke(count, data, timeout)`` returns ``(failure, return value,
+    reset)``: ``failure`` is None or the failed status (raise it with
+    :func:`raise_entry_status`); ``reset`` is 1 when the instance was reset,
+    -1 when it cannot be (replace it), 0 when file errors or output wait to
+    be collected (then :func:`reset`).  One caller at a time.
+    """
+    lib, ffi = instance._core.lib, instance._core.ffi
+    call, c, ok = lib.pw_teaclave_invoke_kept, instance._c, lib.PW_OK
+    result_cell, reset_cell = ffi.new("int32_t *"), ffi.new("int *")
+    layout, rules, cap = int(teaclave_layout), int(teaclave_rules), int(capture)
+    max_output = _UNBOUNDED if max_output is None else max_output
+    max_total = _UNBOUNDED if max_total is None else max_total
+
+    def invoke(count: int, data: bytes, timeout: float | None) -> tuple[int | None, int, int]:
+        rc = call(c, func, count, data, len(data), timeout or 0.0, layout, rules, max_output,
+                  max_total, cap, result_cell, reset_cell)
+        return (None if rc == ok else rc), result_cell[0], reset_cell[0]
+
+    return invoke
+
+
+def raise_entry_status(instance: Instance, rc: int, teaclave_layout: bool) -> None:
+    """Raise what a failed entry call's status means, as :func:`invoke_entry` does."""
+    lib = instance._core.lib
     if rc == lib.PW_ERR_NOMEM and not teaclave_layout:
         raise MemoryError("the app heap cannot hold the arguments")
     instance._raise(rc)
