@@ -402,3 +402,40 @@ def test_simd_shift_counts_are_unsigned_modulo(aot: pywamr.Runtime, count: int) 
             (x >> n16) & 0xFFFF for x in (-32768, 0, 0, 0, 0, 0, 0, 0x4000)]
         assert lanes(inst.call("i64x2.shl", count), 64) == [
             (x << n64) & MASK64 for x in (1, 3)]
+
+
+# A funcref/externref is an i32 on the AOT compiler's stack, labelled I32 by ref.func,
+# ref.null and table.get but FUNCREF/EXTERNREF by local.get/global.get: a typed select
+# mixing the two was refused ("invalid stack values with different type"; the `fuzz`
+# helper's reference-types runs, 7 of ~230 valid modules).
+REF_SELECT = """
+(module
+  (type $r (func (result i32)))
+  (table 1 funcref)
+  (global $g funcref (ref.func $one))
+  (elem declare func $one $two)
+  (func $one (result i32) (i32.const 1))
+  (func $two (result i32) (i32.const 2))
+  (func (export "pick") (param i32) (result i32)
+    (table.set 0 (i32.const 0)
+      (select (result funcref) (global.get $g) (ref.func $two) (local.get 0)))
+    (call_indirect (type $r) (i32.const 0)))
+  (func (export "pick_null") (param i32) (result i32)
+    (ref.is_null (select (result funcref) (ref.null func) (global.get $g) (local.get 0))))
+  (func (export "pick_table") (param i32) (result i32) (local funcref)
+    (local.set 1 (ref.null func))
+    (ref.is_null (select (result funcref) (local.get 1) (table.get 0 (i32.const 0))
+                         (local.get 0))))
+  (func (export "pick_extern") (param externref i32) (result externref)
+    (select (result externref) (local.get 0) (ref.null extern) (local.get 1))))
+"""
+
+
+def test_select_of_reference_values(rt: pywamr.Runtime) -> None:
+    token = object()
+    with rt.load(wat(REF_SELECT)) as module, module.instantiate() as inst:
+        assert [inst.call("pick", 1), inst.call("pick", 0)] == [1, 2]   # table[0] = $two
+        assert [inst.call("pick_null", 1), inst.call("pick_null", 0)] == [1, 0]
+        assert [inst.call("pick_table", 1), inst.call("pick_table", 0)] == [1, 0]
+        assert inst.call("pick_extern", token, 1) is token
+        assert inst.call("pick_extern", token, 0) is None
