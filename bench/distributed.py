@@ -102,11 +102,14 @@ def main() -> None:
                         help="divide both batch sizes by this (10: 200 and 2,000 invocations)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds of every configuration (the median is reported)")
+    parser.add_argument("--tiny-only", action="store_true",
+                        help="only the tiny batch (the overhead figures), not the CPU-bound one")
     parser.add_argument("--out", type=Path, default=RESULTS / "distributed")
     args = parser.parse_args()
+    with_cpu = not args.tiny_only
     cpu_n, tiny_n = 2000 // args.scale, 20000 // args.scale
     load_before = os.getloadavg()
-    rounds = calibrate()
+    rounds = calibrate() if with_cpu else 0
     cpu_args = [{"rounds": rounds + i % 7} for i in range(cpu_n)]
     tiny_args = [{"rounds": i % 3} for i in range(tiny_n)]
     configs: list[tuple[str, str, int | str | None]] = [
@@ -114,6 +117,8 @@ def main() -> None:
     for name in ("Dask 1 worker", "Dask 2 workers"):
         configs += [("cpu-bound", name, AUTO), ("cpu-bound", name, 16), ("tiny", name, AUTO),
                     ("tiny", name, 16), ("tiny", name, 1000)]
+    if not with_cpu:
+        configs = [c for c in configs if c[0] != "cpu-bound"]
     runs: dict[tuple[str, str, int | str | None], list[tuple[float, float]]] = {
         c: [] for c in configs}
     # One cluster at a time (an idle second cluster would add its ticks to the
@@ -125,7 +130,9 @@ def main() -> None:
     idles: dict[str, float] = {}
     expected: dict[str, list[Any]] = {}
     for _ in range(args.repeat):
-        for batch_name, config, chunk in configs[:2]:
+        for batch_name, config, chunk in configs:
+            if config != "local Executor":
+                continue
             took, used, expected[batch_name] = run_local(
                 cpu_args if batch_name == "cpu-bound" else tiny_args)
             runs[(batch_name, config, chunk)].append((took, used))
@@ -173,25 +180,13 @@ def main() -> None:
         return round(float(row(batch_name, "Dask 1 worker", chunk)[key])
                      - float(row(batch_name, "local Executor", None)[key]), 2)
 
-    summary = {
-        "cpu_rounds": rounds,
-        "cpu_ms_per_invocation_local": round(
-            1000 * row("cpu-bound", "local Executor", None)["seconds"] / cpu_n, 3),
-        "cpu_speedup_2_vs_1_worker": round(row("cpu-bound", "Dask 1 worker", AUTO)["seconds"]
-                                           / row("cpu-bound", "Dask 2 workers", AUTO)["seconds"],
-                                           3),
-        "cpu_speedup_2_vs_1_worker_chunk_16": round(
-            row("cpu-bound", "Dask 1 worker", 16)["seconds"]
-            / row("cpu-bound", "Dask 2 workers", 16)["seconds"], 3),
+    summary: dict[str, Any] = {
         "tiny_overhead_cpu_us_auto": overhead("tiny", AUTO, "cpu_us_per_invocation"),
         "tiny_overhead_wall_us_auto": overhead("tiny", AUTO, "seconds"),
         "tiny_overhead_cpu_us_chunk_1000": overhead("tiny", 1000, "cpu_us_per_invocation"),
         "tiny_overhead_cpu_us_chunk_16": overhead("tiny", 16, "cpu_us_per_invocation"),
         "tiny_overhead_wall_us_chunk_1000": overhead("tiny", 1000, "seconds"),
         "tiny_overhead_wall_us_chunk_16": overhead("tiny", 16, "seconds"),
-        "cpu_bound_overhead_cpu_us_auto": overhead("cpu-bound", AUTO, "cpu_us_per_invocation"),
-        "cpu_bound_overhead_cpu_us_chunk_16": overhead("cpu-bound", 16,
-                                                       "cpu_us_per_invocation"),
         "cluster_start_seconds": {k: round(v, 2) for k, v in starts.items()},
         "idle_cpu_seconds_per_second": {k: round(v, 4) for k, v in idles.items()},
         "load_average_before": [round(x, 2) for x in load_before],
@@ -200,13 +195,31 @@ def main() -> None:
         "niceness": os.nice(0), "scale": args.scale, "repeat": args.repeat,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
+    if with_cpu:
+        summary.update({
+            "cpu_rounds": rounds,
+            "cpu_ms_per_invocation_local": round(
+                1000 * row("cpu-bound", "local Executor", None)["seconds"] / cpu_n, 3),
+            "cpu_speedup_2_vs_1_worker": round(
+                row("cpu-bound", "Dask 1 worker", AUTO)["seconds"]
+                / row("cpu-bound", "Dask 2 workers", AUTO)["seconds"], 3),
+            "cpu_speedup_2_vs_1_worker_chunk_16": round(
+                row("cpu-bound", "Dask 1 worker", 16)["seconds"]
+                / row("cpu-bound", "Dask 2 workers", 16)["seconds"], 3),
+            "cpu_bound_overhead_cpu_us_auto": overhead("cpu-bound", AUTO,
+                                                       "cpu_us_per_invocation"),
+            "cpu_bound_overhead_cpu_us_chunk_16": overhead("cpu-bound", 16,
+                                                           "cpu_us_per_invocation"),
+        })
     print(json.dumps(summary, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps({"rows": rows, "summary": summary},
                                                         indent=2) + "\n")
-    command = "nice -n 19 python -m bench.distributed" + (
+    niceness = os.nice(0)
+    command = (f"nice -n {niceness} " if niceness else "") + "python -m bench.distributed" + (
         f" --scale {args.scale}" if args.scale != 1 else "") + (
-        f" --repeat {args.repeat}" if args.repeat != 3 else "")
+        f" --repeat {args.repeat}" if args.repeat != 3 else "") + (
+        " --tiny-only" if args.tiny_only else "")
     lines = [f"# Distributed batches on Dask ({summary['date']})", "",
              f"Command: `{command}` on {os.cpu_count()} CPUs (niceness {summary['niceness']}), "
              f"median of {args.repeat} round(s); load average before/after "
@@ -219,25 +232,29 @@ def main() -> None:
     lines += [f"| {r['batch']} | {r['config']} | {r['chunk'] or '-'} | {r['invocations']} | "
               f"{r['seconds']} | {r['per_second']} | {r['cpu_us_per_invocation']} |"
               for r in rows]
-    lines += ["", f"- CPU-bound invocation: {rounds} rounds of tc_work's spin (calibrated to "
-              "10 ms of CPU time), "
-              f"{summary['cpu_ms_per_invocation_local']} ms each (wall) on the local Executor.",
-              "- 2 workers vs 1 worker, CPU-bound, wall clock: "
-              f"**{summary['cpu_speedup_2_vs_1_worker']}x** with the default chunking, "
-              f"{summary['cpu_speedup_2_vs_1_worker_chunk_16']}x with chunks of 16.",
-              "- Distributed overhead per tiny invocation (Dask 1 worker minus local), CPU time: "
-              f"**{summary['tiny_overhead_cpu_us_auto']} us** with the default chunking, "
-              f"{summary['tiny_overhead_cpu_us_chunk_1000']} us with chunks of 1000, "
-              f"{summary['tiny_overhead_cpu_us_chunk_16']} us with chunks of 16; wall clock: "
-              f"**{summary['tiny_overhead_wall_us_auto']} us**, "
-              f"{summary['tiny_overhead_wall_us_chunk_1000']} us and "
-              f"{summary['tiny_overhead_wall_us_chunk_16']} us.",
-              "- Per CPU-bound invocation, CPU time: "
-              f"{summary['cpu_bound_overhead_cpu_us_auto']} us (default chunking), "
-              f"{summary['cpu_bound_overhead_cpu_us_chunk_16']} us (chunks of 16).",
-              f"- Cluster start (not in the figures): {summary['cluster_start_seconds']} s; "
-              f"CPU the idle cluster spends per second (included above): "
-              f"{summary['idle_cpu_seconds_per_second']} s/s.", ""]
+    lines += [""]
+    if with_cpu:
+        lines += [f"- CPU-bound invocation: {rounds} rounds of tc_work's spin (calibrated to "
+                  "10 ms of CPU time), "
+                  f"{summary['cpu_ms_per_invocation_local']} ms each (wall) on the local "
+                  "Executor.",
+                  "- 2 workers vs 1 worker, CPU-bound, wall clock: "
+                  f"**{summary['cpu_speedup_2_vs_1_worker']}x** with the default chunking, "
+                  f"{summary['cpu_speedup_2_vs_1_worker_chunk_16']}x with chunks of 16.",
+                  "- Per CPU-bound invocation, CPU time: "
+                  f"{summary['cpu_bound_overhead_cpu_us_auto']} us (default chunking), "
+                  f"{summary['cpu_bound_overhead_cpu_us_chunk_16']} us (chunks of 16)."]
+    lines += [
+          "- Distributed overhead per tiny invocation (Dask 1 worker minus local), CPU time: "
+          f"**{summary['tiny_overhead_cpu_us_auto']} us** with the default chunking, "
+          f"{summary['tiny_overhead_cpu_us_chunk_1000']} us with chunks of 1000, "
+          f"{summary['tiny_overhead_cpu_us_chunk_16']} us with chunks of 16; wall clock: "
+          f"**{summary['tiny_overhead_wall_us_auto']} us**, "
+          f"{summary['tiny_overhead_wall_us_chunk_1000']} us and "
+          f"{summary['tiny_overhead_wall_us_chunk_16']} us.",
+          f"- Cluster start (not in the figures): {summary['cluster_start_seconds']} s; "
+          f"CPU the idle cluster spends per second (included above): "
+          f"{summary['idle_cpu_seconds_per_second']} s/s.", ""]
     args.out.with_suffix(".md").write_text("\n".join(lines))
 
 

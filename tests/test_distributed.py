@@ -203,6 +203,10 @@ def test_map_default_chunks_and_linger(local: BatchExecutor) -> None:
         assert [r.return_value for r in results] == [
             teaclave.invoke(WORK, a).return_value for a in args[:50]] * 12
         assert len({r.id for r in results}) == 600 and all(r.ok for r in results)
+        # quick invocations: submit() now sends larger chunks of this payload
+        key, _ = local._teaclave_key(WORK, {}, None)
+        assert local._stream_chunk_size(key) > 16
+        assert local._stream_chunk_size(("teaclave", "never-run", "none")) == 16
         timed = list(local.map(WORK, [{"rounds": 2_000_000_000}, {"rounds": 1}], timeout=0.05))
         assert timed[0].timed_out and timed[1].ok
         # a partly filled chunk goes after the linger, without flush() or result()
@@ -302,6 +306,33 @@ def test_a_crashing_payload_is_retried_then_reported(local: BatchExecutor,
             WORK, {"rounds": n}).return_value
     assert os.listdir(tmp_path) == []  # nothing written, no temporary file left
 
+
+
+@pytest.mark.deliberate_crash
+def test_the_local_cluster_keeps_a_worker_that_died() -> None:
+    """With a lost-worker timeout of 0 s a plain LocalCluster would close the
+    nanny of a worker that dies before the nanny has restarted it (and stay
+    one worker short); the batch executor's cluster leaves the restart to
+    the nanny, so it gets its two workers back."""
+    import dask
+
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": "0s"}), \
+            BatchExecutor(workers=2, chunk_size=2) as batch:
+        batch.client.wait_for_workers(2, timeout=START_TIMEOUT)
+        victim = next(iter(batch.client.run(os.getpid).values()))
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:  # the victim's replacement registered
+            pids = batch.client.run(os.getpid, on_error="ignore")
+            if len(pids) == 2 and victim not in pids.values():
+                break
+            assert time.monotonic() < deadline, "the cluster did not get its worker back"
+            time.sleep(0.1)
+        assert len(batch._cluster.workers) == 2  # both nannies kept
+        args = [{"rounds": 10_000 + n} for n in range(16)]
+        results = list(batch.map(WORK, args))
+        assert [r.return_value for r in results] == [
+            teaclave.invoke(WORK, a).return_value for a in args]
 
 def test_an_existing_cluster(external: str) -> None:
     with BatchExecutor(external, chunk_size=2) as batch:

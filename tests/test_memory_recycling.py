@@ -19,6 +19,8 @@ from pywamr import Stdio, WasiConfig, teaclave
 
 PAGE = 65536
 MODES = [*INTERP_MODES, *(["aot"] if pywamr.aot_available() else [])]
+# every core: the teaclave one too (Teaclave's own build options, same patches)
+CORES = [*MODES, "teaclave"]
 
 # A memory of `pages` initial pages (at most `pages + 3`) with a data segment.
 MEMORY_WAT = """
@@ -36,7 +38,7 @@ def memory_module(pages: int) -> bytes:
     return wat(MEMORY_WAT.format(pages=pages, maximum=pages + 3))
 
 
-@pytest.fixture(params=MODES)
+@pytest.fixture(params=CORES)
 def runtime(request: pytest.FixtureRequest) -> Iterator[pywamr.Runtime]:
     with pywamr.Runtime(request.param) as rt:
         yield rt
@@ -129,7 +131,8 @@ def reservations() -> int:
 
 
 def test_many_cycles_leak_no_mapping() -> None:
-    modules = {mode: pywamr.Runtime(mode).load(memory_module(1)) for mode in MODES}
+    runtimes = [pywamr.Runtime(mode) for mode in CORES]
+    modules = {rt.mode: rt.load(memory_module(1)) for rt in runtimes}
     for module in modules.values():  # fill each core's pool
         [module.instantiate(heap_size=0) for _ in range(6)].clear()
     before = reservations()
@@ -143,6 +146,8 @@ def test_many_cycles_leak_no_mapping() -> None:
     assert reservations() <= before
     for module in modules.values():
         module.close()
+    for rt in runtimes:
+        rt.close()
 
 
 def test_teaclave_cold_cycles_recycle_and_leak_nothing() -> None:
@@ -155,15 +160,17 @@ def test_teaclave_cold_cycles_recycle_and_leak_nothing() -> None:
         assert reservations() <= before
 
 
-def test_wasi_and_plain_modules_side_by_side(runtime: pywamr.Runtime) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_wasi_and_plain_modules_side_by_side(mode: str) -> None:
     # Patch 0023 skips the WASI context of a module that imports no WASI
     # function; a WASI module made before and after still has its own.
-    plain = runtime.load(memory_module(1))
-    probe = runtime.load(payload("wasi_probe"))
-    for code in range(3):
-        with plain.instantiate(heap_size=0) as inst:
-            assert inst.call("load", 16) == ord("s")
-        config = WasiConfig(argv=["p", "exit", str(code)], stdout=Stdio.CAPTURE)
-        with probe.instantiate(wasi=config) as inst:
-            assert inst.run() == code
-            assert inst.wasi.take_stdout() == f"exiting {code}\n".encode()
+    with pywamr.Runtime(mode) as runtime:
+        plain = runtime.load(memory_module(1))
+        probe = runtime.load(payload("wasi_probe"))
+        for code in range(3):
+            with plain.instantiate(heap_size=0) as inst:
+                assert inst.call("load", 16) == ord("s")
+            config = WasiConfig(argv=["p", "exit", str(code)], stdout=Stdio.CAPTURE)
+            with probe.instantiate(wasi=config) as inst:
+                assert inst.run() == code
+                assert inst.wasi.take_stdout() == f"exiting {code}\n".encode()

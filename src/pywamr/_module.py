@@ -31,6 +31,7 @@ class Module:
     _core: Core
     _release: weakref.finalize[..., Any]
     _exports: tuple[ExportType, ...] | None
+    _imports: tuple[ImportType, ...] | None
     _imports_wasi: bool | None
 
     @classmethod
@@ -52,6 +53,7 @@ class Module:
         self._c = out[0]
         self._release = weakref.finalize(self, lib.pw_module_release, self._c)
         self._exports = None
+        self._imports = None
         self._imports_wasi = None
         try:
             link_globals(self._core, self._c, self.imports, runtime._globals, allow_unresolved)
@@ -97,6 +99,11 @@ class Module:
     def imports(self) -> tuple[ImportType, ...]:
         """Every import, in module order, and who provides each function."""
         self._check_open()
+        if self._imports is None:  # fixed at load: the links are made then
+            self._imports = self._read_imports()
+        return self._imports
+
+    def _read_imports(self) -> tuple[ImportType, ...]:
         lib, ffi = self._core.lib, self._core.ffi
         mod, name, kind, linked = (ffi.new("char **"), ffi.new("char **"), ffi.new("int *"),
                                    ffi.new("int *"))

@@ -44,8 +44,13 @@ class FuncType:
     @classmethod
     def parse(cls, sig: str) -> FuncType:
         """From WAMR's "(params)results" letters, e.g. ``"(ii)i"``."""
-        inner, _, results = sig[1:].partition(")")
-        return cls(tuple(ValType(c) for c in inner), tuple(ValType(c) for c in results))
+        parsed = _PARSED.get(sig)
+        if parsed is None:
+            inner, _, results = sig[1:].partition(")")
+            parsed = cls(tuple(ValType(c) for c in inner), tuple(ValType(c) for c in results))
+            if len(_PARSED) < 4096:  # types are few; a bound keeps odd inputs from piling up
+                _PARSED[sig] = parsed
+        return parsed
 
     @property
     def signature(self) -> str:
@@ -57,6 +62,11 @@ class FuncType:
         params = ", ".join(str(t) for t in self.params)
         results = ", ".join(str(t) for t in self.results)
         return f"({params}) -> ({results})"
+
+
+# FuncType.parse's results (immutable), by signature: a module's types are
+# parsed at every load and instantiation of the Teaclave cold cycle.
+_PARSED: dict[str, FuncType] = {}
 
 
 class ExternKind(enum.IntEnum):

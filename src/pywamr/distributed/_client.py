@@ -40,6 +40,7 @@ from ._worker import (
 )
 
 DEFAULT_CHUNK_SIZE = 16  # invocations per task for submit() when chunk_size is None
+# (more once results show the payload's invocations are quick)
 # map()/run() without a chunk_size: each chunk holds 1/(AUTO_SPLIT x workers) of
 # what is left, at most MAX_AUTO_CHUNK and at least MIN_AUTO_CHUNK, or fewer for
 # a payload whose last invocations took long (about AUTO_TAIL_SECONDS a chunk).
@@ -195,7 +196,8 @@ class BatchExecutor:
     ``chunk_size`` invocations travel in one Dask task; by default (None)
     :meth:`map` and :meth:`run` size chunks from the batch (large first,
     shrinking towards the end) and :meth:`submit` sends chunks of
-    :data:`DEFAULT_CHUNK_SIZE`.  ``max_retries`` is
+    :data:`DEFAULT_CHUNK_SIZE`, larger once results show that the payload's
+    invocations are quick.  ``max_retries`` is
     how many times a task whose worker died is retried elsewhere (for a
     local cluster; an existing cluster uses its scheduler's
     ``distributed.scheduler.allowed-failures``).  A path input up to
@@ -527,7 +529,7 @@ class BatchExecutor:
         items, sinks = self._buffers.setdefault(key, ([], []))
         items.append(item)
         sinks.append(future)
-        if len(items) >= (self.chunk_size or DEFAULT_CHUNK_SIZE):
+        if len(items) >= (self.chunk_size or self._stream_chunk_size(key)):
             self._send_buffer(key)
         else:
             self._last_queued = time.monotonic()
@@ -536,6 +538,16 @@ class BatchExecutor:
                 self._first_waiting = self._last_queued
                 self._wake.notify()
         return future
+
+    def _stream_chunk_size(self, key: tuple[str, str, str]) -> int:
+        """The chunk size for :meth:`submit` without a ``chunk_size``:
+        :data:`DEFAULT_CHUNK_SIZE`, or more for a payload whose last
+        invocations were quick (about AUTO_TAIL_SECONDS of work a chunk)."""
+        pace = self._pace.get(key)
+        if pace is None:
+            return DEFAULT_CHUNK_SIZE
+        return max(DEFAULT_CHUNK_SIZE, min(MAX_AUTO_CHUNK, math.ceil(
+            AUTO_TAIL_SECONDS / max(pace, 1e-9))))
 
     def _send_buffer(self, key: tuple[str, str, str]) -> None:
         buffered = self._buffers.pop(key, None)
@@ -784,10 +796,17 @@ def _local_cluster_class() -> Any:
         """A LocalCluster that leaves dead workers to their nannies.
 
         SpecCluster closes a worker's nanny for good when no worker of that
-        name is back 15 s (``distributed.deploy.lost-worker-timeout``) after
+        name is back ``distributed.deploy.lost-worker-timeout`` (15 s) after
         a removal.  Payloads that crash worker after worker keep restarts
         overlapping, which would shrink the cluster to nothing; the nannies
         restart their workers themselves, so that timer is skipped here.
+
+        Dask has no public API for this.  The setting is global (read when a
+        worker is removed, from the process-wide config), and starting a new
+        nanny afterwards (``scale`` to the same size) is too late: closing
+        the old nanny can kill its worker just after it restarted and took
+        a task, and that innocent task is counted as having killed a worker
+        (seen: an invocation reported ``crashed``; docs/distributed.md).
         """
 
         def _update_worker_status(self, op: str, msg: Any) -> None:
