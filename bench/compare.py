@@ -261,7 +261,9 @@ def row_teaclave(policy: str, rounds: int, label: str, wasm3_warm: bool | None,
     costs: dict[str, float | None] = {}
     calls = 20 if policy == "cold" else 2000
     for mode in modes():
-        with teaclave.Executor(case.wasm, mode=mode, policy=policy) as executor:
+        # strict: tc_alloc calls libc-builtin, and the rows compare like with like
+        with teaclave.Executor(case.wasm, profile="strict", mode=mode,
+                               policy=policy) as executor:
             result = executor.invoke(case.arguments)
             assert result.return_value == case.expected, result
             costs[f"pywamr {mode}"] = per_call(

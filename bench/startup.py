@@ -78,7 +78,9 @@ def cases(large_functions: int = 40000) -> Iterator[list[Case]]:
 def pywamr_invoker(case: Case, mode: str, policy: str,
                    timings: bool = False) -> tuple[Callable[[], Any], Callable[[], None]]:
     """(invoke, close) for one policy; invoke returns a RunResult."""
-    executor = teaclave.Executor(case.wasm, mode=mode, policy=policy)
+    # the strict profile, as when the published figures were measured
+    # (bench/results/profiles.md compares the two profiles)
+    executor = teaclave.Executor(case.wasm, profile="strict", mode=mode, policy=policy)
 
     def invoke() -> Any:
         return executor.invoke(case.arguments, case.inputs, case.outputs, timings=timings)

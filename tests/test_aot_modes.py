@@ -271,7 +271,8 @@ def test_teaclave_executor_in_aot_with_every_policy(policy: str, tmp_path: Path)
         assert [executor.run({"a": i, "b": 1}) for i in range(3)] == [1, 2, 3]
     (tmp_path / "in").write_bytes(b"input bytes\n" * 10)
     files = ({"in": tmp_path / "in"}, {"out": tmp_path / "o"})
-    with teaclave.Executor(payload("tc_probe"), mode="aot", policy=policy) as executor:
+    with teaclave.Executor(payload("tc_probe"), mode="aot", policy=policy,
+                           profile="strict") as executor:  # tc_probe calls libc-builtin
         assert executor.invoke({"case": "leave-open"}, *files).files_left_open == 2
         second = executor.invoke({"case": "handles"}, *files)  # nothing leaks between runs
         assert (second.return_value, second.files_left_open, second.file_errors) == (1, 1, [])

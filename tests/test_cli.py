@@ -40,7 +40,7 @@ def test_cold_policy_from_the_command_line() -> None:
 
 def test_trap_goes_to_stderr_with_nonzero_exit(tmp_path: Path) -> None:
     done = pywamr("run", str(payload("tc_probe")), "--arg", "case=trap-after-write",
-                  "--output", f"out={tmp_path / 'o'}")
+                  "--output", f"out={tmp_path / 'o'}", "--profile", "strict")
     assert done.returncode == 2 and done.stdout == ""
     assert "trap: unreachable" in done.stderr
     assert not (tmp_path / "o").exists()
@@ -89,8 +89,11 @@ def test_aot_compile_run_and_inspect(tmp_path: Path) -> None:
     assert f"{out}: " in done.stdout and "opt level 2" in done.stdout
     assert _aot.unseal(out.read_bytes(), _aot.load_key())[0]["opt_level"] == 2
     for mode in ALL_MODES:
-        done = pywamr("run", str(out), "--arg", "a=40", "--arg", "b=2", "--mode", mode)
+        done = pywamr("run", str(out), "--arg", "a=40", "--arg", "b=2", "--mode", mode,
+                      "--profile", "strict")
         assert done.returncode == 0 and done.stdout == "42\n", done.stderr
+    done = pywamr("run", str(out), "--arg", "a=40", "--arg", "b=2")  # Teaclave's build: no AOT
+    assert done.returncode == 1 and "cannot run in the teaclave profile" in done.stderr
     done = pywamr("run", str(example("adder")), "--arg", "a=1", "--arg", "b=2", "--mode", "aot",
                   "--repeat", "3", "--policy", "cold")
     assert done.returncode == 0 and done.stdout == "3\n", done.stderr

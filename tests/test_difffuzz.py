@@ -10,7 +10,7 @@ import math
 import shutil
 import struct
 import sys
-from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import ROOT
@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from tools.difffuzz.campaign import campaign
 from tools.difffuzz.generate import make_module
 from tools.difffuzz.outcome import Call, Outcome, compare, memory_difference, same_value
+from tools.difffuzz.worker import ABORT_ENV
 
 MODULES_PER_MODE = 30
 SEED = 20261202
@@ -83,13 +84,20 @@ def test_modules_are_reproducible_from_seed_and_index() -> None:
     assert make_module(SEED, 3, "base") != make_module(SEED, 4, "base")
 
 
+@pytest.fixture(scope="module")
+def bounded_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One campaign over every mode (the reference runs once per module)."""
+    modes = ["fast-interp", "classic-interp"] + (["aot"] if pywamr.aot_available() else [])
+    return campaign(modes, "base", SEED, MODULES_PER_MODE,
+                    crashes=tmp_path_factory.mktemp("difffuzz") / "crashes")
+
+
 @needs_binaryen
 @pytest.mark.parametrize("mode", ["fast-interp", "classic-interp", "aot"])
-def test_bounded_differential_run(mode: str, tmp_path: Path) -> None:
+def test_bounded_differential_run(mode: str, bounded_run: dict[str, Any]) -> None:
     if mode == "aot" and not pywamr.aot_available():
         pytest.skip("pywamr was built without the AOT compiler")
-    summary = campaign([mode], "base", SEED, MODULES_PER_MODE, crashes=tmp_path / "crashes")
-    data = summary["modes"][mode]
+    data = bounded_run["modes"][mode]
     assert data["modules"] == MODULES_PER_MODE
     assert data["compared"] >= MODULES_PER_MODE * 0.9      # wasmtime accepts (nearly) all
     assert data["export_calls"] > MODULES_PER_MODE
@@ -101,3 +109,21 @@ def test_bounded_differential_run(mode: str, tmp_path: Path) -> None:
                  "remove it from KNOWN" for (m, index), signature in KNOWN.items()
                  if m == mode and seen.get((m, index)) != signature]
     assert not problems, "\n".join(problems)
+
+
+@needs_binaryen
+def test_a_dying_worker_is_blamed_on_the_module_and_stage_it_was_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker aborts (as a crashing engine would) in one mode of module 1, in the
+    reference run of module 2 and in the other mode of module 3: each is recorded there,
+    and the next worker goes on with the rest."""
+    monkeypatch.setenv(ABORT_ENV, "1:classic-interp,2:reference,3:fast-interp")
+    modes = ["fast-interp", "classic-interp"]
+    summary = campaign(modes, "base", SEED, 5)
+    statuses = {mode: {f["index"]: f["status"] for f in summary["modes"][mode]["findings"]}
+                for mode in modes}
+    assert statuses == {"fast-interp": {2: "reference-crash", 3: "crash"},
+                        "classic-interp": {1: "crash", 2: "reference-crash"}}
+    for mode in modes:
+        assert summary["modes"][mode]["modules"] == 5
+        assert summary["modes"][mode]["statuses"]["ok"] == 3

@@ -134,14 +134,15 @@ def _local_result(inv: Invocation, policy: str, tmp: Path) -> dict[str, Any]:
     published = {fid: Path(path).read_bytes() for fid, path in run.outputs.items()}
     return {"return_value": run.return_value, "trap": run.trap, "timed_out": run.timed_out,
             "file_errors": run.file_errors, "files_left_open": run.files_left_open,
-            "outputs": published, "stdout": run.stdout}
+            "outputs": published, "stdout": run.stdout,
+            "error": None if run.error is None else f"TaskError: {run.error}"}
 
 
 def _plain(result: InvocationResult) -> dict[str, Any]:
     return {"return_value": result.return_value, "trap": result.trap,
             "timed_out": result.timed_out, "file_errors": result.file_errors,
             "files_left_open": result.files_left_open, "outputs": result.outputs,
-            "stdout": result.stdout}
+            "stdout": result.stdout, "error": result.error}
 
 
 @pytest.mark.parametrize("policy", teaclave.POLICIES)
@@ -160,11 +161,13 @@ def test_results_match_a_local_executor(local: BatchExecutor, policy: str,
         local.inline_bytes = 1 << 20
     assert [r.id for r in results] == list(range(results[0].id, results[0].id + len(cases)))
     for inv, want, got in zip(cases, expected, results):
-        assert got.error is None, (inv, got)
         assert _plain(got) == want, inv
         assert got.worker is not None and got.worker.startswith("tcp://127.0.0.1:")
     assert expected[4]["return_value"] == 20 * 20_000
-    assert expected[6]["trap"] is not None and expected[6]["outputs"] == {}
+    # the default profile, Teaclave's: a trapped run keeps what it wrote
+    assert expected[6]["trap"] == "Exception: unreachable"
+    assert expected[6]["outputs"] == {"out": b"partial"}
+    assert all(want["error"] is None for want in expected)
     assert expected[7]["timed_out"]
 
 
@@ -255,21 +258,28 @@ def test_outputs_to_client_paths_and_shared_storage(local: BatchExecutor,
     trapped_out = tmp_path / "trapped-out.txt"
     first = local.submit(WORK, {"action": "copy"}, {"in": b"abc"}, {"out": str(client_out)})
     trapped = local.submit(WORK, {"action": "trap"}, None, {"out": str(trapped_out)})
+    strict_out = tmp_path / "strict-trapped-out.txt"
+    strict = local.submit(WORK, {"action": "trap"}, None, {"out": str(strict_out)},
+                          profile="strict")
     r1 = first.result(timeout=120)
     assert r1.outputs == {"out": str(client_out)} and client_out.read_bytes() == b"ABC"
     r2 = local.submit(WORK, {"action": "copy"}, {"in": Shared(client_out)},
                       {"out": Shared(shared_out)}).result(timeout=120)
     assert r2.return_value == 3 and r2.outputs == {"out": str(shared_out)}
     assert shared_out.read_bytes() == b"ABC"
-    r3 = trapped.result(timeout=120)
-    assert r3.trap is not None and not trapped_out.exists()
+    r3 = trapped.result(timeout=120)  # the default profile keeps a trapped run's output
+    assert r3.trap == "Exception: unreachable" and trapped_out.read_bytes() == b"partial"
+    r4 = strict.result(timeout=120)  # the strict profile discards it
+    assert r4.trap == "unreachable" and not strict_out.exists()
     ran = local.run([Invocation(WORK, {"action": "copy"}, {"in": b"run"},
                                 {"out": str(tmp_path / "run-out.txt")}),
                      Invocation(WORK, {"action": "trap"}, None,
-                                {"out": str(tmp_path / "run-trap.txt")})])
+                                {"out": str(tmp_path / "run-trap.txt")},
+                                options={"profile": "strict"})])
     assert ran[0].outputs == {"out": str(tmp_path / "run-out.txt")} and ran[1].trap is not None
     assert (tmp_path / "run-out.txt").read_bytes() == b"RUN"
-    assert sorted(os.listdir(tmp_path)) == ["client-out.txt", "run-out.txt", "shared-out.txt"]
+    assert sorted(os.listdir(tmp_path)) == ["client-out.txt", "run-out.txt", "shared-out.txt",
+                                            "trapped-out.txt"]
 
 
 @pytest.mark.deliberate_crash
@@ -285,9 +295,11 @@ def test_a_crashing_payload_is_retried_then_reported(local: BatchExecutor,
     # Crashes after writing its output (to the temporary file) and before
     # publishing it: neither the worker's shared path nor this machine's path
     # may appear.
+    # (strict: outputs go to temporary files; in the teaclave profile a Shared
+    # output is written in place, so a crash leaves what was written there)
     futures.append(local.submit(WORK, {"action": "copy"}, {"in": b"y" * 100},
                                 {"out": Shared(shared_out), "out2": str(client_out)},
-                                hosts=dask_hosts.HOSTS, id="crash-outputs"))
+                                hosts=dask_hosts.HOSTS, id="crash-outputs", profile="strict"))
     futures += [local.submit(WORK, {"rounds": n}, id=f"spin-{n}") for n in range(8)]
     results = {f.result(timeout=300).id: f.result() for f in futures}
     assert len(results) == len(futures)
@@ -383,6 +395,9 @@ def _manifest(tmp: Path) -> Path:
         json.dumps({"id": "missing", "payload": "nowhere.wasm"}),
         json.dumps({"id": 7, "payload": str(ADDER), "args": {"a": "5", "b": "6"},
                     "timeout": 5}),
+        json.dumps({"id": "strict-trap", "payload": str(WORK), "args": {"action": "trap"},
+                    "outputs": {"out": "out/strict-trap.txt"}, "profile": "strict"}),
+        json.dumps({"id": "bad-profile", "payload": str(WORK), "profile": "lax"}),
     ]
     (tmp / "out").mkdir()
     manifest = tmp / "manifest.jsonl"
@@ -394,8 +409,8 @@ def _check_batch_run(proc: subprocess.CompletedProcess[str], tmp: Path) -> None:
     assert proc.returncode == 1, proc.stderr  # some lines could not run
     results = [json.loads(line) for line in (tmp / "results.jsonl").read_text().splitlines()]
     assert [r["id"] for r in results] == ["spin", "copy", None, "no-payload", "trap",
-                                          "missing", 7]
-    spin, copy, bad_json, no_payload, trap, missing, adder = results
+                                          "missing", 7, "strict-trap", "bad-profile"]
+    spin, copy, bad_json, no_payload, trap, missing, adder, strict_trap, bad_profile = results
     assert spin["return_value"] == teaclave.invoke(WORK, {"rounds": 777}).return_value
     assert spin["summary"] == str(spin["return_value"]) and spin["trap"] is None
     assert set(spin) == {"id", "return_value", "summary", "trap", "file_errors", "outputs",
@@ -404,8 +419,14 @@ def _check_batch_run(proc: subprocess.CompletedProcess[str], tmp: Path) -> None:
     assert (tmp / "out/copy.txt").read_bytes() == b"BATCH ME\n"
     assert bad_json["line"] == 3 and "not JSON" in bad_json["error"]
     assert no_payload["line"] == 4 and "payload" in no_payload["error"]
-    assert trap["trap"] is not None and trap["summary"] == trap["trap"]
-    assert trap["outputs"] == {} and not (tmp / "out/trap.txt").exists()
+    # the default profile is Teaclave's: its trap text, the output kept after a trap
+    assert trap["trap"] == "Exception: unreachable" and trap["summary"] == trap["trap"]
+    assert trap["outputs"] == {"out": str(tmp / "out/trap.txt")}
+    assert (tmp / "out/trap.txt").read_bytes() == b"partial"
+    # "profile": "strict" on a line: pywamr's checks (no prefix, output discarded)
+    assert strict_trap["trap"] == "unreachable" and strict_trap["outputs"] == {}
+    assert not (tmp / "out/strict-trap.txt").exists()
+    assert bad_profile["line"] == 10 and "unknown profile 'lax'" in bad_profile["error"]
     assert "error" in missing and adder["return_value"] == 11
     assert f"{tmp / 'manifest.jsonl'}:3: not JSON" in proc.stderr
     assert f"{tmp / 'manifest.jsonl'}:4:" in proc.stderr

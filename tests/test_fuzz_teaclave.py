@@ -126,7 +126,7 @@ def test_regression_output_path_that_cannot_be_replaced(tmp_path: Path) -> None:
     """os.replace onto a directory raised out of invoke and left the temp file."""
     (tmp_path / "in").write_text("a\nb\n")
     (tmp_path / "outdir").mkdir()
-    with teaclave.Executor(example("wordcount")) as executor:
+    with teaclave.Executor(example("wordcount"), profile="strict") as executor:  # renames
         result = executor.invoke({}, {"input": tmp_path / "in"}, {"output": tmp_path / "outdir"})
     assert result.ok and result.return_value == 2 and result.outputs == {}
     assert any("output 'output' discarded: it could not be moved into place" in e
@@ -186,7 +186,9 @@ def test_regression_output_never_replaces_a_special_file(tmp_path: Path) -> None
     (tmp_path / "in").write_text("a\nb\n")
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    with teaclave.Executor(example("wordcount")) as executor:
+    # strict: outputs are renamed into place (the teaclave profile writes in place,
+    # so it never renames; a FIFO without a reader would block its open there)
+    with teaclave.Executor(example("wordcount"), profile="strict") as executor:
         result = executor.invoke({}, {"input": tmp_path / "in"}, {"output": fifo})
     assert result.ok and result.outputs == {}
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)

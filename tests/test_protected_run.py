@@ -134,17 +134,73 @@ def test_refused_inputs_stop_the_run_before_it_starts(tmp_path: Path, damage: st
 def test_a_trap_discards_the_protected_output(tmp_path: Path) -> None:
     out = ProtectedFile(tmp_path / "out.enc", OUT_KEY)
     result = teaclave.invoke(payload("tc_probe"), {"case": "trap-after-write"}, {},
-                             {"out": out})
+                             {"out": out}, profile="strict")
     assert result.trap is not None and result.output_tags == {} and result.outputs == {}
     assert "output 'out' discarded: the payload trapped" in result.file_errors
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", ["teaclave", *ALL_MODES])
+def test_teaclave_profile_publishes_a_protected_output_after_a_trap(tmp_path: Path,
+                                                                     mode: str) -> None:
+    """Teaclave stages an output as a protected file the payload writes as it
+    goes, closes it when the run ends (trap or not) and converts it for upload
+    afterwards: the user's file appears at the end, holding what was written."""
+    (tmp_path / "in").write_text("x")
+    for fmt, key in (("teaclave-file-128", OUT_KEY), ("aes-gcm-128", OUT_KEY),
+                     ("aes-gcm-256", OUT_KEY * 2)):
+        out = ProtectedFile(tmp_path / f"out-{fmt}", key, fmt,
+                            iv=None if fmt == "teaclave-file-128" else IV)
+        result = teaclave.invoke(payload("tc_fidelity"), {"case": "write-then-trap"},
+                                 {"in": tmp_path / "in"}, {"out": out}, mode=mode)
+        assert result.trap == "Exception: unreachable" and result.error is None
+        assert result.outputs == {"out": str(out.path)} and result.file_errors == []
+        assert _plaintext(out, result.output_tags["out"]) == b"partial"
+
+
+def test_teaclave_profile_publishes_no_protected_output_when_the_task_fails(
+        tmp_path: Path) -> None:
+    """A declared output never created fails Teaclave's task at conversion,
+    before anything is uploaded: no output of the run is published."""
+    (tmp_path / "in").write_text("x")
+    out = ProtectedFile(tmp_path / "out.enc", OUT_KEY)
+    never = ProtectedFile(tmp_path / "never.enc", OUT_KEY)
+    result = teaclave.invoke(payload("tc_fidelity"), {"case": "write", "size": "5000"},
+                             {"in": tmp_path / "in"}, {"out": out, "zz": never})
+    assert result.return_value == 5000 and result.error is not None
+    assert "'zz' was declared but never created" in result.error
+    assert result.outputs == {} and result.output_tags == {}
+    assert any("output 'out' discarded: the task failed" in e for e in result.file_errors)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+    with teaclave.Executor(payload("tc_fidelity"), profile="strict") as strict:
+        result = strict.invoke({"case": "write", "size": "5000"}, {"in": tmp_path / "in"},
+                               {"out": out, "zz": never})
+    assert result.error is None and list(result.output_tags) == ["out"]
+    assert _plaintext(out, result.output_tags["out"]) == bytes(5000)
+
+
+@pytest.mark.parametrize("profile", ["teaclave", "strict"])
+def test_one_read_of_a_streamed_input_fills_the_buffer(tmp_path: Path, profile: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A streamed input arrives through a FIFO (64 KiB of pipe buffer), yet one
+    teaclave_read_file of 1 MiB returns 1 MiB, as a read of Teaclave's
+    protected file does: the native reads until the buffer is full or the file
+    ends (docs/protected-files.md)."""
+    monkeypatch.setattr(_staged, "MEMORY_INPUT_LIMIT", 0)
+    plain = os.urandom(3 << 20)
+    for size in (3 << 20, (1 << 20) - 5):
+        source = _protect(tmp_path / "big.enc", plain[:size])
+        result = teaclave.invoke(payload("tc_fidelity"), {"case": "read-once"}, {"in": source},
+                                 profile=profile)
+        assert result.return_value == min(size, 1 << 20), result
+        assert result.file_errors == []
 
 
 def test_unopened_files_do_not_hold_the_run(tmp_path: Path) -> None:
     a = _protect(tmp_path / "a.enc", b"never read")
     out = ProtectedFile(tmp_path / "never.enc", OUT_KEY)
     result = teaclave.invoke(example("adder"), {"a": 1, "b": 2}, {"x": a}, {"y": out},
-                             timeout=120)
+                             timeout=120, profile="strict")  # teaclave: "y" never created fails
     assert result.return_value == 3 and result.output_tags == {} and result.file_errors == []
     assert not (tmp_path / "never.enc").exists()
 

@@ -14,14 +14,20 @@ from pywamr import teaclave
 
 def probe(case: str, files: dict[str, Path], mode: str = "fast-interp",
           **kwargs: object) -> teaclave.RunResult:
+    """tc_probe calls libc-builtin's strcmp, and these tests check pywamr's
+    strict checks: the strict profile (docs/teaclave-fidelity.md has the
+    teaclave side of each behaviour)."""
     out = files["dir"] / "out.txt"
     return teaclave.invoke(payload("tc_probe"), {"case": case}, {"in": files["in"]},
-                           {"out": out}, mode=mode, **kwargs)  # type: ignore[arg-type]
+                           {"out": out}, profile="strict", mode=mode,
+                           **kwargs)  # type: ignore[arg-type]
 
 
 def test_flatten_sorts_and_serialises() -> None:
-    assert teaclave.flatten({"b": 2, "a": "x", "c": [1, "y"], "d": None}) == [
+    assert teaclave.flatten({"b": 2, "a": "x", "c": [1, "y"], "d": None}, "strict") == [
         b"a", b"x", b"b", b"2", b"c", b'[1, "y"]', b"d", b"null"]
+    assert teaclave.flatten({"b": 2, "a": "x", "c": [1, "y"], "d": None}) == [  # serde_json's
+        b"a", b"x", b"b", b"2", b"c", b'[1,"y"]', b"d", b"null"]
     assert teaclave.flatten(None) == [] and teaclave.flatten({}) == []
     with pytest.raises(ValueError, match="NUL"):
         teaclave.flatten({"a": "x\0y"})
@@ -39,6 +45,7 @@ def test_adder(mode: str) -> None:
 
 def test_arguments_arrive_as_sorted_pairs(files: dict[str, Path], mode: str) -> None:
     result = teaclave.invoke(payload("tc_probe"), {"zeta": 1.5, "case": "args", "alpha": "é"},
+                             profile="strict",
                              outputs={"out": files["dir"] / "args.txt"}, mode=mode)
     assert result.return_value == 6  # argc is twice the number of arguments
     assert (files["dir"] / "args.txt").read_text() == "alpha=é\ncase=args\nzeta=1.5\n"
@@ -114,7 +121,7 @@ def test_trap_discards_partial_output(files: dict[str, Path], mode: str) -> None
                                                              "out.txt"]
     with pytest.raises(pywamr.Trap, match="unreachable"):
         teaclave.run(payload("tc_probe"), {"case": "trap-after-write"},
-                     outputs={"out": files["dir"] / "out2.txt"})
+                     outputs={"out": files["dir"] / "out2.txt"}, profile="strict")
 
 
 def test_open_handle_limit(files: dict[str, Path]) -> None:
@@ -164,7 +171,7 @@ def test_executor_policies_agree(files: dict[str, Path], mode: str) -> None:
 
 
 def test_executor_instances_are_isolated(files: dict[str, Path]) -> None:
-    with teaclave.Executor(payload("tc_probe")) as executor:
+    with teaclave.Executor(payload("tc_probe"), profile="strict") as executor:
         first = executor.invoke({"case": "leave-open"}, {"in": files["in"]},
                                 {"out": files["dir"] / "o1"})
         second = executor.invoke({"case": "handles"}, {"in": files["in"]},
@@ -204,7 +211,8 @@ def test_closed_executor(files: dict[str, Path]) -> None:
 
 @pytest.mark.parametrize("policy", teaclave.POLICIES)
 def test_every_policy_isolates_invocations(mode: str, policy: str) -> None:
-    with teaclave.Executor(payload("tc_probe"), mode=mode, policy=policy) as executor:
+    with teaclave.Executor(payload("tc_probe"), profile="strict", mode=mode,
+                           policy=policy) as executor:
         # static counter, leaked and dirtied app-heap memory: none survive
         assert [executor.run({"case": "dirty"}) for _ in range(5)] == [1000] * 5
         pages = [executor.run({"case": "grow"}) for _ in range(3)]
@@ -214,7 +222,7 @@ def test_every_policy_isolates_invocations(mode: str, policy: str) -> None:
 
 def test_reuse_instance_is_the_default_and_survives_traps(files: dict[str, Path]) -> None:
     assert teaclave.DEFAULT_POLICY == "reuse-instance"
-    with teaclave.Executor(payload("tc_probe")) as executor:
+    with teaclave.Executor(payload("tc_probe"), profile="strict") as executor:
         for _ in range(3):
             trapped = executor.invoke({"case": "trap-after-write"},
                                       outputs={"out": files["dir"] / "t"})
@@ -225,7 +233,7 @@ def test_reuse_instance_is_the_default_and_survives_traps(files: dict[str, Path]
 
 
 def test_reuse_instance_after_timeout(files: dict[str, Path]) -> None:
-    with teaclave.Executor(payload("tc_probe")) as executor:
+    with teaclave.Executor(payload("tc_probe"), profile="strict") as executor:
         executor.run({"case": "dirty"})
         with pytest.raises(pywamr.Timeout):
             executor.run({"case": "spin"}, timeout=0.05)

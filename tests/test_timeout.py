@@ -40,7 +40,7 @@ def test_timeout_argument_checks(basic: pywamr.Instance) -> None:
 def test_teaclave_timeout(tmp_path: object) -> None:
     from pywamr import teaclave
 
-    with teaclave.Executor(payload("tc_probe")) as executor:
+    with teaclave.Executor(payload("tc_probe"), profile="strict") as executor:  # strcmp
         assert executor.run({"case": "handles"}, timeout=5) in (0, 1)
 
 

@@ -317,8 +317,6 @@ PAYLOADS: list[Payload] = [
             exports={"memory": "memory", **ENTRYPOINT}, link_flags=("--disable-reference-types",)),
     Payload(
         "adder", "c", EX_DIR / "c/adder.c", EX_OUT / "adder.wasm",
-        allow_undefined=True, include=EX_DIR / "include",
-        imports={"env.strcmp": sig("i32, i32", "i32"), "env.atoi": sig("i32", "i32")},
         exports={**C_AUX, **ENTRYPOINT},
     ),
     Payload(

@@ -12,9 +12,10 @@ from typing import IO, Any
 
 from ._lib import DEFAULT_MODE
 from .distributed import BatchExecutor, InvocationResult
-from .teaclave import DEFAULT_POLICY, POLICIES
+from .teaclave import DEFAULT_POLICY, DEFAULT_PROFILE, POLICIES, PROFILES
 
-_LINE_KEYS = {"id", "payload", "args", "inputs", "outputs", "mode", "policy", "timeout"}
+_LINE_KEYS = {"id", "payload", "args", "inputs", "outputs", "profile", "mode", "policy",
+              "timeout"}
 
 
 def add_batch_command(commands: Any) -> None:
@@ -23,7 +24,7 @@ def add_batch_command(commands: Any) -> None:
         "batch", help="run a JSON-lines manifest of invocations on a Dask cluster "
         "(needs the 'distributed' extra)")
     batch.add_argument("manifest", help="one JSON object per line: id, payload, args, inputs, "
-                       "outputs (and optionally mode, policy, timeout)")
+                       "outputs (and optionally profile, mode, policy, timeout)")
     batch.add_argument("--out", required=True, metavar="RESULTS.jsonl",
                        help="where to write one JSON result per manifest line")
     batch.add_argument("--scheduler", metavar="ADDR",
@@ -31,7 +32,11 @@ def add_batch_command(commands: Any) -> None:
                        "(default: start a local cluster)")
     batch.add_argument("--workers", type=int, metavar="N",
                        help="worker processes of the local cluster (default: one per CPU)")
-    batch.add_argument("--mode", default=DEFAULT_MODE, help="default execution mode")
+    batch.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,
+                       help="default profile: teaclave (Teaclave's executor's behaviour) or "
+                       "strict (see docs/teaclave-fidelity.md)")
+    batch.add_argument("--mode", help="default execution mode (default: the profile's; "
+                       f"teaclave: 'teaclave', strict: {DEFAULT_MODE!r})")
     batch.add_argument("--policy", choices=POLICIES, default=DEFAULT_POLICY,
                        help="default lifecycle policy of the warm executors")
     batch.add_argument("--timeout", type=float, metavar="SECONDS",
@@ -72,7 +77,7 @@ def _parse(text: str, base: str) -> dict[str, Any]:
     return {"id": line["id"], "payload": resolve(line["payload"]), "args": line.get("args", {}),
             "inputs": {k: resolve(v) for k, v in line.get("inputs", {}).items()},
             "outputs": {k: resolve(v) for k, v in line.get("outputs", {}).items()},
-            "options": {k: line[k] for k in ("mode", "policy") if k in line},
+            "options": {k: line[k] for k in ("profile", "mode", "policy") if k in line},
             "timeout": line.get("timeout")}
 
 
@@ -92,9 +97,11 @@ def _check(line: dict[str, Any]) -> None:
         if not isinstance(files, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) and v for k, v in files.items()):
             raise _Malformed(f'"{key}" must map file ids to paths')
-    for key in ("mode", "policy"):
+    for key in ("profile", "mode", "policy"):
         if key in line and not isinstance(line[key], str):
             raise _Malformed(f'"{key}" must be a string')
+    if "profile" in line and line["profile"] not in PROFILES:
+        raise _Malformed(f'unknown profile {line["profile"]!r}')
     if "policy" in line and line["policy"] not in POLICIES:
         raise _Malformed(f'unknown policy {line["policy"]!r}')
     timeout = line.get("timeout")
@@ -166,7 +173,9 @@ def run_batch(args: argparse.Namespace) -> int:
             entries.append((number, _parse(text, base)))
         except _Malformed as exc:
             entries.append((number, exc))
-    options: dict[str, Any] = {"mode": args.mode, "policy": args.policy}
+    options: dict[str, Any] = {"profile": args.profile, "policy": args.policy}
+    if args.mode is not None:
+        options["mode"] = args.mode
     if args.timeout is not None:
         options["timeout"] = args.timeout
     if args.chunk is not None:

@@ -12,11 +12,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from .engines import TIDY_CACHE_ENV
 from .generate import make_module
+from .worker import REFERENCE
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE_DEADLINE = 120.0     # seconds for one module (AOT compiles it) before it counts as hung
@@ -32,15 +35,19 @@ def _drain(proc: subprocess.Popen[str], errors: list[str]) -> None:
     errors.append(proc.stderr.read() if proc.stderr else "")
 
 
-def run_range(mode: str, features: str, seed: int, start: int, stop: int, env: dict[str, str],
-              nice: int, deadline: float, until: float = float("inf")) -> list[dict[str, Any]]:
-    """Fuzz ``start..stop`` in ``mode``; a worker that dies or hangs is
-    recorded against the module it was on and restarted after it."""
+def run_range(modes: list[str], features: str, seed: int, start: int, stop: int,
+              env: dict[str, str], nice: int, deadline: float, until: float = float("inf"),
+              sink: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Fuzz ``start..stop`` in every mode of ``modes`` (one worker process runs the
+    reference once per module, then each mode); a worker that dies or hangs is
+    recorded against the module and mode (or the reference run) it was on, and a
+    new one continues with the next mode of that module.  Each record (with
+    its ``mode``) also goes to ``sink`` as soon as it is known."""
     records: list[dict[str, Any]] = []
-    index = start
+    index, first = start, list(modes)
     while index < stop and time.time() < until:
-        cmd = [sys.executable, "-m", "tools.difffuzz.worker", mode, features, str(seed),
-               str(index), str(stop), repr(until)]
+        cmd = [sys.executable, "-m", "tools.difffuzz.worker", ",".join(modes), features,
+               str(seed), str(index), str(stop), repr(until), ",".join(first)]
         if nice:
             cmd = ["nice", "-n", str(nice), *cmd]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -49,41 +56,54 @@ def run_range(mode: str, features: str, seed: int, start: int, stop: int, env: d
         threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
         errors: list[str] = []
         threading.Thread(target=_drain, args=(proc, errors), daemon=True).start()
-        current: int | None = None
+        current: tuple[int, str] | None = None
+        failure: dict[str, Any] | None = None
         while True:
             try:
                 line = lines.get(timeout=deadline)
             except queue.Empty:
                 proc.kill()
                 proc.wait()
-                records.append({"index": current if current is not None else index,
-                                "status": "hang", "detail": f"no result in {deadline:.0f} s"})
+                failure = {"status": "hang", "detail": f"no result in {deadline:.0f} s"}
                 break
             if line is None:
                 rc = proc.wait()
-                if rc == 0 and current is None:   # stopped at ``until`` or done
-                    index = stop
-                    break
-                if current is None:   # died between modules: the tool, not a module
-                    time.sleep(0.1)
+                if current is None:
+                    if rc == 0:   # stopped at ``until`` or done
+                        index = stop
+                        break
+                    time.sleep(0.1)   # died between modules: the tool, not a module
                     raise RuntimeError(f"difffuzz worker failed (exit status {rc}): "
                                        f"{(errors[0] if errors else '').strip()[-1500:]}")
-                if current is not None:
-                    time.sleep(0.1)
-                    how = f"signal {-rc}" if rc < 0 else f"exit status {rc}"
-                    tail = (errors[0] if errors else "").strip()[-1500:]
-                    records.append({"index": current, "status": "crash",
-                                    "detail": f"worker died ({how}): {tail}"})
+                time.sleep(0.1)
+                how = f"signal {-rc}" if rc < 0 else f"exit status {rc}"
+                tail = (errors[0] if errors else "").strip()[-1500:]
+                failure = {"status": "crash", "detail": f"worker died ({how}): {tail}"}
                 break
             entry = json.loads(line)
             if "start" in entry:
-                current = entry["start"]
+                current = (entry["start"], entry["mode"])
                 continue
             current = None
             records.append(entry)
-            index = entry["index"] + 1
-        last = records[-1]["index"] if records else index
-        index = max(index, last + 1)
+            if sink is not None:
+                sink(entry)
+            index = entry["index"]
+            done = modes.index(entry["mode"]) + 1
+            index, first = (index, modes[done:]) if done < len(modes) else (index + 1, modes)
+        if failure is not None:
+            at, stage = current if current is not None else (index, first[0])
+            if stage == REFERENCE:   # the reference (or generation) failed: no mode compared
+                failure["status"] = "reference-" + failure["status"]
+                stages = first if at == index else modes
+            else:
+                stages = [stage]
+            for m in stages:
+                records.append({"index": at, "mode": m, **failure})
+                if sink is not None:
+                    sink(records[-1])
+            later = modes[modes.index(stages[-1]) + 1:]
+            index, first = (at, later) if later else (at + 1, list(modes))
     return records
 
 
@@ -100,56 +120,80 @@ def save_finding(crashes: Path, mode: str, features: str, seed: int,
 
 def campaign(modes: list[str], features: str, seed: int, count: int, start: int = 0,
              jobs: int = 1, nice: int = 0, crashes: Path | None = None,
-             deadline: float = MODULE_DEADLINE, minutes: float | None = None) -> dict[str, Any]:
-    """Fuzz modules ``start..start+count`` in every mode, with ``jobs`` workers per
-    mode (each on its own slice of the index range), all modes at once.
+             deadline: float = MODULE_DEADLINE, minutes: float | None = None,
+             log: Path | None = None) -> dict[str, Any]:
+    """Fuzz modules ``start..start+count`` in every mode with ``jobs`` worker
+    processes, each on its own slice of the index range and running every mode
+    (the module is generated and run in the reference once, then in each mode).
     With ``minutes``, workers stop starting modules after that long (the
-    summary counts what was done: the lowest indices of each worker's range)."""
+    summary counts what was done: the lowest indices of each worker's range).
+    With ``log``, every record is appended to that JSON-lines file as it comes
+    (``python -m tools.difffuzz summary`` rebuilds the summary from it)."""
     until = time.time() + 60 * minutes if minutes else float("inf")
     work = Path(tempfile.mkdtemp(prefix="pywamr-difffuzz-"))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env.setdefault("PYWAMR_CACHE_DIR", str(work / "aot-cache"))
+    env["PYWAMR_CACHE_DIR"] = str(work / "aot-cache")    # entries deleted after use:
+    env[TIDY_CACHE_ENV] = "1"                            # each module is compiled once
     started = time.monotonic()
-    tasks = []
     per_job = max(1, -(-count // max(1, jobs)))
-    for mode in modes:
-        for lo in range(start, start + count, per_job):
-            tasks.append((mode, lo, min(lo + per_job, start + count)))
-    results: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
+    tasks = [(lo, min(lo + per_job, start + count)) for lo in range(start, start + count, per_job)]
+    records: list[dict[str, Any]] = []
     lock = threading.Lock()
+    log_file = log.open("a") if log is not None else None
+    header = {"features": features, "seed": seed, "start": start, "count": count}
 
-    def work_on(task: tuple[str, int, int]) -> None:
-        mode, lo, hi = task
-        got = run_range(mode, features, seed, lo, hi, env, nice, deadline, until)
+    def sink(record: dict[str, Any]) -> None:
+        if log_file is not None:
+            with lock:
+                log_file.write(json.dumps({**header, **record}) + "\n")
+                log_file.flush()
+
+    def work_on(task: tuple[int, int]) -> None:
+        got = run_range(modes, features, seed, task[0], task[1], env, nice, deadline, until,
+                        sink)
         with lock:
-            results[mode] += got
+            records.extend(got)
 
     try:
-        with ThreadPoolExecutor(len(tasks)) as pool:   # every mode's workers at once
+        with ThreadPoolExecutor(len(tasks)) as pool:   # every worker at once
             list(pool.map(work_on, tasks))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    summary: dict[str, Any] = {"features": features, "seed": seed, "start": start,
-                               "count": count, "minutes": minutes,
-                               "seconds": round(time.monotonic() - started, 1), "modes": {}}
-    for mode, records in results.items():
-        records.sort(key=lambda r: r["index"])
-        statuses = collections.Counter(r["status"] for r in records)
-        kinds = collections.Counter(r.get("kind") for r in records if r["status"] == "divergence")
-        findings = [r for r in records if r["status"] in ("divergence", "crash", "hang",
-                                                           "api-error", "generate-failed")]
+        if log_file is not None:
+            log_file.close()
+    summary = summarize(records, features, seed, modes, crashes)
+    summary.update(start=start, count=count, minutes=minutes,
+                   seconds=round(time.monotonic() - started, 1))
+    return summary
+
+
+FINDINGS = ("divergence", "crash", "hang", "api-error", "generate-failed", "reference-crash",
+            "reference-hang")
+
+
+def summarize(records: list[dict[str, Any]], features: str, seed: int, modes: list[str],
+              crashes: Path | None = None) -> dict[str, Any]:
+    """Counts per mode of ``records`` (each with its ``mode``); findings are saved
+    under ``crashes`` (the module and a JSON of what happened)."""
+    summary: dict[str, Any] = {"features": features, "seed": seed, "modes": {}}
+    for mode in modes:
+        mine = sorted((r for r in records if r["mode"] == mode), key=lambda r: r["index"])
+        mine = [{k: v for k, v in r.items() if k != "mode"} for r in mine]
+        statuses = collections.Counter(r["status"] for r in mine)
+        kinds = collections.Counter(r.get("kind") for r in mine if r["status"] == "divergence")
+        findings = [r for r in mine if r["status"] in FINDINGS]
         if crashes is not None:
             for r in findings:
                 if r["status"] != "generate-failed":
                     r["saved"] = str(save_finding(crashes, mode, features, seed, r))
         summary["modes"][mode] = {
-            "modules": len(records),
+            "modules": len(mine),
             "compared": statuses["ok"] + statuses["divergence"] + statuses["nan-explained"],
             "statuses": dict(statuses),
             "divergence_kinds": {k: v for k, v in kinds.items() if k},
-            "export_calls": sum(r.get("calls", 0) for r in records),
-            "exports_not_callable": sum(r.get("skipped_exports", 0) for r in records),
+            "export_calls": sum(r.get("calls", 0) for r in mine),
+            "exports_not_callable": sum(r.get("skipped_exports", 0) for r in mine),
             "findings": findings,
         }
     return summary

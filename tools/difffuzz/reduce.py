@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .engines import Export, Pywamr, Reference
+from .generate import BINARYEN_ENV
 from .outcome import HANG_RESET, compare, signature
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,9 +73,11 @@ def reduce(finding: Path, timeout: float = 1800) -> dict[str, Any]:
     command = " ".join(shlex.quote(a) for a in [
         sys.executable, "-m", "tools.difffuzz", "check", "--mode", meta["mode"], "--kind", kind,
         "--seed", str(meta["seed"]), "--index", str(meta["index"]), str(test)])
-    args = ["wasm-reduce", str(finding), f"--command={command}", "-t", str(test),
-            "-w", str(working), "--timeout", "60", "-all",
-            "-b", os.path.dirname(shutil.which("wasm-opt") or "/usr/bin/wasm-opt")]
+    package = os.environ.get(BINARYEN_ENV)   # npm's binaryen, if the module came from it
+    bindir = (str(Path(package) / "bin") if package
+              else os.path.dirname(shutil.which("wasm-opt") or "/usr/bin/wasm-opt"))
+    args = [os.path.join(bindir, "wasm-reduce"), str(finding), f"--command={command}",
+            "-t", str(test), "-w", str(working), "--timeout", "60", "-all", "-b", bindir]
     try:
         proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
         result: dict[str, Any] = {"finding": str(finding), "rc": proc.returncode}
@@ -84,7 +87,8 @@ def reduce(finding: Path, timeout: float = 1800) -> dict[str, Any]:
         output = f"wasm-reduce ran out of time ({timeout:.0f} s)"
     if working.exists():
         working.replace(reduced)
-        wat = subprocess.run(["wasm-dis", str(reduced)], capture_output=True, text=True)
+        wat = subprocess.run([os.path.join(bindir, "wasm-dis"), str(reduced)],
+                             capture_output=True, text=True)
         finding.with_suffix(".reduced.wat").write_text(wat.stdout)
         result.update(reduced=str(reduced), size=reduced.stat().st_size,
                       original=finding.stat().st_size)

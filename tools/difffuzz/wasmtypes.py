@@ -80,3 +80,28 @@ def function_exports(wasm: bytes) -> list[tuple[str, tuple[str, ...], tuple[str,
                     exports.append((name, index))
         r.pos = end
     return [(name, *types[funcs[index]]) for name, index in exports]
+
+
+def global_imports(wasm: bytes) -> list[tuple[str, str, str, bool]]:
+    """``(module, name, value type, mutable)`` of every imported global."""
+    r = _Reader(wasm, 8)
+    found: list[tuple[str, str, str, bool]] = []
+    while r.pos < len(wasm):
+        section, size = r.byte(), r.u32()
+        end = r.pos + size
+        if section == 2:
+            for _ in range(r.u32()):
+                module, name, kind = r.name(), r.name(), r.byte()
+                if kind == 0:
+                    r.u32()
+                elif kind == 1:
+                    r.byte()
+                    r.limits()
+                elif kind == 2:
+                    r.limits()
+                else:
+                    valtype, mutable = VALTYPES.get(r.byte(), "?"), bool(r.byte())
+                    found.append((module, name, valtype, mutable))
+            return found
+        r.pos = end
+    return found

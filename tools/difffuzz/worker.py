@@ -1,55 +1,93 @@
-"""The child: fuzz modules ``start..stop`` of a run in one mode, one JSON line
-each (preceded by a ``start`` line, so the parent can name the module that
-crashed or hung the process)."""
+"""The child: fuzz modules ``start..stop`` of a run in one or more modes.
+
+Each module is generated and run in the reference (wasmtime-py) once, then in
+every requested pywamr mode, one JSON line per (module, mode).  Before each
+stage the child prints a ``start`` line naming the module and the stage
+(``reference`` or a mode), so the parent can name the module and mode that
+crashed or hung the process.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import Any
 
 from .engines import Export, Pywamr, Reference
 from .generate import call_arguments, denan, make_module
-from .outcome import HANG_RESET, compare, signature
+from .outcome import HANG_RESET, Outcome, compare, signature
+
+REFERENCE = "reference"     # the stage name of the reference run in ``start`` lines
+# "INDEX:STAGE[,INDEX:STAGE...]": the worker aborts at these stages, as a crashing engine
+# would (tests/test_difffuzz.py checks the parent's crash attribution with it).
+ABORT_ENV = "DIFFFUZZ_ABORT_AT"
 
 
-def fuzz_one(wasm: bytes, seed: int, index: int, reference: Reference,
-             engine: Pywamr, features: str | None = None) -> dict[str, Any]:
-    """Run one module in both engines and compare.
+class Shared:
+    """What every mode compares against for one module, computed once: the
+    reference's plan and outcome, and (on demand) the same for the module
+    instrumented with ``wasm-opt --denan``."""
+
+    def __init__(self, wasm: bytes, seed: int, index: int, reference: Reference,
+                 features: str | None) -> None:
+        self.wasm, self.seed, self.index = wasm, seed, index
+        self.reference, self.features = reference, features
+        self.refused: str | None = None
+        self.calls: list[tuple[Export, list[object]]] = []
+        self.skipped = 0
+        self.expected = Outcome()
+        self._denanned: Shared | None = None
+        exports, _imports, refused = reference.plan(wasm)
+        if refused is not None:
+            self.refused = refused
+            return
+        for i, export in enumerate(exports):
+            if export.name == HANG_RESET:
+                continue
+            if not export.callable:
+                self.skipped += 1
+                continue
+            self.calls.append((export, call_arguments(seed, index, i, list(export.params))))
+        self.expected = reference.run(wasm, self.calls)
+
+    def denanned(self) -> Shared:
+        """The same module with every NaN a float operation makes turned into 0."""
+        if self._denanned is None:
+            assert self.features is not None
+            self._denanned = Shared(denan(self.wasm, self.features), self.seed, self.index,
+                                    self.reference, None)
+        return self._denanned
+
+
+def compare_mode(shared: Shared, engine: Pywamr) -> dict[str, Any]:
+    """Run the module in one pywamr mode and compare with the reference.
 
     A result, log or memory divergence that disappears when the module is
     instrumented with ``wasm-opt --denan`` is a NaN payload the spec leaves to
     the implementation (e.g. a NaN's bits stored and reloaded as an integer):
     it is counted as ``nan-explained``, not as a finding.
     """
-    exports, _imports, refused = reference.plan(wasm)
-    if refused is not None:
-        return {"status": "invalid", "detail": refused[:500]}
-    calls: list[tuple[Export, list[object]]] = []
-    skipped = 0
-    for i, export in enumerate(exports):
-        if export.name == HANG_RESET:
-            continue
-        if not export.callable:
-            skipped += 1
-            continue
-        calls.append((export, call_arguments(seed, index, i, list(export.params))))
-    expected = reference.run(wasm, calls)
+    if shared.refused is not None:
+        return {"status": "invalid", "detail": shared.refused[:500]}
+    expected = shared.expected
     if expected.refused is not None:   # an import the harness does not provide, or start trapped
         status = "unsupported" if expected.refused.startswith("unsupported") else "start-trap"
         return {"status": status, "detail": expected.refused[:500]}
+    calls = shared.calls
     try:
-        got = engine.run(wasm, calls)
+        got = engine.run(shared.wasm, calls)
     except Exception as exc:  # noqa: BLE001 (pywamr's API failed on a valid module: a finding)
         return {"status": "api-error", "detail": f"{type(exc).__name__}: {exc}"[:2000],
-                "calls": len(calls), "skipped_exports": skipped}
+                "calls": len(calls), "skipped_exports": shared.skipped}
     found = compare(expected, got)
-    record: dict[str, Any] = {"status": "ok", "calls": len(calls), "skipped_exports": skipped,
+    record: dict[str, Any] = {"status": "ok", "calls": len(calls),
+                              "skipped_exports": shared.skipped,
                               "traps": sum(1 for c in expected.calls if c.trap)}
-    if found is not None and found[0] in ("result", "log", "memory") and features is not None:
+    if found is not None and found[0] in ("result", "log", "memory") and shared.features:
         record["nan_check"] = found[1][:300]
-        if fuzz_one(denan(wasm, features), seed, index, reference, engine)["status"] == "ok":
+        if compare_mode(shared.denanned(), engine)["status"] == "ok":
             record["status"] = "nan-explained"
             return record
     if found is not None:
@@ -58,23 +96,52 @@ def fuzz_one(wasm: bytes, seed: int, index: int, reference: Reference,
     return record
 
 
+def fuzz_one(wasm: bytes, seed: int, index: int, reference: Reference,
+             engine: Pywamr, features: str | None = None) -> dict[str, Any]:
+    """Run one module in the reference and one pywamr mode, and compare."""
+    return compare_mode(Shared(wasm, seed, index, reference, features), engine)
+
+
+def _emit(entry: dict[str, Any]) -> None:
+    print(json.dumps(entry), flush=True)
+
+
 def main(argv: list[str]) -> int:
-    """``worker MODE FEATURES SEED START STOP [UNTIL]`` (UNTIL: a time.time() to stop at)."""
-    mode, features, seed, start, stop = argv[0], argv[1], int(argv[2]), int(argv[3]), int(argv[4])
+    """``worker MODES FEATURES SEED START STOP [UNTIL [FIRST_MODES]]``.
+
+    ``MODES`` is comma-separated; ``UNTIL`` a ``time.time()`` to stop at;
+    ``FIRST_MODES`` (comma-separated) the modes still to run for module
+    ``START`` (after a crash in an earlier mode of that module).
+    """
+    modes, features = argv[0].split(","), argv[1]
+    seed, start, stop = int(argv[2]), int(argv[3]), int(argv[4])
     until = float(argv[5]) if len(argv) > 5 else float("inf")
-    reference, engine = Reference(), Pywamr(mode)
+    first = argv[6].split(",") if len(argv) > 6 else modes
+    reference = Reference()
+    engines = {mode: Pywamr(mode) for mode in modes}
+    aborts = set(filter(None, os.environ.get(ABORT_ENV, "").split(",")))
     for index in range(start, stop):
         if time.time() >= until:
             break
-        print(json.dumps({"start": index}), flush=True)
+        todo = first if index == start else modes
+        _emit({"start": index, "mode": REFERENCE})
+        if f"{index}:{REFERENCE}" in aborts:
+            os.abort()
         try:
             wasm = make_module(seed, index, features)
         except Exception as exc:  # noqa: BLE001 (wasm-opt failed: a tool problem, recorded)
-            record: dict[str, Any] = {"status": "generate-failed", "detail": str(exc)[:500]}
-        else:
-            record = fuzz_one(wasm, seed, index, reference, engine, features)
-        record["index"] = index
-        print(json.dumps(record), flush=True)
+            for mode in todo:
+                _emit({"index": index, "mode": mode, "status": "generate-failed",
+                       "detail": str(exc)[:500]})
+            continue
+        shared = Shared(wasm, seed, index, reference, features)
+        for mode in todo:
+            _emit({"start": index, "mode": mode})
+            if f"{index}:{mode}" in aborts:
+                os.abort()
+            record = compare_mode(shared, engines[mode])
+            _emit({"index": index, "mode": mode, **record})
+            engines[mode].tidy()
     return 0
 
 

@@ -34,11 +34,26 @@ pw_wamr_add_init_hook(int (*hook)(void))
         g_init_hooks[g_ninit_hooks++] = hook;
 }
 
+/* Whether this thread has WAMR's signal environment.  WAMR 1.1.2's
+ * wasm_runtime_thread_env_inited() checks the signal state only in a core
+ * with AOT, yet its interpreter needs it whenever bounds are checked with
+ * guard pages: in the teaclave core (no AOT) every thread but the first
+ * failed its calls with "thread signal env not inited". */
+static int
+thread_env_inited(void)
+{
+#ifdef OS_ENABLE_HW_BOUND_CHECK
+    return os_thread_signal_inited() ? 1 : 0;
+#else
+    return wasm_runtime_thread_env_inited() ? 1 : 0;
+#endif
+}
+
 static void
 destroy_thread_env(void *unused)
 {
     (void)unused;
-    if (wasm_runtime_thread_env_inited())
+    if (thread_env_inited())
         wasm_runtime_destroy_thread_env();
 }
 
@@ -51,7 +66,7 @@ make_thread_key(void)
 int
 pw_ensure_thread_env(void)
 {
-    if (wasm_runtime_thread_env_inited())
+    if (thread_env_inited())
         return 1;
     if (!wasm_runtime_init_thread_env())
         return 0;

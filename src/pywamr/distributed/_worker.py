@@ -35,7 +35,14 @@ from .._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE
 from .._runtime import Runtime
 from .._wasi import WasiConfig
 from .._wasi_command import WasiCommand
-from ..teaclave import TEACLAVE_HEAP_SIZE, TEACLAVE_STACK_SIZE, Executor, RunResult
+from ..teaclave import (
+    DEFAULT_PROFILE,
+    TEACLAVE_HEAP_SIZE,
+    TEACLAVE_STACK_SIZE,
+    Executor,
+    RunResult,
+)
+from ..teaclave._profile import get as get_profile
 from ._result import InvocationResult
 
 MISS = "miss"
@@ -156,6 +163,17 @@ def _footprint(data: bytes, options: Mapping[str, Any], kind: str) -> int:
     return 2 * len(data) + stack + heap
 
 
+def _mode(kind: str, options: Mapping[str, Any]) -> str:
+    """The mode an executor made with ``options`` runs in (a Teaclave
+    executor without one: its profile's default mode)."""
+    mode = options.get("mode")
+    if mode is not None:
+        return str(mode)
+    if kind == TEACLAVE:
+        return get_profile(options.get("profile", DEFAULT_PROFILE)).default_mode
+    return DEFAULT_MODE
+
+
 class WarmState:
     """Per-process payload bytes and warm executors, LRU-bounded."""
 
@@ -195,11 +213,11 @@ class WarmState:
             if options.get("policy") == "cold":
                 # A cold executor re-initialises WAMR per invocation and needs
                 # its mode's core to itself: close what else holds that core.
-                self._evict(lambda warm: warm.mode == options.get("mode", DEFAULT_MODE)
-                            and warm.policy != "cold")
+                mode = _mode(kind, options)
+                self._evict(lambda warm: warm.mode == mode and warm.policy != "cold")
             else:
-                self._evict(lambda warm: warm.policy == "cold"
-                            and warm.mode == options.get("mode", DEFAULT_MODE))
+                mode = _mode(kind, options)
+                self._evict(lambda warm: warm.policy == "cold" and warm.mode == mode)
         created: Warm
         if kind == TEACLAVE:
             created = Executor(data, **options)
@@ -369,7 +387,7 @@ def _invoke(executor: Executor, item: Any, scratch: _Scratch,
         except Exception as exc:  # noqa: BLE001 - reported in the result
             return _failure(exc)
         seconds = time.perf_counter() - start
-        if (run.trap is None and not run.stdout and not run.file_errors
+        if (run.trap is None and run.error is None and not run.stdout and not run.file_errors
                 and not run.files_left_open and not run.outputs and not run.output_tags
                 and run.timings is None):
             return run.return_value, seconds
@@ -431,4 +449,6 @@ def _fields(run: RunResult, seconds: float, returned: Mapping[str, str]) -> dict
     return {"return_value": run.return_value, "trap": run.trap, "timed_out": run.timed_out,
             "stdout": run.stdout, "file_errors": run.file_errors,
             "files_left_open": run.files_left_open, "timings": run.timings,
-            "output_tags": dict(run.output_tags), "outputs": outputs, "seconds": seconds}
+            "output_tags": dict(run.output_tags), "outputs": outputs, "seconds": seconds,
+            # the payload ran, the task failed (teaclave profile: an output never created)
+            "error": None if run.error is None else f"TaskError: {run.error}"}

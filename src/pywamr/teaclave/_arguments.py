@@ -102,7 +102,7 @@ def _texts(arguments: Mapping[str, Any], serde: bool) -> list[str]:
     return texts
 
 
-def flatten(arguments: Mapping[str, Any] | None, profile: str = "strict") -> list[bytes]:
+def flatten(arguments: Mapping[str, Any] | None, profile: str = "teaclave") -> list[bytes]:
     """``{"b": 2, "a": "x"}`` -> ``[b"a", b"x", b"b", b"2"]``.
 
     Keys are sorted; string values pass as they are, anything else as text in

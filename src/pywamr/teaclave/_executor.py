@@ -6,11 +6,13 @@ import gc
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from .. import natives
-from .._errors import LinkError, Timeout, Trap, WamrError
+from .._aot import MAGIC as AOT_CONTAINER_MAGIC
+from .._errors import LinkError, LoadError, Timeout, Trap, WamrError
 from .._host import NativeFunction
 from .._instance import Instance
 from .._limits import cap_memory_pages
@@ -41,6 +43,50 @@ TEACLAVE_MODE = "teaclave"
 Hosts = Mapping[str, Mapping[str, HostSpec]]
 _FileMaps = tuple[dict[str, str | ProtectedFile], dict[str, str | ProtectedFile]]
 Cap = int | None | _Default
+
+class _Validated:
+    """Payloads that loaded in Teaclave's own build, by validation key: the
+    imports left unresolved there.  Bounded, least recently used out."""
+
+    ENTRIES = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, tuple[tuple[str, str, str], ...]] = OrderedDict()
+
+    def get(self, key: Hashable) -> tuple[tuple[str, str, str], ...] | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, unresolved: tuple[tuple[str, str, str], ...]) -> None:
+        with self._lock:
+            self._entries[key] = unresolved
+            while len(self._entries) > self.ENTRIES:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_validated = _Validated()
+
+
+def _validation_key(data: bytes, hosts: Hosts) -> Hashable | None:
+    """What the teaclave-core check of ``data`` depends on: the payload's hash
+    and each extra host's module, name and signature (None: not cacheable)."""
+    try:
+        signatures = tuple(sorted(
+            (str(module_name), str(name),
+             spec.signature if isinstance(spec, NativeFunction) else str(spec[1]))
+            for module_name, functions in hosts.items() for name, spec in functions.items()))
+    except (TypeError, IndexError, AttributeError):
+        return None  # malformed hosts: registration reports them
+    return hashlib.sha256(data).hexdigest(), signatures
+
 
 class EntrypointError(LinkError):
     """The payload has no usable ``entrypoint`` export."""
@@ -130,6 +176,10 @@ class Executor:
         self._lock = threading.Lock()
         self._closed = False
         self._instance: Instance | None = None
+        if self.profile.allow_unresolved and self._bytes.startswith(AOT_CONTAINER_MAGIC):
+            raise LoadError("an AOT payload cannot run in the teaclave profile: Teaclave's WAMR "
+                            "build has no AOT (give the .wasm with mode='aot', or use "
+                            "profile='strict')")
         if self.profile.allow_unresolved and self.mode != TEACLAVE_MODE:
             self._unlinked = self._as_teaclave_loads()
         runtime = self._new_runtime(fresh=False)
@@ -162,17 +212,25 @@ class Executor:
         """Load the payload in Teaclave's own build first (teaclave profile,
         another mode): refused there means refused here, with Teaclave's error
         (e.g. bulk-memory opcodes); what stays unresolved there (libc-builtin
-        functions) is bound to natives that trap as unlinked imports do."""
-        with Runtime(TEACLAVE_MODE) as runtime:
-            self._register(runtime, {})
-            module = runtime.load(self._bytes, allow_unresolved=True)
-            unlinked = {(imp.module, imp.name): NativeFunction(0, imp.type.signature,
-                                                               builtin="teaclave_unlinked")
-                        for imp in module.imports
-                        if imp.kind is ExternKind.FUNC and imp.provider is None
-                        and imp.type is not None}
-            module.close()
-        return unlinked
+        functions) is bound to natives that trap as unlinked imports do.
+
+        A payload that loaded is remembered by its hash (and the extra hosts'
+        names and signatures), so further executors of it skip the check."""
+        key = _validation_key(self._bytes, self._extra_hosts)
+        unresolved = _validated.get(key) if key is not None else None
+        if unresolved is None:
+            with Runtime(TEACLAVE_MODE) as runtime:
+                self._register(runtime, {})
+                module = runtime.load(self._bytes, allow_unresolved=True)
+                unresolved = tuple((imp.module, imp.name, imp.type.signature)
+                                   for imp in module.imports
+                                   if imp.kind is ExternKind.FUNC and imp.provider is None
+                                   and imp.type is not None)
+                module.close()
+            if key is not None:
+                _validated.put(key, unresolved)
+        return {(module_name, name): NativeFunction(0, signature, builtin="teaclave_unlinked")
+                for module_name, name, signature in unresolved}
 
     def _register(self, runtime: Runtime, unlinked: Mapping[tuple[str, str], NativeFunction],
                   ) -> None:
@@ -363,8 +421,17 @@ class Executor:
             result = self._call_staged(instance, packed, files, timeout, mark)
             if staging.protected_outputs or staging.inputs:
                 trapped = result.trap is not None
-                tags, errors = staging.finish(lambda fid: files.verdict(
-                    *_native.output_state(instance, fid), trapped))
+                # Teaclave converts and uploads the outputs only when every
+                # declared one converts: a failed task uploads none of them.
+                failed = result.error if self.profile.missing_output_fails else None
+
+                def verdict(fid: str) -> str | None:
+                    why = files.verdict(*_native.output_state(instance, fid), trapped)
+                    if why is None and failed is not None:
+                        return f"the task failed ({failed})"
+                    return why
+
+                tags, errors = staging.finish(verdict)
                 for fid, tag in tags.items():
                     result.outputs[fid] = staging.protected_outputs[fid].fspath
                     result.output_tags[fid] = tag
