@@ -132,6 +132,16 @@ def _imports(data: bytes) -> list[_Import]:
     return found
 
 
+def memory_imports(data: bytes) -> list[tuple[str, str, int, int | None]]:
+    """The unshared memory imports of ``data`` as (module, name, minimum,
+    maximum); [] when the import section cannot be read (loading reports it)."""
+    try:
+        return [(i.module, i.name, i.minimum, i.maximum) for i in _imports(data)
+                if i.kind is ExternKind.MEMORY and not i.shared]
+    except (_Unreadable, LinkError):
+        return []
+
+
 def _fits(have_min: int, have_max: int | None, want_min: int, want_max: int | None) -> bool:
     """The spec's limits matching: what is provided satisfies what is imported."""
     if have_min < want_min:

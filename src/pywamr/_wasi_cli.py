@@ -22,7 +22,9 @@ from ._errors import Timeout, Trap, WamrError
 from ._lib import DEFAULT_MODE
 from ._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE
 from ._runtime import Runtime
+from ._source import read_source
 from ._wasi import WasiConfig, wasm_imports_wasi
+from ._wasi_command import load_program
 
 TRAP_STATUS = 1
 # Options of either `run` (Teaclave's or this one) that take a separate value.
@@ -100,7 +102,8 @@ def main(argv: Sequence[str]) -> int:
     try:
         config = _config(args)
         with Runtime(args.mode) as runtime:
-            module = runtime.load(args.program, max_memory_pages=args.max_memory_pages)
+            module = load_program(runtime, bytes(read_source(args.program, "program")),
+                                  args.max_memory_pages)
             sys.stdout.flush()
             sys.stderr.flush()
             with module.instantiate(args.stack_size, args.heap_size, wasi=config) as instance:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ._errors import WamrError
 from ._lib import DEFAULT_MODE
+from ._linking import memory_imports
 from ._module import DEFAULT_HEAP_SIZE, DEFAULT_STACK_SIZE, Module
 from ._runtime import Runtime
 from ._wasi import WasiConfig
@@ -28,6 +29,17 @@ _REFUSED = {
                       "context, which a snapshot restore does not cover): use reuse-module, "
                       "which keeps the loaded module and makes a fresh instance per run",
 }
+
+
+def load_program(runtime: Runtime, program: bytes, max_memory_pages: int | None) -> Module:
+    """Load a WASI program; as iwasm does, one linked with ``--import-memory``
+    gets its own memory, made from the import's limits."""
+    for module_name, name, minimum, maximum in memory_imports(program):
+        try:
+            runtime.define_memory(module_name, name, minimum, maximum)
+        except ValueError:
+            pass  # limits no memory can have: the load refuses the module
+    return runtime.load(program, max_memory_pages=max_memory_pages)
 
 
 class WasiCommand:
@@ -64,7 +76,7 @@ class WasiCommand:
                 self._module = self._load(self._runtime)
 
     def _load(self, runtime: Runtime) -> Module:
-        return runtime.load(self._bytes, max_memory_pages=self.max_memory_pages)
+        return load_program(runtime, self._bytes, self.max_memory_pages)
 
     def run(self, config: WasiConfig) -> int:
         """Run the command with ``config``; its exit code (see :meth:`Instance.run`)."""
