@@ -153,3 +153,23 @@ def test_reference_locals_start_null(rt: pywamr.Runtime) -> None:
         assert inst.call("h") == 1
         with pytest.raises(pywamr.Trap, match="uninitialized element"):
             inst.call("k")
+
+
+# -- vendor/patches/0027: memory.init's offset and length are unsigned --------
+MEMORY_INIT = """
+(module (memory (export "memory") 1) (data "abcdefgh")
+  (func (export "init") (param i32 i32 i32)
+    (memory.init 0 (local.get 0) (local.get 1) (local.get 2))))
+"""
+
+
+@pytest.mark.parametrize("offset, length", [(-2, 7), (-1, 2), (-(2 ** 31), 2 ** 16)])
+def test_memory_init_offsets_are_unsigned(rt: pywamr.Runtime, offset: int, length: int) -> None:
+    # fast-interp sign-extended them: offset -2 passed the bounds check and
+    # copied from 2 bytes before the segment's host buffer.
+    with rt.load(wat(MEMORY_INIT)).instantiate() as inst:
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.exports["init"](0, offset, length)
+        assert inst.memory.read(0, 16) == bytes(16)
+        inst.exports["init"](8, 2, 6)  # in bounds: copied
+        assert inst.memory.read(8, 6) == b"cdefgh"
