@@ -13,11 +13,7 @@ memory must zero).  Run::
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +21,8 @@ import wasmtime
 from pytest_benchmark.fixture import BenchmarkFixture
 
 import pywamr
+
+from ._wat import wat_to_wasm
 
 try:  # optional peer
     import wasm3
@@ -47,14 +45,7 @@ def _module(pages: int) -> bytes:
       (i32.store8 (i32.mul (local.get $i) (i32.const 65536)) (i32.const 7))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next)))))"""
-    tool = shutil.which("wat2wasm")
-    if tool is None:
-        pytest.skip("wat2wasm (wabt) is not installed")
-    with tempfile.TemporaryDirectory() as tmp:
-        src, out = Path(tmp) / "m.wat", Path(tmp) / "m.wasm"
-        src.write_text(text)
-        subprocess.run([tool, str(src), "-o", str(out)], check=True)
-        return out.read_bytes()
+    return wat_to_wasm(text)
 
 
 @pytest.fixture(scope="module", params=list(PAGES))

@@ -14,17 +14,15 @@ Run::
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 import pywamr
 from pywamr.teaclave import _native
+
+from ._wat import wat_to_wasm
 
 PAGES = {"128KiB": 2, "1MiB": 16, "16MiB": 256, "64MiB": 1024}
 DIRTIED = ["none", "one", "all"]
@@ -42,14 +40,7 @@ def _module(pages: int) -> bytes:
       (i32.store8 (i32.mul (local.get $i) (i32.const 65536)) (i32.const 7))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next)))))"""
-    tool = shutil.which("wat2wasm")
-    if tool is None:
-        pytest.skip("wat2wasm (wabt) is not installed")
-    with tempfile.TemporaryDirectory() as tmp:
-        source, out = Path(tmp) / "m.wat", Path(tmp) / "m.wasm"
-        source.write_text(text)
-        subprocess.run([tool, str(source), "-o", str(out)], check=True)
-        return out.read_bytes()
+    return wat_to_wasm(text)
 
 
 @pytest.fixture(scope="module", params=list(PAGES))
