@@ -27,7 +27,7 @@ import functools
 import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ._externs import call_packed
 from ._types import FuncType, ValType
@@ -43,7 +43,7 @@ def _load_fastcall() -> Any:
     if os.environ.get("PYWAMR_FASTCALL", "").upper() in ("OFF", "0"):
         return None
     try:
-        from . import _fastcall  # type: ignore[attr-defined]
+        from . import _fastcall
     except ImportError:
         return None
     return _fastcall
@@ -54,7 +54,7 @@ _fastcall = _load_fastcall()
 ACCELERATED = _fastcall is not None
 
 if TYPE_CHECKING:
-    _CallBase = functools.partial[Any]
+    from ._fastcall import FastCall as _CallBase
 elif _fastcall is not None:
     _CallBase = _fastcall.FastCall
 else:
@@ -187,7 +187,7 @@ class Function(_CallBase):
         params, results = sig[1:].split(")")
         entry = int(ffi.cast("uintptr_t", ffi.addressof(lib, "pw_fcall_cells")))
         # False (too many values): calls go to self.call
-        self._arm(entry, int(ffi.cast("uintptr_t", self._fast)), params, results)  # type: ignore[attr-defined]
+        self._arm(entry, int(ffi.cast("uintptr_t", self._fast)), params, results)
         return self
 
     @classmethod
@@ -208,7 +208,7 @@ class Function(_CallBase):
         else:
             call, bind = _generic_caller()
         call.__name__ = call.__qualname__ = name  # "add() missing 1 required ..."
-        self: Function = functools.partial.__new__(cls, call)
+        self: Function = cast(Any, functools.partial).__new__(cls, call)
         bind(self)
         self._fast = fast
         return self
