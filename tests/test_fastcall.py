@@ -291,7 +291,8 @@ def test_the_gil_is_released_and_a_busy_instance_refused(interp_inst: pywamr.Ins
 def test_calls_on_separate_instances_run_in_parallel_threads(module_bytes: bytes) -> None:
     errors: list[BaseException] = []
     with pywamr.Runtime("fast-interp") as rt:
-        rt.register_hosts("env", {"again": (lambda n: n, "(i)i"), "nested_echo": (lambda: None, "()")})
+        rt.register_hosts("env", {"again": (lambda n: n, "(i)i"),
+                                  "nested_echo": (lambda: None, "()")})
         module = rt.load(module_bytes)
         instances = [module.instantiate(heap_size=0) for _ in range(4)]
 
