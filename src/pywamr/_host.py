@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._accel import fastcall as _fastcall
+
 if TYPE_CHECKING:
     from ._instance import Instance
     from ._native_fast import FFI, Lib
@@ -97,6 +99,9 @@ def new_binding(func: Callable[..., Any], qualname: str, params: str, result: st
     if int_call(params, result):
         _int_invokers[py_id] = _compile_int_invoker(func, qualname, params, result,
                                                     pass_instance)
+        if _fastcall is not None:
+            _fastcall.set_host(py_id, func, _compile_result_check(qualname, result), result,
+                               pass_instance)
     return py_id
 
 
@@ -104,6 +109,8 @@ def drop_bindings(ids: list[int]) -> None:
     for py_id in ids:
         _bindings.pop(py_id, None)
         _int_invokers.pop(py_id, None)
+        if _fastcall is not None:
+            _fastcall.drop_host(py_id)
 
 
 def track_instance(instance: Instance) -> int:
@@ -207,6 +214,29 @@ def _compile_int_invoker(func: Callable[..., Any], qualname: str, params: str, r
     return invoke
 
 
+def _compile_result_check(qualname: str, result: str) -> Callable[[Any], Any]:
+    """Generate ``check(r)`` for the C caller of int_call host functions
+    (``_csrc/hostcall.c``): it raises for the results C does not accept at
+    once, as the invokers do, and returns the others."""
+    body = "\n".join("    " + line for line in _result_lines(qualname, result))
+    source = f"def check(r):\n{body}\n    return r\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<pywamr host {qualname}>", "exec"), namespace)  # noqa: S102
+    check: Callable[[Any], Any] = namespace["check"]
+    return check
+
+
+def host_failed(py_id: int, inst_handle: int, exc: BaseException) -> None:
+    """Store the exception of host function ``py_id`` on its instance."""
+    instance = _instances.get(inst_handle)
+    if instance is not None:
+        instance._set_host_error(exc, _bindings.get(py_id))
+
+
+if _fastcall is not None:
+    _fastcall.set_host_context(_instances.get, host_failed)
+
+
 def _release(view: memoryview) -> None:
     try:
         view.release()
@@ -219,11 +249,9 @@ def install(ffi: FFI, lib: Lib) -> None:
     err_host: int = lib.PW_ERR_HOST
 
     raised = lib.pw_host_raised
-
-    def failed(py_id: int, inst_handle: int, exc: BaseException) -> None:
-        instance = _instances.get(inst_handle)
-        if instance is not None:
-            instance._set_host_error(exc, _bindings.get(py_id))
+    failed = host_failed
+    if _fastcall is not None:  # int_call functions: called by _fastcall
+        lib.pw_set_int_host_caller(_fastcall.host_caller_address())
 
     @ffi.def_extern(name="pw_py_host")  # type: ignore[untyped-decorator]
     def dispatch(py_id: int, inst_handle: int, args: Any, memory: Any) -> int:

@@ -232,6 +232,18 @@ pw_host_raised(void)
     tls_host_raised = 1;
 }
 
+/* pywamr._fastcall's caller of host functions of integers (bridge.h). */
+typedef int (*int_host_caller)(uint32_t py_id, uint32_t inst_handle,
+                               uint32_t nvalues, const int64_t *values,
+                               int64_t *result);
+static int_host_caller g_int_host_caller;
+
+void
+pw_set_int_host_caller(uintptr_t fn)
+{
+    __atomic_store_n(&g_int_host_caller, (int_host_caller)fn, __ATOMIC_RELEASE);
+}
+
 /* A Python host function of integers: the values as C integers (i32
  * sign-extended, pointers as unsigned offsets), the result returned. */
 static int
@@ -240,10 +252,18 @@ call_python_int(const pw_entry *e, uint32_t handle, uint64_t *args)
     int64_t v[4] = { 0, 0, 0, 0 }, r = 0;
     uint32_t i;
     int raised;
+    int_host_caller caller = __atomic_load_n(&g_int_host_caller, __ATOMIC_ACQUIRE);
     for (i = 0; i < e->nparams; i++)
         v[i] = e->plan[i] == 'i'   ? (int64_t)(int32_t)args[i]
                : e->plan[i] == 'I' ? (int64_t)args[i]
                                    : (int64_t)(uint32_t)args[i];
+    if (caller) {
+        int rc = caller(e->py_id, handle, e->nparams, v, &r);
+        if (rc > 0)
+            return PW_ERR_HOST;
+        if (rc == 0)
+            goto result;
+    }
     tls_host_raised = 0;
     switch (e->nparams) {
         case 0:
@@ -265,6 +285,7 @@ call_python_int(const pw_entry *e, uint32_t handle, uint64_t *args)
     tls_host_raised = 0; /* a caught failure of a nested call is not ours */
     if (raised)
         return PW_ERR_HOST;
+result:
     if (e->result == 'i')
         args[0] = (uint32_t)r;
     else if (e->result == 'I')
