@@ -1,4 +1,4 @@
-"""Typing stub of pywamr._fastcall: calls of exports and of integer host functions in C
+"""Typing stub of pywamr._fastcall: calls of exports and of host functions in C
 (_csrc/fastcall_module.h)."""
 
 from collections.abc import Callable
@@ -17,8 +17,7 @@ def set_host_context(
     instance_of: Callable[[int], Any], failed: Callable[[int, int, BaseException], None], /
 ) -> None: ...
 def set_host(
-    py_id: int, func: Callable[..., Any], check: Callable[[Any], Any], result: str,
-    pass_instance: bool, /
+    py_id: int, func: Callable[..., Any], check: Callable[[Any], Any], pass_instance: bool, /
 ) -> None: ...
 def drop_host(py_id: int, /) -> None: ...
 def host_caller_address() -> int: ...

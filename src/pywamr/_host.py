@@ -7,7 +7,10 @@ binding decodes the raw wasm values with a plan computed at registration,
 calls the function, and encodes its result into ``args[0]``.  Functions of
 integers only (:func:`int_call`) take a shorter way: ``pw_py_host0`` ..
 ``pw_py_host4`` pass the values as C integers and return the result, so no
-cdata is made or indexed per call.  An exception is never let through C: it
+cdata is made or indexed per call.  With ``pywamr._fastcall`` loaded, every
+function of values (:func:`c_call`: no memory view, no string) is called by
+its C caller instead (``_csrc/hostcall.c``), with the same result checks
+(:func:`_compile_result_check`).  An exception is never let through C: it
 is stored on the calling :class:`Instance` and the guest traps; the call that
 entered wasm re-raises it.
 """
@@ -63,6 +66,14 @@ class NativeFunction:
     builtin: str | None = None
 
 
+def c_call(params: str) -> bool:
+    """Whether ``pywamr._fastcall`` calls a Python host function of these
+    parameters in C when it is loaded: values only (``i``, ``I``, ``f``,
+    ``F``, ``*``), no ``*~`` memory view and no ``$`` string.  hosts.c states
+    the same rule."""
+    return "~" not in params and "$" not in params
+
+
 def int_call(params: str, result: str) -> bool:
     """Whether the bridge calls a Python host function with C integers
     (``pw_py_host0..4``): at most four ``i``/``I``/``*`` parameters and an
@@ -99,9 +110,8 @@ def new_binding(func: Callable[..., Any], qualname: str, params: str, result: st
     if int_call(params, result):
         _int_invokers[py_id] = _compile_int_invoker(func, qualname, params, result,
                                                     pass_instance)
-        if _fastcall is not None:
-            _fastcall.set_host(py_id, func, _compile_result_check(qualname, result), result,
-                               pass_instance)
+    if _fastcall is not None and c_call(params):
+        _fastcall.set_host(py_id, func, _compile_result_check(qualname, result), pass_instance)
     return py_id
 
 
@@ -215,9 +225,9 @@ def _compile_int_invoker(func: Callable[..., Any], qualname: str, params: str, r
 
 
 def _compile_result_check(qualname: str, result: str) -> Callable[[Any], Any]:
-    """Generate ``check(r)`` for the C caller of int_call host functions
-    (``_csrc/hostcall.c``): it raises for the results C does not accept at
-    once, as the invokers do, and returns the others."""
+    """Generate ``check(r)`` for the C caller of :func:`c_call` host
+    functions (``_csrc/hostcall.c``): it raises for the results C does not
+    accept at once, as the invokers do, and returns the others."""
     body = "\n".join("    " + line for line in _result_lines(qualname, result))
     source = f"def check(r):\n{body}\n    return r\n"
     namespace: dict[str, Any] = {}
@@ -250,8 +260,8 @@ def install(ffi: FFI, lib: Lib) -> None:
 
     raised = lib.pw_host_raised
     failed = host_failed
-    if _fastcall is not None:  # int_call functions: called by _fastcall
-        lib.pw_set_int_host_caller(_fastcall.host_caller_address())
+    if _fastcall is not None:  # c_call functions: called by _fastcall
+        lib.pw_set_host_caller(_fastcall.host_caller_address())
 
     @ffi.def_extern(name="pw_py_host")  # type: ignore[untyped-decorator]
     def dispatch(py_id: int, inst_handle: int, args: Any, memory: Any) -> int:

@@ -14,12 +14,12 @@ static PyMethodDef module_methods[] = {
       "instance a host function is passed; failed(py_id, handle, exc) stores "
       "the exception of a host function on its instance." },
     { "set_host", hostcall_set_host, METH_VARARGS,
-      "set_host(py_id, func, check, result, pass_instance): call func for "
-      "py_id; result is '', 'i' or 'I'; check(r) raises for a bad result." },
+      "set_host(py_id, func, check, pass_instance): call func for py_id; "
+      "check(r) raises for a result C does not accept." },
     { "drop_host", hostcall_drop_host, METH_O,
       "drop_host(py_id): forget it (pw_py_hostN is called for it again)." },
     { "host_caller_address", hostcall_caller_address, METH_NOARGS,
-      "host_caller_address() -> int: the caller for pw_set_int_host_caller." },
+      "host_caller_address() -> int: the caller for pw_set_host_caller." },
     { NULL, NULL, 0, NULL },
 };
 

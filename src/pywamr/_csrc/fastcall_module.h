@@ -2,11 +2,11 @@
  * pywamr._fastcall: calls between Python and wasm written against CPython's
  * C API (the rest of pywamr binds to C through cffi).  It never links WAMR
  * nor the bridge: it calls, and is called through, addresses that the cffi
- * modules hand over (pw_fcall_cells; pw_set_int_host_caller).
+ * modules hand over (pw_fcall_cells; pw_set_host_caller).
  *
  *   fastcall_module.c   the module: its functions, the init
  *   vectorcall.c        FastCall, the caller of exports (base of Function)
- *   hostcall.c          the caller of Python host functions of integers
+ *   hostcall.c          the caller of Python host functions of values
  */
 #ifndef PW_FASTCALL_MODULE_H
 #define PW_FASTCALL_MODULE_H

@@ -1,23 +1,24 @@
 /*
- * pywamr._fastcall, part 2: the caller of Python host functions of
- * integers (at most four i32/i64/pointer values, an i32/i64 result or
- * none: the rule of _host.int_call).
+ * pywamr._fastcall, part 2: the caller of Python host functions whose
+ * parameters are values (i32, i64, f32, f64, pointers as offsets: no '~'
+ * memory view, no '$' string; the rule of _host.c_call).
  *
  * The bridge's trampoline calls call_host (through the address it was given
- * with pw_set_int_host_caller) instead of cffi's pw_py_host0..4: it takes
- * the GIL, calls the Python function with the values as ints, and accepts
- * an int in its type's range (or None without a result) in C.  Everything
- * else stays in Python: a bad result is handed to the binding's check(r),
- * which raises the error the cffi way raises, and any exception goes to
- * failed(py_id, handle, exc), which stores it on the instance (the guest
- * traps; the call that entered wasm re-raises it).  An exception never
- * crosses C.
+ * with pw_set_host_caller) instead of cffi's pw_py_host / pw_py_host0..4: it
+ * takes the GIL, calls the Python function with the values as ints and
+ * floats, and accepts a result of its type in C (an int in the type's range
+ * for i32/i64, a float or non-bool int for f32/f64, None without a result).
+ * Everything else stays in Python: a result C does not accept is handed to
+ * the binding's check(r), which raises the error the cffi way raises, and
+ * any exception goes to failed(py_id, handle, exc), which stores it on the
+ * instance (the guest traps; the call that entered wasm re-raises it).  An
+ * exception never crosses C.
  */
 #include "fastcall_module.h"
 
 #include <string.h>
 
-/* py_id -> (func, check, result kind as str, pass_instance as bool) */
+/* py_id -> (func, check, pass_instance as bool) */
 static PyObject *hosts;
 static PyObject *instance_of, *host_failed;
 
@@ -45,26 +46,20 @@ PyObject *
 hostcall_set_host(PyObject *module, PyObject *args)
 {
     PyObject *key, *func, *check, *entry;
-    const char *result;
     int pass_instance, rc;
     (void)module;
-    if (!PyArg_ParseTuple(args, "O!OOsp:set_host", &PyLong_Type, &key, &func, &check,
-                          &result, &pass_instance))
+    if (!PyArg_ParseTuple(args, "O!OOp:set_host", &PyLong_Type, &key, &func, &check,
+                          &pass_instance))
         return NULL;
     if (!hosts) {
         PyErr_SetString(PyExc_RuntimeError, "set_host_context() first");
-        return NULL;
-    }
-    if (strcmp(result, "") && strcmp(result, "i") && strcmp(result, "I")) {
-        PyErr_SetString(PyExc_ValueError, "result kinds are '', 'i' and 'I'");
         return NULL;
     }
     if (!PyCallable_Check(func) || !PyCallable_Check(check)) {
         PyErr_SetString(PyExc_TypeError, "func and check must be callable");
         return NULL;
     }
-    entry = Py_BuildValue("(OOCO)", func, check, result[0] ? result[0] : ' ',
-                          pass_instance ? Py_True : Py_False);
+    entry = PyTuple_Pack(3, func, check, pass_instance ? Py_True : Py_False);
     if (!entry)
         return NULL;
     rc = PyDict_SetItem(hosts, key, entry);
@@ -85,17 +80,41 @@ hostcall_drop_host(PyObject *module, PyObject *key)
     Py_RETURN_NONE;
 }
 
-/* r as the C value of a result of this kind, if it is one pywamr's rules
- * accept at once: None without a result; an int (bool included) from
- * -2**(bits-1) to 2**bits - 1, the upper half wrapping. */
+/* Store r as a result of this kind (0: none) into args[0], if it is one
+ * pywamr's rules accept at once: None without a result; for i32/i64 an int
+ * (bool included) from -2**(bits-1) to 2**bits - 1, the upper half
+ * wrapping; for f32/f64 a float, or an int that is not a bool (f32
+ * rounds).  1 if stored; 0 if not (no exception set); -1 with an exception
+ * (an int beyond a double: the OverflowError cffi raises too). */
 static int
-accept_result(char kind, PyObject *r, int64_t *out)
+store_result(char kind, PyObject *r, uint64_t *args)
 {
     long long x;
     int overflow;
-    if (kind == ' ') {
-        *out = 0;
-        return r == Py_None;
+    switch (kind) {
+        case 0:
+            return r == Py_None;
+        case 'f':
+        case 'F': {
+            double d;
+            if (PyFloat_Check(r))
+                d = PyFloat_AS_DOUBLE(r);
+            else if (PyLong_Check(r) && !PyBool_Check(r)) {
+                d = PyLong_AsDouble(r);
+                if (d == -1.0 && PyErr_Occurred())
+                    return -1;
+            }
+            else
+                return 0;
+            if (kind == 'f') {
+                float f = (float)d;
+                memcpy(args, &f, 4);
+            }
+            else {
+                memcpy(args, &d, 8);
+            }
+            return 1;
+        }
     }
     if (!PyLong_Check(r))
         return 0;
@@ -107,7 +126,7 @@ accept_result(char kind, PyObject *r, int64_t *out)
     if (kind == 'i') {
         if (overflow || x < INT32_MIN || x > (long long)UINT32_MAX)
             return 0;
-        *out = x;
+        args[0] = (uint32_t)x;
         return 1;
     }
     if (overflow > 0) {
@@ -116,13 +135,37 @@ accept_result(char kind, PyObject *r, int64_t *out)
             PyErr_Clear();
             return 0;
         }
-        *out = (int64_t)u;
+        args[0] = (uint64_t)u;
         return 1;
     }
     if (overflow < 0)
         return 0;
-    *out = x;
+    args[0] = (uint64_t)x;
     return 1;
+}
+
+/* The raw wasm value args[i] of kind c as a Python object. */
+static PyObject *
+value_of(char c, const uint64_t *slot)
+{
+    switch (c) {
+        case 'i':
+            return PyLong_FromLong((int32_t)*slot);
+        case 'I':
+            return PyLong_FromLongLong((int64_t)*slot);
+        case 'f': {
+            float f;
+            memcpy(&f, slot, 4);
+            return PyFloat_FromDouble(f);
+        }
+        case 'F': {
+            double d;
+            memcpy(&d, slot, 8);
+            return PyFloat_FromDouble(d);
+        }
+        default: /* '*': an offset into linear memory */
+            return PyLong_FromUnsignedLong((uint32_t)*slot);
+    }
 }
 
 /* The pending exception goes to failed(py_id, handle, exc). */
@@ -148,19 +191,16 @@ report(uint32_t py_id, uint32_t handle)
     Py_XDECREF(tb);
 }
 
-/* bridge.h, pw_set_int_host_caller: 0 with *result, 1 failed, -1 unknown. */
+/* bridge.h, pw_set_host_caller: 0 done, 1 failed, -1 unknown py_id. */
 static int
-call_host(uint32_t py_id, uint32_t handle, uint32_t nvalues,
-          const int64_t *values, int64_t *result)
+call_host(uint32_t py_id, uint32_t handle, const char *plan, uint32_t nparams,
+          char result, uint64_t *args)
 {
     PyGILState_STATE gil;
-    PyObject *key, *entry, *func, *check, *r = NULL, *argv[5];
+    PyObject *key, *entry, *func, *check, *r = NULL, *stack[8], **argv = stack;
     Py_ssize_t nargs = 0, i;
-    char kind;
-    int rc = 1;
+    int rc = 1, stored;
 
-    if (nvalues > 4)
-        return -1;
     gil = PyGILState_Ensure();
     key = PyLong_FromUnsignedLong(py_id);
     entry = key && hosts ? PyDict_GetItemWithError(hosts, key) : NULL;
@@ -173,8 +213,12 @@ call_host(uint32_t py_id, uint32_t handle, uint32_t nvalues,
     Py_INCREF(entry); /* a host function may drop its own binding */
     func = PyTuple_GET_ITEM(entry, 0);
     check = PyTuple_GET_ITEM(entry, 1);
-    kind = PyUnicode_READ_CHAR(PyTuple_GET_ITEM(entry, 2), 0);
-    if (PyTuple_GET_ITEM(entry, 3) == Py_True) {
+    if (nparams + 1 > sizeof(stack) / sizeof(stack[0])
+        && !(argv = PyMem_Malloc((nparams + 1) * sizeof(PyObject *)))) {
+        PyErr_NoMemory();
+        goto failed;
+    }
+    if (PyTuple_GET_ITEM(entry, 2) == Py_True) {
         PyObject *h = PyLong_FromUnsignedLong(handle);
         PyObject *inst = h ? PyObject_CallOneArg(instance_of, h) : NULL;
         Py_XDECREF(h);
@@ -182,8 +226,8 @@ call_host(uint32_t py_id, uint32_t handle, uint32_t nvalues,
             goto failed;
         argv[nargs++] = inst;
     }
-    for (i = 0; i < (Py_ssize_t)nvalues; i++) {
-        PyObject *v = PyLong_FromLongLong(values[i]);
+    for (i = 0; i < (Py_ssize_t)nparams; i++) {
+        PyObject *v = value_of(plan[i], &args[i]);
         if (!v)
             goto failed;
         argv[nargs++] = v;
@@ -191,16 +235,16 @@ call_host(uint32_t py_id, uint32_t handle, uint32_t nvalues,
     r = PyObject_Vectorcall(func, argv, (size_t)nargs, NULL);
     if (!r)
         goto failed;
-    if (!accept_result(kind, r, result)) {
+    if ((stored = store_result(result, r, args)) == 0) {
         PyObject *checked = PyObject_CallOneArg(check, r); /* raises */
-        int ok = checked && accept_result(kind, checked, result);
-        if (checked && !ok)
+        stored = checked ? store_result(result, checked, args) : -1;
+        if (stored == 0)
             PyErr_Format(PyExc_TypeError, "host function returned an unusable %.100s",
                          Py_TYPE(checked)->tp_name);
         Py_XDECREF(checked);
-        if (!ok)
-            goto failed;
     }
+    if (stored != 1)
+        goto failed;
     rc = 0;
     goto done;
 failed:
@@ -209,6 +253,8 @@ done:
     Py_XDECREF(r);
     for (i = 0; i < nargs; i++)
         Py_DECREF(argv[i]);
+    if (argv != stack)
+        PyMem_Free(argv);
     Py_DECREF(entry);
     PyGILState_Release(gil);
     return rc;

@@ -83,6 +83,8 @@ parse_signature(const char *sig, pw_entry *e)
     for (uint32_t i = 0; i < n; i++)
         if (e->plan[i] != 'i' && e->plan[i] != 'I' && e->plan[i] != '*')
             e->int_call = 0;
+    /* The same rule as _host.c_call in Python. */
+    e->c_call = !memchr(e->plan, '~', n) && !memchr(e->plan, '$', n);
     return 1;
 }
 
@@ -232,16 +234,15 @@ pw_host_raised(void)
     tls_host_raised = 1;
 }
 
-/* pywamr._fastcall's caller of host functions of integers (bridge.h). */
-typedef int (*int_host_caller)(uint32_t py_id, uint32_t inst_handle,
-                               uint32_t nvalues, const int64_t *values,
-                               int64_t *result);
-static int_host_caller g_int_host_caller;
+/* pywamr._fastcall's caller of Python host functions (bridge.h). */
+typedef int (*host_caller)(uint32_t py_id, uint32_t inst_handle, const char *plan,
+                           uint32_t nparams, char result, uint64_t *args);
+static host_caller g_host_caller;
 
 void
-pw_set_int_host_caller(uintptr_t fn)
+pw_set_host_caller(uintptr_t fn)
 {
-    __atomic_store_n(&g_int_host_caller, (int_host_caller)fn, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_host_caller, (host_caller)fn, __ATOMIC_RELEASE);
 }
 
 /* A Python host function of integers: the values as C integers (i32
@@ -252,18 +253,10 @@ call_python_int(const pw_entry *e, uint32_t handle, uint64_t *args)
     int64_t v[4] = { 0, 0, 0, 0 }, r = 0;
     uint32_t i;
     int raised;
-    int_host_caller caller = __atomic_load_n(&g_int_host_caller, __ATOMIC_ACQUIRE);
     for (i = 0; i < e->nparams; i++)
         v[i] = e->plan[i] == 'i'   ? (int64_t)(int32_t)args[i]
                : e->plan[i] == 'I' ? (int64_t)args[i]
                                    : (int64_t)(uint32_t)args[i];
-    if (caller) {
-        int rc = caller(e->py_id, handle, e->nparams, v, &r);
-        if (rc > 0)
-            return PW_ERR_HOST;
-        if (rc == 0)
-            goto result;
-    }
     tls_host_raised = 0;
     switch (e->nparams) {
         case 0:
@@ -285,7 +278,6 @@ call_python_int(const pw_entry *e, uint32_t handle, uint64_t *args)
     tls_host_raised = 0; /* a caught failure of a nested call is not ours */
     if (raised)
         return PW_ERR_HOST;
-result:
     if (e->result == 'i')
         args[0] = (uint32_t)r;
     else if (e->result == 'I')
@@ -334,6 +326,8 @@ pw_trampoline(wasm_exec_env_t exec_env, uint64_t *args)
     uint64_t mem_size = 0;
     uint8_t *base;
     uint32_t bad, i;
+    host_caller caller;
+    int rc = -1;
 
     if (e->kind == PW_HOST_BUILTIN) {
         e->fn(exec_env, args);
@@ -356,9 +350,12 @@ pw_trampoline(wasm_exec_env_t exec_env, uint64_t *args)
         e->fn(exec_env, args);
         return;
     }
-    if ((e->int_call ? call_python_int(e, inst->handle, args)
-                     : pw_py_host(e->py_id, inst->handle, args, base))
-        != 0) {
+    if (e->c_call && (caller = __atomic_load_n(&g_host_caller, __ATOMIC_ACQUIRE)))
+        rc = caller(e->py_id, inst->handle, e->plan, e->nparams, e->result, args);
+    if (rc < 0) /* no C caller, or it does not know the function */
+        rc = e->int_call ? call_python_int(e, inst->handle, args)
+                         : pw_py_host(e->py_id, inst->handle, args, base);
+    if (rc != 0) {
         inst->host_failed = 1;
         snprintf(msg, sizeof(msg), "host function %s.%s raised an exception",
                  e->module_name, e->name);
