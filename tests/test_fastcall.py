@@ -12,6 +12,7 @@ in a child process (the last test).
 from __future__ import annotations
 
 import gc
+import inspect
 import math
 import os
 import subprocess
@@ -358,6 +359,10 @@ def test_function_keeps_its_python_face(inst: pywamr.Instance) -> None:
     assert weakref.ref(fn)() is fn
     with pytest.raises(TypeError, match="cannot be pickled"):
         __import__("pickle").dumps(fn)
+    assert str(inspect.signature(fn)) == (
+        "(a0: int, a1: int, a2: float, a3: float, a4: int, a5: int, /) -> int")
+    assert str(inspect.signature(inst.exports["nothing"])) == "() -> None"
+    assert "tuple[float, float, int, int]" in str(inspect.signature(inst.exports["multi"]))
     if _function.ACCELERATED:
         assert [c.__name__ for c in type(fn).__mro__] == ["Function", "FastCall", "object"]
     else:

@@ -28,9 +28,12 @@ if [ -z "${SANITIZE_SKIP_BUILD:-}" ]; then
   # The environment variable must have reached CMake (pyproject maps it).
   grep -q '^PYWAMR_SANITIZE:STRING=address,undefined$' build/asan/CMakeCache.txt
 fi
+# Found without importing pywamr: its import loads pywamr._fastcall, which needs libasan preloaded.
 ext=$("$VENV/bin/python" - <<'PY'
 import importlib.util
-print(importlib.util.find_spec("pywamr._native_fast").origin)
+from pathlib import Path
+package = Path(importlib.util.find_spec("pywamr").origin).parent
+print(next(package.glob("_native_fast.*.so")))
 PY
 )
 if ! nm -D "$ext" | grep __asan_init >/dev/null; then

@@ -24,6 +24,7 @@ they are stated):
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -93,6 +94,14 @@ def check_argument(name: str, index: int, t: ValType, value: Any) -> Any:
     return value
 
 
+class _InstanceSignature:
+    """``Function.__signature__``: the instance's signature; None on the class
+    (so :func:`inspect.signature` of the class itself looks elsewhere)."""
+
+    def __get__(self, function: Function | None, owner: type | None = None) -> Any:
+        return None if function is None else function._signature()
+
+
 class Function(_CallBase):
     """An exported function bound to its instance.
 
@@ -121,6 +130,7 @@ class Function(_CallBase):
         "type",
     )
 
+    __signature__ = _InstanceSignature()
     name: str
     type: FuncType
     _instance: Instance
@@ -279,6 +289,19 @@ class Function(_CallBase):
     def _check_arguments(self, args: tuple[Any, ...]) -> None:
         for i, (value, t) in enumerate(zip(args, self.type.params)):
             check_argument(self.name, i, t, value)
+
+    def _signature(self) -> inspect.Signature:
+        """What :func:`inspect.signature` shows: one positional parameter per
+        wasm parameter (``a0``, ``a1``, ...), annotated ``int`` or ``float``."""
+        def py(t: ValType) -> type:
+            return int if t in _INT_BITS else float
+
+        params = [inspect.Parameter(f"a{i}", inspect.Parameter.POSITIONAL_ONLY, annotation=py(t))
+                  for i, t in enumerate(self.type.params)]
+        results = self.type.results
+        ret: Any = (None if not results else py(results[0]) if len(results) == 1
+                    else tuple[tuple(py(t) for t in results)])  # type: ignore[misc]
+        return inspect.Signature(params, return_annotation=ret)
 
     def __repr__(self) -> str:
         return f"<pywamr.Function {self.name}{self.type}>"
