@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from .._errors import Timeout, Trap, WamrError
 
@@ -32,6 +33,9 @@ class RunResult:
     when asked for.
     """
 
+    # (A result made by :meth:`_returned` holds only its return value; the
+    # lists and dicts below are made on first access, see __getattr__.)
+
     return_value: int | None
     trap: str | None = None
     timed_out: bool = False
@@ -42,6 +46,25 @@ class RunResult:
     output_tags: dict[str, bytes] = field(default_factory=dict)
     timings: dict[str, int] | None = None
     error: str | None = None
+
+    @classmethod
+    def _returned(cls, value: int) -> RunResult:
+        """The result of a clean return, made the quick way (the warm path):
+        only ``return_value`` is set; the other fields read their defaults,
+        ``file_errors``, ``outputs`` and ``output_tags`` appear (empty, this
+        result's own) on first access."""
+        result: RunResult = _new(cls)
+        result.return_value = value
+        return result
+
+    if not TYPE_CHECKING:  # for the type checker every field is a plain attribute
+        def __getattr__(self, name: str) -> Any:
+            # only reached for a field a quick result has not set yet
+            factory = _LAZY.get(name)
+            if factory is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            value = self.__dict__[name] = factory()
+            return value
 
     @property
     def ok(self) -> bool:
@@ -61,3 +84,9 @@ class RunResult:
             raise TaskError(self.error)
         assert self.return_value is not None
         return self.return_value
+
+
+_new = object.__new__
+#: The fields without a class-level default, made on first access.
+_LAZY: dict[str, type[list[Any]] | type[dict[Any, Any]]] = {
+    "file_errors": list, "outputs": dict, "output_tags": dict}
