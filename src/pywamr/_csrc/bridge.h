@@ -115,6 +115,10 @@ int pw_instance_snapshot(pw_instance *inst);
 /* Restore the recorded state; PW_ERR_STATE if it cannot be (e.g. the memory
  * grew): replace the instance then. */
 int pw_instance_reset(pw_instance *inst);
+/* Which page-fault count a reset would read now to decide whether to skip
+ * the page drop: 1 the calling thread's (the process is single-threaded),
+ * 0 the whole process's (reset.c, "Skipping the drop"). */
+int pw_reset_counts_thread(void);
 /* How long pw_instance_start spent instantiating and creating the exec env. */
 void pw_instance_timings(pw_instance *inst, uint64_t *instantiate_ns,
                          uint64_t *exec_env_ns);

@@ -140,6 +140,12 @@ fault_count(unsigned long *counter)
     return ru.ru_minflt + ru.ru_majflt;
 }
 
+int
+pw_reset_counts_thread(void)
+{
+    return __libc_single_threaded ? 1 : 0;
+}
+
 /* Whether the process took no page fault since the baseline in s: the same
  * kind of count (of the same thread) and the same number. */
 static int
