@@ -329,7 +329,7 @@ class Executor:
                 quick = self._quick
                 if quick is not None:
                     value = quick.call(*packed, deadline or 0.0)
-                    if value != quick.OTHER:  # returned, and the instance was reset
+                    if value != quick.other:  # returned, and the instance was reset
                         return RunResult._returned(value)
                     assert self._instance is not None
                     return self._invoke_quick_other(self._instance, quick)

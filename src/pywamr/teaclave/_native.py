@@ -139,11 +139,11 @@ class KeptInvoker:
 
     ``call(count, data, len(data), timeout or 0.0)`` returns the
     entrypoint's result when it returned and the instance was reset (the
-    common case), else :attr:`OTHER`; then :meth:`outcome` tells the rest.
+    common case), else :attr:`other`; then :meth:`outcome` tells the rest.
     One caller at a time.
     """
 
-    __slots__ = ("_instance", "_state", "OTHER", "call")
+    __slots__ = ("_instance", "_state", "call", "other")
 
     def __init__(self, instance: Instance, func: Any, teaclave_layout: bool,
                  teaclave_rules: bool, max_output: int | None, max_total: int | None,
@@ -156,12 +156,12 @@ class KeptInvoker:
         state.max_output = _UNBOUNDED if max_output is None else max_output
         state.max_total = _UNBOUNDED if max_total is None else max_total
         self._instance, self._state = instance, state  # both outlive every call
-        self.OTHER: int = lib.PW_KEPT_OTHER
+        self.other: int = lib.PW_KEPT_OTHER
         self.call: Callable[[int, bytes, int, float], int] = functools.partial(
             lib.pw_teaclave_invoke_kept, state)
 
     def outcome(self) -> tuple[int | None, int, int]:
-        """After a call that returned :attr:`OTHER`: ``(failure, return value,
+        """After a call that returned :attr:`other`: ``(failure, return value,
         reset)``.  ``failure`` is None or the failed status (raise it with
         :func:`raise_entry_status`); ``reset`` is 1 when the instance was
         reset, -1 when it cannot be (replace it), 0 when file errors or
