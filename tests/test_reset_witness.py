@@ -34,7 +34,6 @@ runtime = pywamr.Runtime(sys.argv[2])
 module = runtime.load(open(sys.argv[1], "rb").read())
 inst = module.instantiate(heap_size=256 * 1024)
 _native.snapshot(inst)
-lib = inst._core.lib
 store, load = inst.exports["store"], inst.exports["load"]
 size = len(inst.memory)
 assert _native.reset(inst)  # the first reset drops what it may
@@ -58,7 +57,7 @@ def check(what):
         raise SystemExit(f"{what}: byte {first:#x} (page {first // PAGE}) was not reset")
 
 
-assert lib.pw_reset_counts_thread() == 1, "a fresh interpreter is single-threaded"
+assert _native.reset_counts_thread(inst), "a fresh interpreter is single-threaded"
 """
 
 
@@ -99,7 +98,7 @@ assert load(80 * PAGE) == 0  # a read maps the shared zero page ...
 check("read only")
 store(80 * PAGE + 1, 1)  # ... and a write there must still be seen
 check("written after a read")
-assert lib.pw_reset_counts_thread() == 1
+assert _native.reset_counts_thread(inst)
 """, module_path, mode)
 
 
@@ -115,7 +114,7 @@ check("a first drop, baseline per thread")
 writer = threading.Thread(target=inst.memory.write, args=(90 * PAGE + 1, b"\\x09"))
 writer.start()
 writer.join()
-assert lib.pw_reset_counts_thread() == 0, "a thread was started"
+assert not _native.reset_counts_thread(inst), "a thread was started"
 check("written by another thread")
 # from now on the process's count: a further thread's write is seen too
 check("nothing written")
@@ -159,7 +158,7 @@ def writer():
         done.set()
 thread = threading.Thread(target=writer, daemon=True)
 thread.start()
-assert lib.pw_reset_counts_thread() == 0
+assert not _native.reset_counts_thread(inst)
 for round_ in range(6):
     settle()
     go.set()
@@ -182,7 +181,7 @@ if pid == 0:
     try:
         store(50 * PAGE + 1, 3)
         ok = _native.reset(inst) and inst.memory.read(0, size) == image
-        code = 0 if ok and lib.pw_reset_counts_thread() == 1 else 2
+        code = 0 if ok and _native.reset_counts_thread(inst) else 2
     finally:
         os._exit(code)
 _, status = os.waitpid(pid, 0)
@@ -198,11 +197,13 @@ def test_thread_count_reads_the_process_once_threads_exist() -> None:
     import threading
 
     from pywamr import Runtime
-    from pywamr.teaclave import _native  # noqa: F401  (the same bridge)
+    from pywamr.teaclave import _native
 
     thread = threading.Thread(target=lambda: None)
     thread.start()
     thread.join()
     with Runtime("fast-interp") as runtime:
-        lib = runtime._core.lib
-        assert lib.pw_reset_counts_thread() == 0
+        module = runtime.load(wat(MODULE))
+        with module.instantiate() as instance:
+            assert not _native.reset_counts_thread(instance)
+        module.close()

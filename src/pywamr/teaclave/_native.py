@@ -41,6 +41,13 @@ def reset(instance: Instance) -> bool:
     return bool(lib.pw_instance_reset(instance._c) == lib.PW_OK)
 
 
+def reset_counts_thread(instance: Instance) -> bool:
+    """Whether a reset now would read the calling thread's page-fault count
+    (the process is single-threaded) rather than the whole process's, to
+    decide whether it may skip dropping pages (reset.c)."""
+    return bool(instance._core.lib.pw_reset_counts_thread())
+
+
 def instantiate_timings(instance: Instance) -> tuple[int, int]:
     """Nanoseconds the bridge measured for instantiation and exec-env creation."""
     ffi, lib = instance._core.ffi, instance._core.lib
