@@ -8,6 +8,7 @@ never saw other arguments would give.
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import random
 import threading
@@ -118,6 +119,16 @@ def test_packing_matches_a_fresh_packing_over_random_changes(
         assert executor._pack(arguments) == (count, data, len(data)), arguments
 
 
+def test_the_quick_result_makes_every_container() -> None:
+    # RunResult._returned makes exactly the fields that have a default factory
+    made = {f.name for f in dataclasses.fields(teaclave.RunResult)
+            if f.default_factory is not dataclasses.MISSING}
+    assert made == {"file_errors", "outputs", "output_tags"}
+    one, two = teaclave.RunResult._returned(1), teaclave.RunResult._returned(1)
+    for name in made:
+        assert getattr(one, name) is not getattr(two, name)
+
+
 def test_threads_with_their_own_arguments(executor: teaclave.Executor) -> None:
     failures: list[str] = []
 
@@ -139,6 +150,8 @@ def test_threads_with_their_own_arguments(executor: teaclave.Executor) -> None:
 def test_quick_results_are_whole_results(executor: teaclave.Executor) -> None:
     first, second = executor.invoke({"a": "40", "b": "2"}), executor.invoke({"a": "1", "b": "1"})
     assert first == teaclave.RunResult(return_value=42)
+    assert vars(first) == vars(teaclave.RunResult(return_value=42))  # same fields, same order
+    assert list(vars(first)) == list(vars(teaclave.RunResult(return_value=42)))
     assert (first.ok, first.summary, first.unwrap()) == (True, "42", 42)
     assert (first.trap, first.timed_out, first.stdout, first.files_left_open) == (None, False,
                                                                                   b"", 0)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
 
 from .._errors import Timeout, Trap, WamrError
 
@@ -33,8 +33,6 @@ class RunResult:
     when asked for.
     """
 
-    # (A result made by :meth:`_returned` holds only its return value; the
-    # lists and dicts below are made on first access, see __getattr__.)
 
     return_value: int | None
     trap: str | None = None
@@ -50,21 +48,16 @@ class RunResult:
     @classmethod
     def _returned(cls, value: int) -> RunResult:
         """The result of a clean return, made the quick way (the warm path):
-        only ``return_value`` is set; the other fields read their defaults,
-        ``file_errors``, ``outputs`` and ``output_tags`` appear (empty, this
-        result's own) on first access."""
+        the same fields as ``RunResult(return_value=value)``, without the
+        generated constructor's per-field work."""
+        state = _TEMPLATE.copy()
+        state["return_value"] = value
+        state["file_errors"] = []
+        state["outputs"] = {}
+        state["output_tags"] = {}
         result: RunResult = _new(cls)
-        result.return_value = value
+        result.__dict__ = state
         return result
-
-    if not TYPE_CHECKING:  # for the type checker every field is a plain attribute
-        def __getattr__(self, name: str) -> Any:
-            # only reached for a field a quick result has not set yet
-            factory = _LAZY.get(name)
-            if factory is None:
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            value = self.__dict__[name] = factory()
-            return value
 
     @property
     def ok(self) -> bool:
@@ -87,6 +80,6 @@ class RunResult:
 
 
 _new = object.__new__
-#: The fields without a class-level default, made on first access.
-_LAZY: dict[str, type[list[Any]] | type[dict[Any, Any]]] = {
-    "file_errors": list, "outputs": dict, "output_tags": dict}
+#: Every field's default, in order (the containers are replaced per result).
+_TEMPLATE: dict[str, Any] = {
+    f.name: None if f.default is MISSING else f.default for f in fields(RunResult)}
