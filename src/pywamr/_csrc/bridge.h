@@ -141,9 +141,10 @@ wasm_function_inst_t pw_instance_func_at(pw_instance *inst,
 int pw_call_deadline(pw_instance *inst, wasm_function_inst_t func,
                      uint32_t argc, uint32_t *argv, double timeout);
 /* ---- scalar fast calls (fastcall.c) ---------------------------------- */
-/* A looked-up function prepared for the fast calls: <= 4 scalar params, at
- * most one result (sig is the function's "(params)results" string).  NULL
- * for another shape or without memory.  It does not own inst: the caller
+/* A looked-up function prepared for the fast calls: i32/i64/f32/f64 params
+ * and results only (sig is the function's "(params)results" string); the
+ * calls below state which shapes each takes.  NULL for another signature or
+ * without memory.  It does not own inst: the caller
  * keeps the instance handle alive while the fastfn lives. */
 typedef struct pw_fastfn pw_fastfn;
 pw_fastfn *pw_fastfn_new(pw_instance *inst, wasm_function_inst_t func,
@@ -165,6 +166,11 @@ int pw_last_status(void);
  * float (or no) result; NaN on failure (then pw_last_status() tells). */
 double pw_fcall_float(uintptr_t f, int64_t i0, int64_t i1, int64_t i2,
                       int64_t i3, double d0, double d1, double d2, double d3);
+/* Any scalar signature, for pywamr._fastcall (the C-API caller, which gets
+ * this function's address from cffi): argv holds the argc cells of the
+ * parameters in WAMR's layout and receives the results' cells.  Returns the
+ * status (PW_OK or a failure), also left in pw_last_status(). */
+int pw_fcall_cells(uintptr_t f, uint32_t argc, uint32_t *argv);
 
 /* ---- linear memory (memory.c) ----------------------------------------- */
 /* Linear memory (default memory): base and current size in bytes. */
@@ -276,6 +282,18 @@ extern int64_t pw_py_host4(uint32_t py_id, uint32_t inst_handle, int64_t a0,
                            int64_t a1, int64_t a2, int64_t a3);
 /* Called by Python from a pw_py_host0..4 callback that failed. */
 void pw_host_raised(void);
+/* Route Python host functions without '~' or '$' parameters to a C caller
+ * instead of pw_py_host / pw_py_host0..4: fn is the address of
+ * pywamr._fastcall's
+ *   int fn(uint32_t py_id, uint32_t inst_handle, const char *plan,
+ *          uint32_t nparams, char result, uint64_t *args)
+ * which reads the raw wasm values in args by plan (i I f F *) and stores
+ * the result (kind result, 0 for none) into args[0] as pw_py_host does.
+ * Returns 0, 1 when the function raised or returned a bad result (its
+ * Python side stored the exception on the instance), -1 when it does not
+ * know py_id (the cffi way is taken then).  0 turns it off.  Set once,
+ * before calls. */
+void pw_set_host_caller(uintptr_t fn);
 
 /* ---- exports other than functions; reference values (externs.c) ----- */
 /* Addressed by export position (Module.exports order).  Value types are
