@@ -46,6 +46,7 @@ class Lib:
     PW_HOST_NATIVE: int
     PW_HOST_BUILTIN: int
     PW_INT_SENTINEL: int
+    PW_KEPT_OTHER: int
     def pw_wamr_acquire(self, fresh: int, err: CData, err_len: int) -> int: ...
     def pw_wamr_release(self, destroy: int) -> None: ...
     def pw_wamr_version(self, major: CData, minor: CData, patch: CData) -> None: ...
@@ -119,6 +120,7 @@ class Lib:
     def pw_instance_is_closed(self, inst: CData) -> int: ...
     def pw_instance_snapshot(self, inst: CData) -> int: ...
     def pw_instance_reset(self, inst: CData) -> int: ...
+    def pw_reset_counts_thread(self) -> int: ...
     def pw_instance_timings(
         self,
         inst: CData,
@@ -218,19 +220,11 @@ class Lib:
     def pw_files_error(self, inst: CData, i: int) -> CData: ...
     def pw_teaclave_invoke_kept(
         self,
-        inst: CData,
-        func: CData,
+        call: CData,
         n: int,
         packed: bytes | CData,
         packed_len: int,
         timeout: float,
-        teaclave_layout: int,
-        teaclave_rules: int,
-        max_output: int,
-        max_total: int,
-        capture: int,
-        result: CData,
-        reset: CData,
     ) -> int: ...
     def pw_host_raised(self) -> None: ...
     def pw_set_host_caller(self, fn: int) -> None: ...

@@ -115,6 +115,10 @@ int pw_instance_snapshot(pw_instance *inst);
 /* Restore the recorded state; PW_ERR_STATE if it cannot be (e.g. the memory
  * grew): replace the instance then. */
 int pw_instance_reset(pw_instance *inst);
+/* Which page-fault count a reset would read now to decide whether to skip
+ * the page drop: 1 the calling thread's (the process is single-threaded),
+ * 0 the whole process's (reset.c, "Skipping the drop"). */
+int pw_reset_counts_thread(void);
 /* How long pw_instance_start spent instantiating and creating the exec env. */
 void pw_instance_timings(pw_instance *inst, uint64_t *instantiate_ns,
                          uint64_t *exec_env_ns);
@@ -230,21 +234,33 @@ uint32_t pw_files_error_count(pw_instance *inst);
 const char *pw_files_error(pw_instance *inst, uint32_t i);
 
 /* ---- a warm invocation in one call (teaclave_invoke.c) ------------------ */
-/* One invocation of a kept (snapshotted) instance with no declared files:
+/* What is the same for every warm invocation of a kept (snapshotted)
+ * instance, bound once (Python fills it), and the outcome of the last one. */
+typedef struct pw_kept_call {
+    pw_instance *inst;
+    wasm_function_inst_t func;
+    int teaclave_layout, teaclave_rules, capture;
+    uint64_t max_output, max_total;
+    int status;     /* the call's status */
+    int32_t result; /* the entrypoint's result (status PW_OK) */
+    int reset;      /* 1 reset done, -1 impossible (replace the instance),
+                     * 0 not attempted (collect, then pw_instance_reset) */
+} pw_kept_call;
+/* What pw_teaclave_invoke_kept returns when the outcome is not the common
+ * one: read status, result and reset from the pw_kept_call. */
+#define PW_KEPT_OTHER 0x100000000
+/* One invocation of a kept instance with no declared files:
  * pw_files_configure(teaclave_rules, max_output, max_total), output capture
  * on or off, the entry call (Teaclave's layout or pywamr's, as
- * pw_invoke_entry_teaclave / pw_invoke_entry; *result set on PW_OK), then,
- * when the run left nothing for Python to collect (no file error, no
- * output), the reset.  *reset: 1 reset done, -1 reset impossible (replace
- * the instance), 0 not attempted (collect, then pw_instance_reset).  The
- * arguments are not freed: the reset that always follows restores the app
- * heap or the guest's allocator anyway.  Returns the call's status. */
-int pw_teaclave_invoke_kept(pw_instance *inst, wasm_function_inst_t func,
-                            uint32_t n, const char *packed,
-                            uint32_t packed_len, double timeout,
-                            int teaclave_layout, int teaclave_rules,
-                            uint64_t max_output, uint64_t max_total,
-                            int capture, int32_t *result, int *reset);
+ * pw_invoke_entry_teaclave / pw_invoke_entry), then, when the run left
+ * nothing for Python to collect (no file error, no output), the reset.
+ * Returns the entrypoint's result when the call succeeded and the instance
+ * was reset (the common case: one value, nothing more to read), else
+ * PW_KEPT_OTHER.  The arguments are not freed: the reset that always follows
+ * restores the app heap or the guest's allocator anyway. */
+int64_t pw_teaclave_invoke_kept(pw_kept_call *call, uint32_t n,
+                                const char *packed, uint32_t packed_len,
+                                double timeout);
 
 /* Python host dispatch: implemented in Python (cffi extern "Python").
  * args holds raw wasm values, pointer/length pairs already validated;

@@ -8,6 +8,7 @@ goes through these functions; no other module of the package touches
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +39,13 @@ def reset(instance: Instance) -> bool:
     """Restore the snapshot; False when impossible (e.g. memory grew)."""
     lib = instance._core.lib
     return bool(lib.pw_instance_reset(instance._c) == lib.PW_OK)
+
+
+def reset_counts_thread(instance: Instance) -> bool:
+    """Whether a reset now would read the calling thread's page-fault count
+    (the process is single-threaded) rather than the whole process's, to
+    decide whether it may skip dropping pages (reset.c)."""
+    return bool(instance._core.lib.pw_reset_counts_thread())
 
 
 def instantiate_timings(instance: Instance) -> tuple[int, int]:
@@ -130,36 +138,45 @@ def invoke_entry(instance: Instance, func: Any, count: int, data: bytes, timeout
     raise Trap("the entry call failed")  # _raise always raises; kept for the type checker
 
 
-#: ``invoke(count, data, timeout) -> (failure, return value, reset)``, see :func:`kept_invoker`.
-KeptInvoker = Callable[[int, bytes, float | None], tuple[int | None, int, int]]
-
-
-def kept_invoker(instance: Instance, func: Any, teaclave_layout: bool, teaclave_rules: bool,
-                 max_output: int | None, max_total: int | None, capture: bool) -> KeptInvoker:
+class KeptInvoker:
     """A warm invocation of a kept instance without declared files, in one
     call: file-table settings, output capture, ``entrypoint(argc, argv)``
     and, when nothing was left to collect, the reset.  What is the same for
-    every invocation is bound here, once.
+    every invocation is bound here, once (a ``pw_kept_call``).
 
-    ``invoke(count, data, timeout)`` returns ``(failure, return value,
-    reset)``: ``failure`` is None or the failed status (raise it with
-    :func:`raise_entry_status`); ``reset`` is 1 when the instance was reset,
-    -1 when it cannot be (replace it), 0 when file errors or output wait to
-    be collected (then :func:`reset`).  One caller at a time.
+    ``call(count, data, len(data), timeout or 0.0)`` returns the
+    entrypoint's result when it returned and the instance was reset (the
+    common case), else :attr:`other`; then :meth:`outcome` tells the rest.
+    One caller at a time.
     """
-    lib, ffi = instance._core.lib, instance._core.ffi
-    call, c, ok = lib.pw_teaclave_invoke_kept, instance._c, lib.PW_OK
-    result_cell, reset_cell = ffi.new("int32_t *"), ffi.new("int *")
-    layout, rules, cap = int(teaclave_layout), int(teaclave_rules), int(capture)
-    max_output = _UNBOUNDED if max_output is None else max_output
-    max_total = _UNBOUNDED if max_total is None else max_total
 
-    def invoke(count: int, data: bytes, timeout: float | None) -> tuple[int | None, int, int]:
-        rc = call(c, func, count, data, len(data), timeout or 0.0, layout, rules, max_output,
-                  max_total, cap, result_cell, reset_cell)
-        return (None if rc == ok else rc), result_cell[0], reset_cell[0]
+    __slots__ = ("_instance", "_state", "call", "other")
 
-    return invoke
+    def __init__(self, instance: Instance, func: Any, teaclave_layout: bool,
+                 teaclave_rules: bool, max_output: int | None, max_total: int | None,
+                 capture: bool) -> None:
+        lib, ffi = instance._core.lib, instance._core.ffi
+        state = ffi.new("pw_kept_call *")
+        state.inst, state.func = instance._c, func
+        state.teaclave_layout, state.teaclave_rules = int(teaclave_layout), int(teaclave_rules)
+        state.capture = int(capture)
+        state.max_output = _UNBOUNDED if max_output is None else max_output
+        state.max_total = _UNBOUNDED if max_total is None else max_total
+        self._instance, self._state = instance, state  # both outlive every call
+        self.other: int = lib.PW_KEPT_OTHER
+        self.call: Callable[[int, bytes, int, float], int] = functools.partial(
+            lib.pw_teaclave_invoke_kept, state)
+
+    def outcome(self) -> tuple[int | None, int, int]:
+        """After a call that returned :attr:`other`: ``(failure, return value,
+        reset)``.  ``failure`` is None or the failed status (raise it with
+        :func:`raise_entry_status`); ``reset`` is 1 when the instance was
+        reset, -1 when it cannot be (replace it), 0 when file errors or
+        output wait to be collected (then :func:`reset`)."""
+        state = self._state
+        status = int(state.status)
+        return (None if status == self._instance._core.lib.PW_OK else status), \
+            int(state.result), int(state.reset)
 
 
 def raise_entry_status(instance: Instance, rc: int, teaclave_layout: bool) -> None:
