@@ -37,6 +37,21 @@ def test_out_of_range(basic: pywamr.Instance, offset: int, size: int) -> None:
             basic.memory.write(offset, b"x" * size)
 
 
+def test_read_whole_memory_and_after_close(runtime: pywamr.Runtime) -> None:
+    inst = runtime.load(payload("basic")).instantiate()
+    mem = inst.memory
+    mem.write(len(mem) - 3, b"end")
+    whole = mem.read(0, len(mem))
+    assert isinstance(whole, bytes) and whole == bytes(mem.view())
+    assert whole[16:22] == b"hello\0" and whole[-3:] == b"end"
+    assert mem.read(len(mem), 0) == b""  # an empty range at the end is in bounds
+    inst.close()
+    with pytest.raises(pywamr.ClosedError):
+        mem.read(0, 1)
+    with pytest.raises(pywamr.ClosedError):
+        mem.read(0, 0)
+
+
 def test_bad_types(basic: pywamr.Instance) -> None:
     with pytest.raises(TypeError):
         basic.memory.read("0", 1)  # type: ignore[arg-type]

@@ -492,18 +492,25 @@ def _build_c(p: Payload, t: Tools, raw: Path, tmp: Path) -> None:
           "-o", str(raw)], cwd=tmp)
 
 
+RUST_COMMON = "common"   # examples/payloads/rust/common: source files several crates include
+
+
 def _build_rust(p: Payload, t: Tools, raw: Path, tmp: Path,
                 target: str = "wasm32-unknown-unknown") -> None:
     """cargo build --release for ``target`` in a scratch copy."""
     crate = tmp / p.name
     shutil.copytree(ROOT / p.source, crate, ignore=shutil.ignore_patterns("target"))
+    common = (ROOT / p.source).parent / RUST_COMMON  # modules the crates share (#[path])
+    if common.is_dir() and not (tmp / RUST_COMMON).exists():
+        shutil.copytree(common, tmp / RUST_COMMON)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("CARGO", "RUSTC", "RUSTDOC", "RUSTFLAGS"))}
     env.update(
         RUSTC=t.rustc,
         CARGO_HOME=str(tmp / "cargo-home"),  # ignore user config
         CARGO_TARGET_DIR=str(tmp / "target"),
-        RUSTFLAGS=f"--remap-path-prefix={crate}=/{p.name}",
+        RUSTFLAGS=f"--remap-path-prefix={crate}=/{p.name} "
+                  f"--remap-path-prefix={tmp / RUST_COMMON}=/{RUST_COMMON}",
     )
     _run([t.cargo, "build", "--release", "--offline", "--locked",
           "--target", target], cwd=crate, env=env)

@@ -50,12 +50,17 @@ class Memory:
 
     def read(self, offset: int, size: int) -> bytes:
         """Copy ``size`` bytes starting at ``offset``."""
-        _check_range(offset, size)
-        out = self._ffi.new("uint8_t[]", size or 1)
-        rc = self._lib.pw_memory_read(self._c, offset, out, size)
-        if rc:  # PW_OK is 0 (a lookup of lib.PW_OK costs as much as the copy)
-            self._raise(rc, offset, size)
-        data: bytes = self._ffi.unpack(self._ffi.cast("char *", out), size)
+        if type(offset) is not int or type(size) is not int or offset < 0 or size < 0:
+            _check_range(offset, size)  # raises the error that applies
+        # One copy, straight from linear memory into the bytes object (a
+        # copy through a fresh C buffer first cost ~45x as much for a whole
+        # 4 MiB memory: page faults on the buffer).
+        src = self._lib.pw_memory_at(self._c, offset, size)
+        if not src:  # NULL
+            if self._lib.pw_instance_is_closed(self._c):
+                raise ClosedError("the instance is closed")
+            self._raise(self._lib.PW_ERR_RANGE, offset, size)
+        data: bytes = self._ffi.unpack(src, size)
         return data
 
     def write(self, offset: int, data: Buffer) -> None:

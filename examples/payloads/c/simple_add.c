@@ -3,8 +3,8 @@
  *
  * Arguments: "adder1" and "adder2", decimal integers as strings (leading
  * blanks and a sign allowed), as in Teaclave's example task.  Returns their
- * sum, or -1 if either is missing.  No files, and no imports at all: unlike
- * adder.c it does not rely on libc-builtin, which Teaclave's WAMR lacks.
+ * sum, or -1 if either is missing.  No files and no imports at all (like
+ * adder.c, which takes "a" and "b"), so it also runs in Teaclave's WAMR.
  */
 
 static int

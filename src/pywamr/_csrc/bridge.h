@@ -168,8 +168,10 @@ uint8_t *pw_memory(pw_instance *inst, uint64_t *size);
 /* Views pin the linear memory: deinstantiation waits for the last one. */
 void pw_view_acquire(pw_instance *inst);
 void pw_view_release(pw_instance *inst);
-int pw_memory_read(pw_instance *inst, uint64_t offset, uint8_t *out,
-                   uint64_t size);
+/* Native address of [offset, offset + size) in linear memory, for a copy
+ * made while the caller holds the GIL (so no close can run meanwhile);
+ * NULL if the instance is closed or the range is out of bounds. */
+const char *pw_memory_at(pw_instance *inst, uint64_t offset, uint64_t size);
 int pw_memory_write(pw_instance *inst, uint64_t offset, const uint8_t *data,
                     uint64_t size);
 /* ---- Teaclave's entrypoint (teaclave_entry.c) -------------------------- */

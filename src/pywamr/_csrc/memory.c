@@ -38,16 +38,10 @@ memory_range(pw_instance *inst, uint64_t offset, uint64_t size)
     return base + offset;
 }
 
-int
-pw_memory_read(pw_instance *inst, uint64_t offset, uint8_t *out, uint64_t size)
+const char *
+pw_memory_at(pw_instance *inst, uint64_t offset, uint64_t size)
 {
-    uint8_t *src;
-    if (inst->closed)
-        return PW_ERR_CLOSED;
-    if (!(src = memory_range(inst, offset, size)))
-        return PW_ERR_RANGE;
-    memcpy(out, src, size);
-    return PW_OK;
+    return inst->closed ? NULL : (const char *)memory_range(inst, offset, size);
 }
 
 int

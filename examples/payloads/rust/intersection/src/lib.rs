@@ -6,6 +6,7 @@
 //! of the line).  Returns the number of common lines, or -1 on any error
 //! (including input that is not valid UTF-8).
 
+#[path = "../../common/teaclave_file.rs"]
 mod teaclave_file;
 
 use std::collections::HashSet;

@@ -8,6 +8,7 @@
 //! or -1 on a missing argument or a file error (including input that is not
 //! valid UTF-8).
 
+#[path = "../../common/teaclave_file.rs"]
 mod teaclave_file;
 
 use std::collections::BTreeSet;
