@@ -303,7 +303,8 @@ MOVED_LOADS = """
 # export -> (second argument, what an in-bounds address at 16 gives: a value or a trap)
 MOVED_LOAD_CASES: dict[str, tuple[int, object]] = {
     "select_f64": (1, 1.5), "select_f32": (1, 2.5), "select_i32": (1, 7),
-    "div_after_load": (0, "integer divide by zero"), "rem_after_load": (0, "integer divide by zero"),
+    "div_after_load": (0, "integer divide by zero"),
+    "rem_after_load": (0, "integer divide by zero"),
     "call_indirect_after_load": (0, "undefined element"), "used_in_if": (0, 7),
     "trunc_after_load": (1, "integer overflow"), "select_call_indirect": (0, "undefined element"),
 }
