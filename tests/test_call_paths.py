@@ -1,6 +1,7 @@
 """The short call paths: exports called through a prepared ``pw_fastfn``
-(``Function`` is a ``functools.partial`` of a generated caller) and Python
-host functions of integers called with C integers (``pw_py_host0..4``).
+(by the C-API caller ``pywamr._fastcall``, or without it by a generated
+caller over cffi) and Python host functions of integers called with C
+integers (``pw_py_host0..4``).
 
 Both must behave exactly like the general paths: values at the edges of
 their types, results that equal the failure sentinel, errors, exceptions of
@@ -104,7 +105,7 @@ def test_fast_calls_at_the_edges_of_their_types(inst: pywamr.Instance) -> None:
     assert exports["echo_i32"](3) == 3  # usable after a trap and after refusals
 
 
-def test_function_is_a_partial_of_its_caller(inst: pywamr.Instance) -> None:
+def test_function_keeps_its_face_on_the_short_path(inst: pywamr.Instance) -> None:
     echo = inst.exports["echo_i32"]
     assert isinstance(echo, pywamr.Function)
     assert repr(echo).startswith("<pywamr.Function echo_i32")

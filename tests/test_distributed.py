@@ -320,6 +320,25 @@ def test_a_crashing_payload_is_retried_then_reported(local: BatchExecutor,
 
 
 
+def test_a_chunk_dask_cancels_on_its_own_is_sent_again(local: BatchExecutor) -> None:
+    """Dask can drop a task while a worker dies and is replaced (seen as "the
+    task was cancelled" for an innocent chunk beside a crashing one); a
+    cancellation the executor did not ask for sends the chunk again."""
+    rounds = 3_000_000
+    future = local.submit(WORK, {"rounds": rounds}, id="cancelled-by-dask")
+    for _ in range(3000):  # until its chunk is in flight (after the linger)
+        with local._lock:
+            inflight = list(local._inflight.values())
+        if inflight:
+            break
+        time.sleep(0.01)
+    assert inflight
+    local.client.cancel(inflight[0][0])
+    result = future.result(timeout=300)
+    assert result.error is None, result
+    assert result.return_value == teaclave.invoke(WORK, {"rounds": rounds}).return_value
+
+
 @pytest.mark.deliberate_crash
 def test_the_local_cluster_keeps_a_worker_that_died() -> None:
     """With a lost-worker timeout of 0 s a plain LocalCluster would close the

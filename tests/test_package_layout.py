@@ -8,7 +8,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "pywamr"
 # Compiled, optional extension modules may be imported on first use.
-LAZY_OK = {"pywamr._compiler", "pywamr._native_fast", "pywamr._native_classic"}
+LAZY_OK = {"pywamr._compiler", "pywamr._native_fast", "pywamr._native_classic",
+           "pywamr._fastcall"}
 
 
 def _module_name(path: Path) -> str:

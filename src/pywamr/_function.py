@@ -1,27 +1,33 @@
 """Function: an exported function bound to its instance, and how it is called.
 
-Two call paths: the generic one (any signature; arguments stored into a cell
-buffer, ``pw_call_deadline``) and, for scalar signatures with at most four
-parameters and one result, a caller generated per signature that passes
-Python ints and floats straight to ``pw_fcallN`` / ``pw_fcall_float`` with the
-function's ``pw_fastfn`` (prepared once at lookup).  Both follow the argument
-rules of :func:`check_argument`, the one place they are stated: the generic
-path applies it to every argument, the fast path lets cffi and C convert and
-range-check, and on a refusal asks :func:`check_argument` which argument broke
-which rule.
+Three call paths, one set of rules (:func:`check_argument`, the one place
+they are stated):
 
-Calling a :class:`Function` costs one C-level dispatch into that caller:
-:class:`Function` is a :class:`functools.partial` of it (a class with a Python
-``__call__`` would add a bound-method call and an argument tuple, about a
-third of the whole call).
+- the C-API caller (CPython): :class:`Function` is a subclass of
+  ``pywamr._fastcall.FastCall``, called through vectorcall; it converts
+  plain ints and floats itself and calls the bridge's ``pw_fcall_cells``
+  with the function's ``pw_fastfn`` (both prepared by cffi at lookup), for
+  every scalar signature.  Anything it does not take (a wrong count, type
+  or range; a failed call) leaves through :meth:`Function._bad_args` and
+  :meth:`Function._failed`, which say what broke in the same words;
+- without that module (``PYWAMR_FASTCALL=OFF``, or an interpreter it is not
+  built for): scalar signatures with at most four parameters and one result
+  get a caller generated per signature that passes Python ints and floats
+  straight to ``pw_fcallN`` / ``pw_fcall_float`` over cffi, and
+  :class:`Function` is a :class:`functools.partial` of it (one C-level
+  dispatch; a Python ``__call__`` would add a bound-method call and an
+  argument tuple);
+- the generic one (:meth:`Function.call`: any signature, a timeout;
+  arguments stored into a cell buffer, ``pw_call_deadline``).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ._externs import call_packed
 from ._types import FuncType, ValType
@@ -29,6 +35,30 @@ from ._types import FuncType, ValType
 if TYPE_CHECKING:
     from ._instance import Instance
     from ._native_fast import FFI, CData, Lib
+
+
+def _load_fastcall() -> Any:
+    """``pywamr._fastcall`` (the C-API caller), or None: not built for this
+    interpreter, or turned off with ``PYWAMR_FASTCALL=OFF`` (or ``0``)."""
+    if os.environ.get("PYWAMR_FASTCALL", "").upper() in ("OFF", "0"):
+        return None
+    try:
+        from . import _fastcall
+    except ImportError:
+        return None
+    return _fastcall
+
+
+_fastcall = _load_fastcall()
+#: Whether :class:`Function` is called by the C-API caller.
+ACCELERATED = _fastcall is not None
+
+if TYPE_CHECKING:
+    from ._fastcall import FastCall as _CallBase
+elif _fastcall is not None:
+    _CallBase = _fastcall.FastCall
+else:
+    _CallBase = functools.partial
 
 _CELL_CTYPES = {ValType.I32: "int32_t *", ValType.I64: "int64_t *",
                 ValType.F32: "float *", ValType.F64: "double *"}
@@ -75,7 +105,7 @@ def check_argument(name: str, index: int, t: ValType, value: Any) -> Any:
     return value
 
 
-class Function(functools.partial[Any]):
+class Function(_CallBase):
     """An exported function bound to its instance.
 
     Calling converts Python ints and floats by the function's real type, as
@@ -122,6 +152,49 @@ class Function(functools.partial[Any]):
     @classmethod
     def _make(cls, instance: Instance, name: str, func: Any, ftype: FuncType) -> Function:
         lib, ffi = instance._core.lib, instance._core.ffi
+        if _fastcall is not None:
+            self = cls._make_accelerated(lib, ffi, instance, func, ftype)
+        else:
+            self = cls._make_over_cffi(lib, ffi, instance, name, func, ftype)
+        self.name = name
+        self.type = ftype
+        self._instance = instance
+        self._c = instance._c
+        self._func = func
+        self._nparams = len(ftype.params)
+        self._has_result = bool(ftype.results)
+        self._lib = lib
+        self._ffi = ffi
+        self._lock = threading.Lock()
+        param_cells = sum(_CELLS[t] for t in ftype.params)
+        result_cells = sum(_CELLS[t] for t in ftype.results)
+        self._cells = max(param_cells, result_cells, 1)
+        self._buf, self._param_views, self._result_views = self._views()
+        return self
+
+    @classmethod
+    def _make_accelerated(cls, lib: Lib, ffi: FFI, instance: Instance, func: Any,
+                          ftype: FuncType) -> Function:
+        """An instance of the C-API caller, armed with the function's
+        ``pw_fastfn`` and the bridge's ``pw_fcall_cells``."""
+        assert _fastcall is not None
+        sig = ftype.signature
+        raw = lib.pw_fastfn_new(instance._c, func, sig.encode())
+        if raw == ffi.NULL:
+            raise MemoryError("could not prepare a fast call")
+        self: Function = _fastcall.FastCall.__new__(cls)
+        self._fast = ffi.gc(raw, lib.pw_fastfn_free)  # lives as long as self
+        params, results = sig[1:].split(")")
+        entry = int(ffi.cast("uintptr_t", ffi.addressof(lib, "pw_fcall_cells")))
+        # False (too many values): calls go to self.call
+        self._arm(entry, int(ffi.cast("uintptr_t", self._fast)), params, results)
+        return self
+
+    @classmethod
+    def _make_over_cffi(cls, lib: Lib, ffi: FFI, instance: Instance, name: str, func: Any,
+                        ftype: FuncType) -> Function:
+        """A :class:`functools.partial` of a caller generated for the
+        signature (or of the generic one)."""
         maker = _caller_maker(ftype, lib.PW_INT_SENTINEL)
         fast = None
         if maker is not None:
@@ -135,23 +208,9 @@ class Function(functools.partial[Any]):
         else:
             call, bind = _generic_caller()
         call.__name__ = call.__qualname__ = name  # "add() missing 1 required ..."
-        self: Function = functools.partial.__new__(cls, call)
+        self: Function = cast(Any, functools.partial).__new__(cls, call)
         bind(self)
-        self.name = name
-        self.type = ftype
-        self._instance = instance
-        self._c = instance._c
-        self._func = func
         self._fast = fast
-        self._nparams = len(ftype.params)
-        self._has_result = bool(ftype.results)
-        self._lib = lib
-        self._ffi = ffi
-        self._lock = threading.Lock()
-        param_cells = sum(_CELLS[t] for t in ftype.params)
-        result_cells = sum(_CELLS[t] for t in ftype.results)
-        self._cells = max(param_cells, result_cells, 1)
-        self._buf, self._param_views, self._result_views = self._views()
         return self
 
     def _views(self) -> tuple[Any, tuple[Any, ...], tuple[Any, ...]]:
@@ -238,6 +297,10 @@ class Function(functools.partial[Any]):
 
     def __reduce__(self) -> Any:
         raise TypeError("a pywamr.Function cannot be pickled (it is bound to a live instance)")
+
+
+if _fastcall is not None:
+    _fastcall.enable_vectorcall(Function)
 
 
 def _check_timeout(timeout: float | None) -> float:

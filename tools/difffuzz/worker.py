@@ -20,6 +20,8 @@ from .generate import call_arguments, denan, make_module
 from .outcome import HANG_RESET, Outcome, compare, signature
 
 REFERENCE = "reference"     # the stage name of the reference run in ``start`` lines
+# Divergence kinds a NaN payload can cause (checked again on the ``--denan`` module).
+NAN_SENSITIVE = ("result", "log", "memory", "trap")
 # "INDEX:STAGE[:spin][,...]": the worker aborts at these stages, as a crashing engine would,
 # or (":spin") spins forever, as a hanging one would (tests/test_difffuzz.py checks the
 # parent's crash and hang attribution with it).
@@ -65,10 +67,12 @@ class Shared:
 def compare_mode(shared: Shared, engine: Pywamr) -> dict[str, Any]:
     """Run the module in one pywamr mode and compare with the reference.
 
-    A result, log or memory divergence that disappears when the module is
-    instrumented with ``wasm-opt --denan`` is a NaN payload the spec leaves to
-    the implementation (e.g. a NaN's bits stored and reloaded as an integer):
-    it is counted as ``nan-explained``, not as a finding.
+    A result, log, memory or trap divergence that disappears when the module
+    is instrumented with ``wasm-opt --denan`` is a NaN payload the spec leaves
+    to the implementation (e.g. a NaN's bits stored and reloaded as an integer,
+    or as an f32 that is a NaN in one engine and a number in the other, which
+    then traps in one conversion only): it is counted as ``nan-explained``, not
+    as a finding.
     """
     if shared.refused is not None:
         return {"status": "invalid", "detail": shared.refused[:500]}
@@ -86,7 +90,7 @@ def compare_mode(shared: Shared, engine: Pywamr) -> dict[str, Any]:
     record: dict[str, Any] = {"status": "ok", "calls": len(calls),
                               "skipped_exports": shared.skipped,
                               "traps": sum(1 for c in expected.calls if c.trap)}
-    if found is not None and found[0] in ("result", "log", "memory") and shared.features:
+    if found is not None and found[0] in NAN_SENSITIVE and shared.features:
         record["nan_check"] = found[1][:300]
         if compare_mode(shared.denanned(), engine)["status"] == "ok":
             record["status"] = "nan-explained"

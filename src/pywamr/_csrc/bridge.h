@@ -137,9 +137,10 @@ wasm_function_inst_t pw_instance_func_at(pw_instance *inst,
 int pw_call_deadline(pw_instance *inst, wasm_function_inst_t func,
                      uint32_t argc, uint32_t *argv, double timeout);
 /* ---- scalar fast calls (fastcall.c) ---------------------------------- */
-/* A looked-up function prepared for the fast calls: <= 4 scalar params, at
- * most one result (sig is the function's "(params)results" string).  NULL
- * for another shape or without memory.  It does not own inst: the caller
+/* A looked-up function prepared for the fast calls: i32/i64/f32/f64 params
+ * and results only (sig is the function's "(params)results" string); the
+ * calls below state which shapes each takes.  NULL for another signature or
+ * without memory.  It does not own inst: the caller
  * keeps the instance handle alive while the fastfn lives. */
 typedef struct pw_fastfn pw_fastfn;
 pw_fastfn *pw_fastfn_new(pw_instance *inst, wasm_function_inst_t func,
@@ -161,6 +162,11 @@ int pw_last_status(void);
  * float (or no) result; NaN on failure (then pw_last_status() tells). */
 double pw_fcall_float(uintptr_t f, int64_t i0, int64_t i1, int64_t i2,
                       int64_t i3, double d0, double d1, double d2, double d3);
+/* Any scalar signature, for pywamr._fastcall (the C-API caller, which gets
+ * this function's address from cffi): argv holds the argc cells of the
+ * parameters in WAMR's layout and receives the results' cells.  Returns the
+ * status (PW_OK or a failure), also left in pw_last_status(). */
+int pw_fcall_cells(uintptr_t f, uint32_t argc, uint32_t *argv);
 
 /* ---- linear memory (memory.c) ----------------------------------------- */
 /* Linear memory (default memory): base and current size in bytes. */

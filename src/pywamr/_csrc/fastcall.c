@@ -1,12 +1,17 @@
 /*
- * Scalar fast calls: the C half of the callers Python generates per
- * signature (<= 4 scalar params, <= 1 result).  What is constant for a
- * looked-up function (its instance, its WAMR handle, the kinds of its
- * parameters and result) is prepared once in a pw_fastfn; a call then passes
- * only the fastfn and the values (few cffi arguments, no strings to parse).
- * The fastfn travels as an integer: cffi converts an int several times
- * faster than a typed pointer.
- * A failure returns a sentinel and leaves the status in pw_last_status().
+ * Scalar fast calls.  What is constant for a looked-up function (its
+ * instance, its WAMR handle, the kinds of its parameters and results) is
+ * prepared once in a pw_fastfn; a call then passes only the fastfn and the
+ * values.  The fastfn travels as an integer: cffi converts an int several
+ * times faster than a typed pointer.
+ *
+ * Two kinds of caller use it:
+ * - pywamr._fastcall (vectorcall.c), the C-API caller: any scalar
+ *   signature, through pw_fcall_cells (it packs the cells itself);
+ * - the callers _function.py generates per signature when that module is
+ *   absent (<= 4 scalar params, <= 1 result): pw_fcallN / pw_fcall_float,
+ *   which return a sentinel on failure.
+ * Every call leaves its status in pw_last_status().
  */
 #include <math.h>
 #include <stdio.h>
@@ -20,8 +25,9 @@ struct pw_fastfn {
     pw_instance *inst;
     wasm_function_inst_t func;
     uint32_t nparams;
-    char params[4]; /* 'i' 'I' 'f' 'F' */
-    char result;    /* 'i' 'I' 'f' 'F', or 0 for none */
+    uint32_t result_cells;
+    char result;    /* the first result: 'i' 'I' 'f' 'F', or 0 for none */
+    char params[];  /* 'i' 'I' 'f' 'F', nparams of them */
 };
 
 static __thread int tls_status;
@@ -38,16 +44,19 @@ pw_fastfn_new(pw_instance *inst, wasm_function_inst_t func, const char *sig)
     pw_fastfn *f;
     const char *close = strchr(sig, ')');
     uint32_t n;
-    if (sig[0] != '(' || !close || close - sig - 1 > 4 || strlen(close + 1) > 1)
+    if (sig[0] != '(' || !close || strspn(sig + 1, "iIfF") != (size_t)(close - sig - 1)
+        || strspn(close + 1, "iIfF") != strlen(close + 1))
         return NULL;
     n = (uint32_t)(close - sig - 1);
-    if (!(f = calloc(1, sizeof(*f))))
+    if (!(f = calloc(1, sizeof(*f) + n)))
         return NULL;
     f->inst = inst;
     f->func = func;
     f->nparams = n;
     memcpy(f->params, sig + 1, n);
     f->result = close[1];
+    for (const char *r = close + 1; *r; r++)
+        f->result_cells += (*r == 'I' || *r == 'F') ? 2 : 1;
     return f;
 }
 
@@ -57,13 +66,28 @@ pw_fastfn_free(pw_fastfn *f)
     free(f);
 }
 
+int
+pw_fcall_cells(uintptr_t f, uint32_t argc, uint32_t *argv)
+{
+    const pw_fastfn *fn = (const pw_fastfn *)f;
+    return tls_status = pw_call_deadline(fn->inst, fn->func, argc, argv, 0);
+}
+
 /* Pack scalar arguments (ints from iv, floats from dv, by kind) into cells
- * and call; on success argv holds the results. */
+ * and call; on success argv (8 cells) holds the results.  nparams is how
+ * many values iv and dv hold: a fastfn of another shape is refused. */
 static int
-call_scalar(const pw_fastfn *f, const int64_t *iv, const double *dv,
-            uint32_t *argv)
+call_scalar(const pw_fastfn *f, uint32_t nparams, const int64_t *iv,
+            const double *dv, uint32_t *argv)
 {
     uint32_t cells = 0, i;
+    if (f->nparams != nparams || f->result_cells > 2) {
+        snprintf(f->inst->error, sizeof(f->inst->error),
+                 "a fast call of %u values cannot call a function of %u "
+                 "parameters and %u result cells",
+                 nparams, f->nparams, f->result_cells);
+        return PW_ERR_STATE;
+    }
     for (i = 0; i < f->nparams; i++) {
         switch (f->params[i]) {
             case 'i':
@@ -92,11 +116,11 @@ call_scalar(const pw_fastfn *f, const int64_t *iv, const double *dv,
 }
 
 static int64_t
-call_int(const pw_fastfn *f, const int64_t *iv)
+call_int(const pw_fastfn *f, uint32_t nparams, const int64_t *iv)
 {
     uint32_t argv[8];
     int64_t result = 0;
-    int rc = call_scalar(f, iv, NULL, argv);
+    int rc = call_scalar(f, nparams, iv, NULL, argv);
     tls_status = rc;
     if (rc != PW_OK)
         return PW_INT_SENTINEL;
@@ -110,35 +134,35 @@ call_int(const pw_fastfn *f, const int64_t *iv)
 int64_t
 pw_fcall0(uintptr_t f)
 {
-    return call_int((const pw_fastfn *)f, NULL);
+    return call_int((const pw_fastfn *)f, 0, NULL);
 }
 
 int64_t
 pw_fcall1(uintptr_t f, int64_t a0)
 {
     int64_t iv[1] = { a0 };
-    return call_int((const pw_fastfn *)f, iv);
+    return call_int((const pw_fastfn *)f, 1, iv);
 }
 
 int64_t
 pw_fcall2(uintptr_t f, int64_t a0, int64_t a1)
 {
     int64_t iv[2] = { a0, a1 };
-    return call_int((const pw_fastfn *)f, iv);
+    return call_int((const pw_fastfn *)f, 2, iv);
 }
 
 int64_t
 pw_fcall3(uintptr_t f, int64_t a0, int64_t a1, int64_t a2)
 {
     int64_t iv[3] = { a0, a1, a2 };
-    return call_int((const pw_fastfn *)f, iv);
+    return call_int((const pw_fastfn *)f, 3, iv);
 }
 
 int64_t
 pw_fcall4(uintptr_t f, int64_t a0, int64_t a1, int64_t a2, int64_t a3)
 {
     int64_t iv[4] = { a0, a1, a2, a3 };
-    return call_int((const pw_fastfn *)f, iv);
+    return call_int((const pw_fastfn *)f, 4, iv);
 }
 
 double
@@ -149,7 +173,7 @@ pw_fcall_float(uintptr_t fastfn, int64_t i0, int64_t i1, int64_t i2,
     int64_t iv[4] = { i0, i1, i2, i3 };
     double dv[4] = { d0, d1, d2, d3 }, result = 0;
     uint32_t argv[8];
-    int rc = call_scalar(f, iv, dv, argv);
+    int rc = call_scalar(f, f->nparams <= 4 ? f->nparams : 4, iv, dv, argv);
     tls_status = rc;
     if (rc != PW_OK)
         return NAN;

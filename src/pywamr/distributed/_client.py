@@ -165,12 +165,16 @@ class _Group:
 _Sink = InvocationFuture | tuple[_Group, int]
 
 
+MAX_RESENDS = 3  # a chunk Dask cancels or loses on its own is sent again at most this often
+
+
 @dataclass
 class _Chunk:
     spec: Spec
     digest: str
     items: list[Any]  # what the worker gets, one per invocation
     sinks: list[_Sink]  # where each result goes, in the same order
+    resends: int = 0  # times sent again after Dask cancelled or lost it on its own
 
 
 def _module(name: str) -> Any:
@@ -648,6 +652,14 @@ class BatchExecutor:
                     self._pace[chunk.spec[:3]] = sum(
                         r.seconds for r in delivered) / len(delivered)
                 self._deliver(chunk.sinks, delivered)
+                return
+            if status != "error" and chunk.resends < MAX_RESENDS:
+                # Cancelled or lost, not by us (a task we cancel is no longer
+                # in flight): Dask can drop a task while a worker dies and is
+                # replaced.
+                with self._lock:
+                    self._send(_Chunk(chunk.spec, chunk.digest, chunk.items, chunk.sinks,
+                                      chunk.resends + 1), with_bytes=True)
                 return
             exc = task.exception() if status == "error" else None
         except Exception as error:  # noqa: BLE001 - the task's own failure
