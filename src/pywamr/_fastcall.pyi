@@ -1,5 +1,7 @@
-"""Typing stub of pywamr._fastcall, the C-API caller of exports (_csrc/vectorcall.c)."""
+"""Typing stub of pywamr._fastcall: calls of exports and of host functions in C
+(_csrc/fastcall_module.h)."""
 
+from collections.abc import Callable
 from typing import Any
 
 MAX_CELLS: int
@@ -11,3 +13,11 @@ class FastCall:
     def _arm(self, entry: int, fastfn: int, params: str, results: str) -> bool: ...
 
 def enable_vectorcall(cls: type[FastCall], /) -> None: ...
+def set_host_context(
+    instance_of: Callable[[int], Any], failed: Callable[[int, int, BaseException], None], /
+) -> None: ...
+def set_host(
+    py_id: int, func: Callable[..., Any], check: Callable[[Any], Any], pass_instance: bool, /
+) -> None: ...
+def drop_host(py_id: int, /) -> None: ...
+def host_caller_address() -> int: ...

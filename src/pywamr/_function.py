@@ -24,11 +24,11 @@ they are stated):
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from . import _accel
 from ._externs import call_packed
 from ._types import FuncType, ValType
 
@@ -37,19 +37,7 @@ if TYPE_CHECKING:
     from ._native_fast import FFI, CData, Lib
 
 
-def _load_fastcall() -> Any:
-    """``pywamr._fastcall`` (the C-API caller), or None: not built for this
-    interpreter, or turned off with ``PYWAMR_FASTCALL=OFF`` (or ``0``)."""
-    if os.environ.get("PYWAMR_FASTCALL", "").upper() in ("OFF", "0"):
-        return None
-    try:
-        from . import _fastcall
-    except ImportError:
-        return None
-    return _fastcall
-
-
-_fastcall = _load_fastcall()
+_fastcall = _accel.fastcall
 #: Whether :class:`Function` is called by the C-API caller.
 ACCELERATED = _fastcall is not None
 

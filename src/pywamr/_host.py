@@ -7,7 +7,10 @@ binding decodes the raw wasm values with a plan computed at registration,
 calls the function, and encodes its result into ``args[0]``.  Functions of
 integers only (:func:`int_call`) take a shorter way: ``pw_py_host0`` ..
 ``pw_py_host4`` pass the values as C integers and return the result, so no
-cdata is made or indexed per call.  An exception is never let through C: it
+cdata is made or indexed per call.  With ``pywamr._fastcall`` loaded, every
+function of values (:func:`c_call`: no memory view, no string) is called by
+its C caller instead (``_csrc/hostcall.c``), with the same result checks
+(:func:`_compile_result_check`).  An exception is never let through C: it
 is stored on the calling :class:`Instance` and the guest traps; the call that
 entered wasm re-raises it.
 """
@@ -19,6 +22,8 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from ._accel import fastcall as _fastcall
 
 if TYPE_CHECKING:
     from ._instance import Instance
@@ -61,6 +66,14 @@ class NativeFunction:
     builtin: str | None = None
 
 
+def c_call(params: str) -> bool:
+    """Whether ``pywamr._fastcall`` calls a Python host function of these
+    parameters in C when it is loaded: values only (``i``, ``I``, ``f``,
+    ``F``, ``*``), no ``*~`` memory view and no ``$`` string.  hosts.c states
+    the same rule."""
+    return "~" not in params and "$" not in params
+
+
 def int_call(params: str, result: str) -> bool:
     """Whether the bridge calls a Python host function with C integers
     (``pw_py_host0..4``): at most four ``i``/``I``/``*`` parameters and an
@@ -97,6 +110,8 @@ def new_binding(func: Callable[..., Any], qualname: str, params: str, result: st
     if int_call(params, result):
         _int_invokers[py_id] = _compile_int_invoker(func, qualname, params, result,
                                                     pass_instance)
+    if _fastcall is not None and c_call(params):
+        _fastcall.set_host(py_id, func, _compile_result_check(qualname, result), pass_instance)
     return py_id
 
 
@@ -104,6 +119,8 @@ def drop_bindings(ids: list[int]) -> None:
     for py_id in ids:
         _bindings.pop(py_id, None)
         _int_invokers.pop(py_id, None)
+        if _fastcall is not None:
+            _fastcall.drop_host(py_id)
 
 
 def track_instance(instance: Instance) -> int:
@@ -207,6 +224,29 @@ def _compile_int_invoker(func: Callable[..., Any], qualname: str, params: str, r
     return invoke
 
 
+def _compile_result_check(qualname: str, result: str) -> Callable[[Any], Any]:
+    """Generate ``check(r)`` for the C caller of :func:`c_call` host
+    functions (``_csrc/hostcall.c``): it raises for the results C does not
+    accept at once, as the invokers do, and returns the others."""
+    body = "\n".join("    " + line for line in _result_lines(qualname, result))
+    source = f"def check(r):\n{body}\n    return r\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<pywamr host {qualname}>", "exec"), namespace)  # noqa: S102
+    check: Callable[[Any], Any] = namespace["check"]
+    return check
+
+
+def host_failed(py_id: int, inst_handle: int, exc: BaseException) -> None:
+    """Store the exception of host function ``py_id`` on its instance."""
+    instance = _instances.get(inst_handle)
+    if instance is not None:
+        instance._set_host_error(exc, _bindings.get(py_id))
+
+
+if _fastcall is not None:
+    _fastcall.set_host_context(_instances.get, host_failed)
+
+
 def _release(view: memoryview) -> None:
     try:
         view.release()
@@ -219,11 +259,9 @@ def install(ffi: FFI, lib: Lib) -> None:
     err_host: int = lib.PW_ERR_HOST
 
     raised = lib.pw_host_raised
-
-    def failed(py_id: int, inst_handle: int, exc: BaseException) -> None:
-        instance = _instances.get(inst_handle)
-        if instance is not None:
-            instance._set_host_error(exc, _bindings.get(py_id))
+    failed = host_failed
+    if _fastcall is not None:  # c_call functions: called by _fastcall
+        lib.pw_set_host_caller(_fastcall.host_caller_address())
 
     @ffi.def_extern(name="pw_py_host")  # type: ignore[untyped-decorator]
     def dispatch(py_id: int, inst_handle: int, args: Any, memory: Any) -> int:

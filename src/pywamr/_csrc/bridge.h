@@ -266,6 +266,18 @@ extern int64_t pw_py_host4(uint32_t py_id, uint32_t inst_handle, int64_t a0,
                            int64_t a1, int64_t a2, int64_t a3);
 /* Called by Python from a pw_py_host0..4 callback that failed. */
 void pw_host_raised(void);
+/* Route Python host functions without '~' or '$' parameters to a C caller
+ * instead of pw_py_host / pw_py_host0..4: fn is the address of
+ * pywamr._fastcall's
+ *   int fn(uint32_t py_id, uint32_t inst_handle, const char *plan,
+ *          uint32_t nparams, char result, uint64_t *args)
+ * which reads the raw wasm values in args by plan (i I f F *) and stores
+ * the result (kind result, 0 for none) into args[0] as pw_py_host does.
+ * Returns 0, 1 when the function raised or returned a bad result (its
+ * Python side stored the exception on the instance), -1 when it does not
+ * know py_id (the cffi way is taken then).  0 turns it off.  Set once,
+ * before calls. */
+void pw_set_host_caller(uintptr_t fn);
 
 /* ---- exports other than functions; reference values (externs.c) ----- */
 /* Addressed by export position (Module.exports order).  Value types are

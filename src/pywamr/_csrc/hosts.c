@@ -83,6 +83,8 @@ parse_signature(const char *sig, pw_entry *e)
     for (uint32_t i = 0; i < n; i++)
         if (e->plan[i] != 'i' && e->plan[i] != 'I' && e->plan[i] != '*')
             e->int_call = 0;
+    /* The same rule as _host.c_call in Python. */
+    e->c_call = !memchr(e->plan, '~', n) && !memchr(e->plan, '$', n);
     return 1;
 }
 
@@ -232,6 +234,17 @@ pw_host_raised(void)
     tls_host_raised = 1;
 }
 
+/* pywamr._fastcall's caller of Python host functions (bridge.h). */
+typedef int (*host_caller)(uint32_t py_id, uint32_t inst_handle, const char *plan,
+                           uint32_t nparams, char result, uint64_t *args);
+static host_caller g_host_caller;
+
+void
+pw_set_host_caller(uintptr_t fn)
+{
+    __atomic_store_n(&g_host_caller, (host_caller)fn, __ATOMIC_RELEASE);
+}
+
 /* A Python host function of integers: the values as C integers (i32
  * sign-extended, pointers as unsigned offsets), the result returned. */
 static int
@@ -313,6 +326,8 @@ pw_trampoline(wasm_exec_env_t exec_env, uint64_t *args)
     uint64_t mem_size = 0;
     uint8_t *base;
     uint32_t bad, i;
+    host_caller caller;
+    int rc = -1;
 
     if (e->kind == PW_HOST_BUILTIN) {
         e->fn(exec_env, args);
@@ -335,9 +350,12 @@ pw_trampoline(wasm_exec_env_t exec_env, uint64_t *args)
         e->fn(exec_env, args);
         return;
     }
-    if ((e->int_call ? call_python_int(e, inst->handle, args)
-                     : pw_py_host(e->py_id, inst->handle, args, base))
-        != 0) {
+    if (e->c_call && (caller = __atomic_load_n(&g_host_caller, __ATOMIC_ACQUIRE)))
+        rc = caller(e->py_id, inst->handle, e->plan, e->nparams, e->result, args);
+    if (rc < 0) /* no C caller, or it does not know the function */
+        rc = e->int_call ? call_python_int(e, inst->handle, args)
+                         : pw_py_host(e->py_id, inst->handle, args, base);
+    if (rc != 0) {
         inst->host_failed = 1;
         snprintf(msg, sizeof(msg), "host function %s.%s raised an exception",
                  e->module_name, e->name);

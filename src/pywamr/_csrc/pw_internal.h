@@ -72,6 +72,8 @@ typedef struct pw_entry {
     char result; /* 0, or i I f F */
     int int_call; /* Python, <= 4 params of i I * and an i/I result or none:
                      values travel as C integers (pw_py_host0..4) */
+    int c_call;   /* Python, no '~' or '$' parameter: pywamr._fastcall's
+                     caller takes it when set (pw_set_host_caller) */
     int kind;
     pw_raw_fn fn;
     uint32_t py_id;

@@ -1,6 +1,6 @@
 /*
- * pywamr._fastcall: the C-API caller of exported functions (the base type
- * of pywamr.Function on CPython).
+ * pywamr._fastcall, part 1: FastCall, the C-API caller of exported
+ * functions (the base type of pywamr.Function on CPython).
  *
  * A call of an export from Python is mostly interpreter overhead: a Python
  * frame, cffi's argument conversion, its errno bookkeeping.  This type is
@@ -26,17 +26,16 @@
  * threads, host functions (which take it back) and the timeout watchdog
  * depend on it.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "fastcall_module.h"
+
 #include <stddef.h>
-#include <stdint.h>
 #include <string.h>
 
 /* pw_fcall_cells (bridge.h) */
 typedef int (*cells_call)(uintptr_t fastfn, uint32_t argc, uint32_t *argv);
 
-/* The most cells (32-bit units) a call carries either way: 32 i64 values. */
-#define MAX_CELLS 64
+
+
 
 typedef struct {
     PyObject_HEAD
@@ -313,7 +312,7 @@ static PyMethodDef fastcall_methods[] = {
     { NULL, NULL, 0, NULL },
 };
 
-static PyTypeObject FastCallType = {
+PyTypeObject FastCallType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "pywamr._fastcall.FastCall",
     .tp_doc = "An export called through vectorcall (base of pywamr.Function).",
@@ -331,8 +330,8 @@ static PyTypeObject FastCallType = {
 /* CPython before 3.12 does not pass the vectorcall flag on to a subclass
  * defined in Python (3.12 does, unless it defines __call__): set it on
  * pywamr.Function, which must not define __call__. */
-static PyObject *
-enable_vectorcall(PyObject *module, PyObject *arg)
+PyObject *
+fastcall_enable_vectorcall(PyObject *module, PyObject *arg)
 {
     PyTypeObject *type;
     (void)module;
@@ -350,45 +349,15 @@ enable_vectorcall(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-static PyMethodDef module_methods[] = {
-    { "enable_vectorcall", enable_vectorcall, METH_O,
-      "enable_vectorcall(cls): calls of instances of this subclass of FastCall "
-      "take the vectorcall path (CPython < 3.12 does not inherit it)." },
-    { NULL, NULL, 0, NULL },
-};
-
-static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT,
-    .m_name = "pywamr._fastcall",
-    .m_doc = "The C-API caller of pywamr's exported functions (see vectorcall.c).",
-    .m_size = -1,
-    .m_methods = module_methods,
-};
-
-PyMODINIT_FUNC
-PyInit__fastcall(void)
+int
+fastcall_init(void)
 {
-    PyObject *m;
     if (!str_bad_args) {
         str_bad_args = PyUnicode_InternFromString("_bad_args");
         str_failed = PyUnicode_InternFromString("_failed");
         str_call = PyUnicode_InternFromString("call");
         if (!str_bad_args || !str_failed || !str_call)
-            return NULL;
+            return -1;
     }
-    if (PyType_Ready(&FastCallType) < 0)
-        return NULL;
-    if (!(m = PyModule_Create(&module_def)))
-        return NULL;
-    Py_INCREF(&FastCallType);
-    if (PyModule_AddObject(m, "FastCall", (PyObject *)&FastCallType) < 0) {
-        Py_DECREF(&FastCallType);
-        Py_DECREF(m);
-        return NULL;
-    }
-    if (PyModule_AddIntConstant(m, "MAX_CELLS", MAX_CELLS) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
+    return PyType_Ready(&FastCallType);
 }
