@@ -1,5 +1,5 @@
 """Regression tests for AOT code-generation fixes found by the differential fuzzer
-and the spec suite (issue 10, findings D2, D4, D5, SIMD; vendor/patches/0016-0019).
+and the spec suite (issue 10, findings D2, D4, D5, SIMD; vendor/patches/0016-0019, 0029).
 
 Each test holds the minimal module that showed the fault.  SIMD tests run in aot only
 (WAMR's interpreters have no SIMD); the others in every mode, so the modes must agree.
@@ -261,6 +261,97 @@ def test_dead_loads_still_trap(rt: pywamr.Runtime, name: str) -> None:
             with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
                 inst.call(name, address)
         assert inst.call(name, 16) == DEAD_LOAD_RESULTS[name]   # the instance stays usable
+
+
+# -- vendor/patches/0029: loads stay where wasm runs them (the "aot, open" family) -
+# Minimal modules for each cause the fuzzer found (base seed 7001 and 8101 modules): a
+# load sunk past a trap check or into one arm of an `if` (MachineSink), a load folded
+# into a select (AVX-512 masked move, select of two loads, cmov turned into a branch).
+# In every mode the out-of-bounds load must trap first.
+MOVED_LOADS = """
+(module
+  (memory 1)
+  (type $ti (func (result i32)))
+  (table 2 funcref)
+  (elem (i32.const 0) $seven)
+  (func $seven (result i32) (i32.const 7))
+  (func (export "select_f64") (param i32 i32) (result f64)
+    (select (f64.const 1.5) (f64.load (local.get 0)) (local.get 1)))
+  (func (export "select_f32") (param i32 i32) (result f32)
+    (select (f32.load (local.get 0)) (f32.const 2.5) (i32.eqz (local.get 1))))
+  (func (export "select_i32") (param i32 i32) (result i32)
+    (select (i32.const 7) (i32.load (local.get 0)) (local.get 1)))
+  (func (export "div_after_load") (param i32 i32) (result i32)
+    (i32.div_u (i32.load (local.get 0)) (local.get 1)))
+  (func (export "rem_after_load") (param i32 i32) (result i32)
+    (i32.rem_s (i32.load16_u (local.get 0)) (local.get 1)))
+  (func (export "call_indirect_after_load") (param i32 i32) (result i32)
+    (i32.add (i32.load (local.get 0))
+             (call_indirect (type $ti) (i32.add (local.get 1) (i32.const 5)))))
+  (func (export "used_in_if") (param i32 i32) (result i32) (local i32)
+    (local.set 2 (i32.load (local.get 0)))
+    (if (local.get 1) (then (return (local.get 2))))
+    (i32.const 7))
+  (func (export "trunc_after_load") (param i32 i32) (result i32)
+    (i32.add (i32.load8_u (local.get 0))
+             (i32.trunc_f32_s (f32.convert_i32_u (i32.shl (local.get 1) (i32.const 31))))))
+  ;; seed 7001 #2759, reduced with wasm-reduce: the load sank past call_indirect's check
+  (func (export "select_call_indirect") (param i32 i32) (result i32)
+    (select (i32.const 1) (i32.load16_u align=1 (local.get 0))
+            (call_indirect (type $ti) (i32.const 16)))))
+"""
+# export -> (second argument, what an in-bounds address at 16 gives: a value or a trap)
+MOVED_LOAD_CASES: dict[str, tuple[int, object]] = {
+    "select_f64": (1, 1.5), "select_f32": (1, 2.5), "select_i32": (1, 7),
+    "div_after_load": (0, "integer divide by zero"),
+    "rem_after_load": (0, "integer divide by zero"),
+    "call_indirect_after_load": (0, "undefined element"), "used_in_if": (0, 7),
+    "trunc_after_load": (1, "integer overflow"), "select_call_indirect": (0, "undefined element"),
+}
+
+# seed 7001 #432, reduced with wasm-reduce: a load in $get (its address from $hash, which
+# reads memory and the hang counter), $get inlined into the export that drops its value,
+# $hash into $get; before the patch the module was inlined differently from the copy that
+# is checked, and only one level of inlining was accounted for.
+INLINED_CHAIN = """
+(module
+  (memory 16 17)
+  (global $g (mut i32) (i32.const 10))
+  (func $hash (result i32) (local i32)
+    global.get $g  i32.eqz  if  unreachable  end
+    i32.const 15 i32.load8_u  i32.const 12 i32.load8_u  i32.const 11 i32.load8_u
+    i32.const 10 i32.load8_u  i32.const 6 i32.load8_u  i32.const 5 i32.load8_u
+    i32.const 1 i32.xor  local.tee 0  i32.const 5 i32.shl  i32.xor
+    i32.const 10 i32.shl  i32.const 1 i32.xor  local.get 0  i32.add  i32.xor
+    i32.const 1 i32.add  i32.xor  i32.xor  i32.const 1 i32.add  i32.const 1 i32.xor
+    i32.const 5 i32.shl  i32.xor)
+  (func $get (result f64)
+    global.get $g  i32.eqz  if  unreachable  end
+    global.get $g  i32.const 1  i32.sub  global.set $g
+    call $hash
+    f64.load offset=4)
+  (func (export "dropped") (call $get) (drop)))
+"""
+
+
+@pytest.mark.parametrize("name", sorted(MOVED_LOAD_CASES))
+def test_loads_trap_where_wasm_runs_them(rt: pywamr.Runtime, name: str) -> None:
+    arg, in_bounds = MOVED_LOAD_CASES[name]
+    with rt.load(wat(MOVED_LOADS)) as module, module.instantiate(heap_size=0) as inst:
+        for address in (65536, 0x7FFFFFF0, -1):
+            with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+                inst.call(name, address, arg)
+        if isinstance(in_bounds, str):
+            with pytest.raises(pywamr.Trap, match=in_bounds):
+                inst.call(name, 16, arg)
+        else:
+            assert inst.call(name, 16, arg) == in_bounds
+
+
+def test_load_inlined_through_a_chain_traps(rt: pywamr.Runtime) -> None:
+    with rt.load(wat(INLINED_CHAIN)) as module, module.instantiate(heap_size=0) as inst:
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call("dropped")
 
 
 # -- vendor/patches/0019: SIMD min/max/pmin/pmax with NaNs and signed zeros ----
