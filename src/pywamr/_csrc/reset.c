@@ -37,8 +37,14 @@
  * restored every time.  Pages an invocation writes every time would fault
  * (and force a drop) every time: at a drop, zero-run pages found present
  * (mincore) become "hot" instead while they fit PW_MAX_HOT_PAGES: they stay
- * resident and are cleared with memset at every reset.  A range with more
- * present pages than that is dropped whole, as without the skip.  Transparent huge pages are turned off for linear
+ * resident and are cleared at every reset (a page still all zeros needs only
+ * reading; one found clean PW_HOT_IDLE_RESETS resets in a row is dropped
+ * with madvise and leaves the hot set, so a write to it faults again and the
+ * reset's cost follows what invocations write, not what they once wrote).
+ * Keeping pages resident is what makes many written pages cheap: clearing a
+ * page costs far less than dropping it and faulting it back (zeroed) on the
+ * next write.  A range with more present pages than the budget is dropped
+ * whole, as without the skip.  Transparent huge pages are turned off for linear
  * memory (MADV_NOHUGEPAGE) so khugepaged never makes absent pages present
  * behind our back.  The first reset after a snapshot, and the first after a
  * fork (the child counts its faults from zero), always drop.  Out of reach
@@ -49,6 +55,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -64,8 +71,19 @@
 #include "../aot/aot_runtime.h"
 #endif
 
-/* Pages of zero runs kept resident and cleared with memset (see hot below). */
-#define PW_MAX_HOT_PAGES 64
+/* Pages of zero runs kept resident and cleared at every reset (see hot
+ * below): at most 16 MiB of 4 KiB pages; a hot page found clean this many
+ * resets in a row is dropped again. */
+#define PW_MAX_HOT_PAGES 4096
+#define PW_HOT_IDLE_RESETS 4
+
+/* A hot page: its offset in linear memory, and for how many resets in a row
+ * it was found clean. */
+typedef struct pw_hot {
+    uint64_t offset;
+    uint32_t idle;
+    uint32_t run; /* which zero run it lies in (see clear_hot) */
+} pw_hot;
 
 /* A run of linear memory outside the app heap: all zeros at snapshot time
  * (restored by dropping its pages) or copied. */
@@ -88,11 +106,13 @@ typedef struct pw_snapshot {
     unsigned long counter; /* whose faults: 0 the process's, else a thread's token */
     unsigned forks; /* fork_count when faults was taken */
     int always_drop; /* a drop (or turning THP off) failed: never skip it */
-    /* hot pages: pages of zero runs found present at a drop, cleared with
-     * memset at every reset (kept, so an invocation that writes them again
-     * takes no fault); offsets in linear memory */
-    uint64_t hot[PW_MAX_HOT_PAGES];
-    uint32_t nhot;
+    /* hot pages: pages of zero runs found present at a drop, cleared at
+     * every reset (kept, so an invocation that writes them again takes no
+     * fault); hot_map has one bit per page of linear memory */
+    pw_hot *hot;
+    uint32_t nhot, hot_cap;
+    uint8_t *hot_map;
+    uint64_t map_pages;
     unsigned char *vec; /* mincore's answer */
     size_t vec_len;
 } pw_snapshot;
@@ -294,6 +314,8 @@ snapshot_free(pw_snapshot *s)
     free(s->tables);
     free(s->dropped);
     free(s->vec);
+    free(s->hot);
+    free(s->hot_map);
     free(s);
 }
 
@@ -330,6 +352,9 @@ pw_instance_snapshot(pw_instance *inst)
                                 ? (uint64_t)(mem->heap_data_end - mem->memory_data)
                                 : size;
         s->pages = mem->cur_page_count;
+        s->map_pages = size / (uint64_t)sysconf(_SC_PAGESIZE);
+        if (!(s->hot_map = calloc((size_t)(s->map_pages / 8 + 1), 1)))
+            goto nomem;
         if (!snapshot_range(s, mem->memory_data, 0, heap_off)
             || !snapshot_range(s, mem->memory_data, heap_end, size))
             goto nomem;
@@ -378,13 +403,50 @@ nomem:
 }
 
 static int
-is_hot(const pw_snapshot *s, uint64_t offset)
+is_hot(const pw_snapshot *s, uint64_t offset, uintptr_t page)
 {
-    uint32_t i;
-    for (i = 0; i < s->nhot; i++)
-        if (s->hot[i] == offset)
-            return 1;
-    return 0;
+    uint64_t p = offset / page;
+    return p < s->map_pages && (s->hot_map[p / 8] >> (p % 8)) & 1;
+}
+
+static void
+mark_hot(pw_snapshot *s, uint64_t offset, uintptr_t page, int hot)
+{
+    uint64_t p = offset / page;
+    if (hot)
+        s->hot_map[p / 8] |= (uint8_t)(1u << (p % 8));
+    else
+        s->hot_map[p / 8] &= (uint8_t)~(1u << (p % 8));
+}
+
+/* Make the page at offset hot (it fits the budget: checked by the caller);
+ * 0 if the list cannot grow. */
+static int
+add_hot(pw_snapshot *s, uint64_t offset, uintptr_t page, uint32_t run)
+{
+    if (s->nhot == s->hot_cap) {
+        uint32_t cap = s->hot_cap ? 2 * s->hot_cap : 64;
+        pw_hot *hot;
+        if (cap > PW_MAX_HOT_PAGES)
+            cap = PW_MAX_HOT_PAGES;
+        if (cap <= s->nhot || !(hot = realloc(s->hot, cap * sizeof(*hot))))
+            return 0;
+        s->hot = hot;
+        s->hot_cap = cap;
+    }
+    s->hot[s->nhot].offset = offset;
+    s->hot[s->nhot].idle = 0;
+    s->hot[s->nhot].run = run;
+    s->nhot++;
+    mark_hot(s, offset, page, 1);
+    return 1;
+}
+
+static void
+remove_hot(pw_snapshot *s, uint32_t j, uintptr_t page)
+{
+    mark_hot(s, s->hot[j].offset, page, 0);
+    s->hot[j] = s->hot[--s->nhot];
 }
 
 /* Drop [from, to) (whole pages); on failure clear them and never skip a
@@ -399,16 +461,16 @@ drop_pages(pw_snapshot *s, uint8_t *from, uint8_t *to)
 }
 
 /* The whole pages [first, last) at a drop.  When the pages found present
- * (mincore) fit the hot-page budget they become hot (cleared with memset
+ * (mincore) fit the hot-page budget they become hot (cleared by clear_hot
  * from now on; absent pages are zeros and need nothing); otherwise (more
  * pages than the budget, the first drop after the snapshot, where what is
  * present may be instantiation's doing, or no answer from mincore) the whole
  * range is dropped in one call and its hot pages are forgotten. */
 static void
 drop_range(pw_snapshot *s, uint8_t *base, uint8_t *first, uint8_t *last,
-           uintptr_t page)
+           uintptr_t page, uint32_t run)
 {
-    size_t i, n = (size_t)(last - first) / page, present = 0;
+    size_t i, n = (size_t)(last - first) / page;
     uint32_t j, fresh = 0;
     if (s->vec_len < n) {
         unsigned char *vec = realloc(s->vec, n);
@@ -418,41 +480,39 @@ drop_range(pw_snapshot *s, uint8_t *base, uint8_t *first, uint8_t *last,
         }
     }
     if (s->faults >= 0 && s->vec_len >= n && mincore(first, last - first, s->vec) == 0) {
-        for (i = 0; i < n; i++)
-            present += s->vec[i] & 1;
-        if (present <= PW_MAX_HOT_PAGES) {
-            for (i = 0; i < n; i++)
-                if ((s->vec[i] & 1) && !is_hot(s, (uint64_t)(first + i * page - base)))
-                    fresh++;
-            if (s->nhot + fresh <= PW_MAX_HOT_PAGES) {
-                for (i = 0; i < n; i++)
-                    if ((s->vec[i] & 1) && !is_hot(s, (uint64_t)(first + i * page - base)))
-                        s->hot[s->nhot++] = (uint64_t)(first + i * page - base);
-                return;
+        for (i = 0; i < n && s->nhot + fresh <= PW_MAX_HOT_PAGES; i++)
+            if ((s->vec[i] & 1) && !is_hot(s, (uint64_t)(first + i * page - base), page))
+                fresh++;
+        if (s->nhot + fresh <= PW_MAX_HOT_PAGES) {
+            for (i = 0; i < n; i++) {
+                uint64_t offset = (uint64_t)(first + i * page - base);
+                if ((s->vec[i] & 1) && !is_hot(s, offset, page)
+                    && !add_hot(s, offset, page, run))
+                    goto whole;
             }
+            return;
         }
     }
+whole:
     for (j = 0; j < s->nhot;) { /* forget the range's hot pages: dropped too */
-        uint8_t *at = base + s->hot[j];
+        uint8_t *at = base + s->hot[j].offset;
         if (at >= first && at < last)
-            s->hot[j] = s->hot[--s->nhot];
+            remove_hot(s, j, page);
         else
             j++;
     }
     drop_pages(s, first, last);
 }
 
-/* Zero [start, end) of linear memory at base: the edges and the hot pages
- * are cleared; at a drop (see "Skipping the drop") the other present whole
- * pages are dropped or become hot. */
+/* Zero [start, end) of linear memory at base: the edges are cleared; at a
+ * drop (see "Skipping the drop") the present whole pages are dropped or
+ * become hot.  Hot pages are cleared by clear_hot. */
 static void
 zero_range(pw_snapshot *s, uint8_t *base, uint8_t *start, uint8_t *end,
-           int drop)
+           int drop, uintptr_t page, uint32_t run)
 {
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uint8_t *first = (uint8_t *)(((uintptr_t)start + page - 1) & ~(page - 1));
     uint8_t *last = (uint8_t *)((uintptr_t)end & ~(page - 1));
-    uint32_t i;
     /* Never memset 0 bytes: glibc's AVX-512 memset does a masked store even
      * then, and one to an absent page (a dropped one) costs a microcode
      * assist of hundreds of nanoseconds. */
@@ -466,12 +526,88 @@ zero_range(pw_snapshot *s, uint8_t *base, uint8_t *start, uint8_t *end,
     if (last < end)
         memset(last, 0, end - last);
     if (drop)
-        drop_range(s, base, first, last, page);
-    for (i = 0; i < s->nhot; i++) {
-        uint8_t *at = base + s->hot[i];
-        if (at >= first && at < last)
-            memset(at, 0, page);
+        drop_range(s, base, first, last, page, run);
+}
+
+/* Whether the page at p is all zeros: 512-byte blocks of a fixed length
+ * (the compiler vectorises them), stopping at the first non-zero one. */
+static int
+page_is_zero(const uint8_t *p, uintptr_t page)
+{
+    const uint64_t *w = (const uint64_t *)p;
+    uintptr_t i, words = page / 8;
+    for (i = 0; i + 64 <= words; i += 64) {
+        uint64_t any = 0;
+        int j;
+        for (j = 0; j < 64; j++)
+            any |= w[i + j];
+        if (any)
+            return 0;
     }
+    for (; i < words; i++)
+        if (w[i])
+            return 0;
+    return 1;
+}
+
+/* Drop [from, to), pages just retired from the hot set; a failure leaves
+ * them present but no longer hot: every later reset then drops (and finds
+ * them present again). */
+static void
+retire_pages(pw_snapshot *s, uint8_t *from, uint8_t *to)
+{
+    if (from < to && madvise(from, to - from, MADV_DONTNEED) != 0)
+        s->always_drop = 1;
+}
+
+/* Whether every page of [from, to) is not hot (and so, within a zero run at
+ * clear_hot's time, absent: after a drop every present page of a zero run
+ * is hot, and no page became present since, or this reset would drop). */
+static int
+none_hot(const pw_snapshot *s, uint8_t *base, uint8_t *from, uint8_t *to,
+         uintptr_t page)
+{
+    for (; from < to; from += page)
+        if (is_hot(s, (uint64_t)(from - base), page))
+            return 0;
+    return 1;
+}
+
+/* Clear the hot pages: one written to is zeroed; one found clean
+ * PW_HOT_IDLE_RESETS resets in a row leaves the hot set and is dropped
+ * (absent again, so a write faults).  Retiring pages of the same zero run
+ * are dropped in one call with the absent pages between them (a gap of at
+ * most PW_RETIRE_GAP pages, none of them hot).  The list keeps its order
+ * (ascending offsets within a zero run, as mincore found them). */
+#define PW_RETIRE_GAP 64
+static void
+clear_hot(pw_snapshot *s, uint8_t *base, uintptr_t page)
+{
+    uint32_t j, kept = 0, run_id = 0;
+    uint8_t *run = NULL, *run_end = NULL;
+    for (j = 0; j < s->nhot; j++) {
+        pw_hot hot = s->hot[j];
+        uint8_t *at = base + hot.offset;
+        if (!page_is_zero(at, page)) {
+            memset(at, 0, page);
+            hot.idle = 0;
+        }
+        else if (++hot.idle >= PW_HOT_IDLE_RESETS) {
+            mark_hot(s, hot.offset, page, 0);
+            if (!(run && hot.run == run_id && at >= run_end
+                  && at - run_end <= (ptrdiff_t)(PW_RETIRE_GAP * page)
+                  && none_hot(s, base, run_end, at, page))) {
+                retire_pages(s, run, run_end);
+                run = at;
+                run_id = hot.run;
+            }
+            run_end = at + page;
+            continue;
+        }
+        s->hot[kept++] = hot;
+    }
+    retire_pages(s, run, run_end);
+    s->nhot = kept;
 }
 
 int
@@ -495,32 +631,34 @@ pw_instance_reset(pw_instance *inst)
         if (mem->cur_page_count != s->pages)
             return PW_ERR_STATE; /* grown memory cannot shrink back */
         uint32_t i;
+        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
         for (i = 0; i < s->nsegments; i++) {
             pw_segment *seg = &s->segments[i];
             uint8_t *at = mem->memory_data + seg->offset;
             if (seg->copy)
                 memcpy(at, seg->copy, seg->length);
             else
-                zero_range(s, mem->memory_data, at, at + seg->length, drop);
+                zero_range(s, mem->memory_data, at, at + seg->length, drop, page, i);
         }
         if (mem->heap_data && mem->heap_handle) {
             uint32_t heap_size = (uint32_t)(mem->heap_data_end - mem->heap_data);
             /* the allocator writes its header (a few dozen bytes) at the
              * heap's start: the page(s) it lands in are cleared every time,
              * never left to the fault count */
-            uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
             uint8_t *head_end = (uint8_t *)(((uintptr_t)mem->heap_data + 256 + page - 1)
                                             & ~(page - 1));
             if (head_end > mem->heap_data_end)
                 head_end = mem->heap_data_end;
             mem_allocator_destroy(mem->heap_handle);
             memset(mem->heap_data, 0, head_end - mem->heap_data);
-            zero_range(s, mem->memory_data, head_end, mem->heap_data_end, drop);
+            zero_range(s, mem->memory_data, head_end, mem->heap_data_end, drop, page,
+                       s->nsegments);
             if (!mem_allocator_create_with_struct_and_pool(
                     mem->heap_handle, mem_allocator_get_heap_struct_size(),
                     mem->heap_data, heap_size))
                 return PW_ERR_STATE;
         }
+        clear_hot(s, mem->memory_data, page); /* after the drops: new hot pages too */
         if (drop) { /* after the reset's own writes, which may fault too */
             s->faults = fault_count(&s->counter);
             s->forks = fork_count;
