@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 import pytest
-from helpers import payload
+from helpers import payload, run_python
 
 import pywamr
 
@@ -35,6 +35,26 @@ def test_out_of_range(basic: pywamr.Instance, offset: int, size: int) -> None:
     if size >= 0:
         with pytest.raises(IndexError):
             basic.memory.write(offset, b"x" * size)
+
+
+def test_views_alive_at_interpreter_exit(mode: str) -> None:
+    """A view still alive when Python exits: the garbage collection at exit
+    may free the instance before the view's finaliser runs (it segfaulted);
+    the last view now frees an instance whose owner let go first."""
+    code = (
+        "import sys, pywamr\n"
+        f"rt = pywamr.Runtime({mode!r})\n"
+        "inst = rt.load(open(sys.argv[1], 'rb').read()).instantiate()\n"
+        "view = inst.memory.view()\n"
+        "closed = rt.load(open(sys.argv[1], 'rb').read()).instantiate()\n"
+        "kept = closed.memory.view(); closed.close()\n"
+        "cycle = [view, kept]; cycle.append(cycle)\n"
+        "def f(): pass\n"
+        "print(bytes(view[16:21]).decode(), bytes(kept[16:21]).decode())\n"
+    )
+    proc = run_python(code, str(payload("basic")))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["hello", "hello"]
 
 
 def test_read_whole_memory_and_after_close(runtime: pywamr.Runtime) -> None:

@@ -178,6 +178,8 @@ pw_instance_timings(pw_instance *inst, uint64_t *instantiate_ns,
     *exec_env_ns = inst->exec_env_ns;
 }
 
+pthread_mutex_t pw_lifetime_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int
 pw_instance_close(pw_instance *inst)
 {
@@ -185,10 +187,20 @@ pw_instance_close(pw_instance *inst)
         return PW_OK;
     if (__atomic_load_n(&inst->owner, __ATOMIC_ACQUIRE))
         return PW_ERR_BUSY;
+    pthread_mutex_lock(&pw_lifetime_lock);
     inst->closed = 1;
     if (!__atomic_load_n(&inst->views, __ATOMIC_ACQUIRE))
         pw_instance_deinstantiate(inst);
+    pthread_mutex_unlock(&pw_lifetime_lock);
     return PW_OK;
+}
+
+void
+pw_instance_destroy(pw_instance *inst)
+{
+    pw_instance_deinstantiate(inst);
+    free(inst->out);
+    free(inst);
 }
 
 void
@@ -196,10 +208,17 @@ pw_instance_free(pw_instance *inst)
 {
     if (!inst)
         return;
+    pthread_mutex_lock(&pw_lifetime_lock);
     inst->closed = 1;
-    pw_instance_deinstantiate(inst);
-    free(inst->out);
-    free(inst);
+    if (__atomic_load_n(&inst->views, __ATOMIC_ACQUIRE)) {
+        /* A view outlives its instance object (its finaliser runs later,
+         * e.g. in the garbage collection at interpreter exit): it frees. */
+        inst->freed = 1;
+        pthread_mutex_unlock(&pw_lifetime_lock);
+        return;
+    }
+    pthread_mutex_unlock(&pw_lifetime_lock);
+    pw_instance_destroy(inst);
 }
 
 int

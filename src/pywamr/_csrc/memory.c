@@ -3,6 +3,7 @@
  * and the views that pin it (an instance closed while views are alive is
  * deinstantiated when the last one goes).
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "pw_internal.h"
@@ -23,8 +24,17 @@ pw_view_acquire(pw_instance *inst)
 void
 pw_view_release(pw_instance *inst)
 {
-    if (!__atomic_sub_fetch(&inst->views, 1, __ATOMIC_ACQ_REL) && inst->closed)
-        pw_instance_deinstantiate(inst);
+    int destroy = 0;
+    pthread_mutex_lock(&pw_lifetime_lock);
+    if (!__atomic_sub_fetch(&inst->views, 1, __ATOMIC_ACQ_REL)) {
+        if (inst->freed)
+            destroy = 1; /* the owner is gone: the last view frees */
+        else if (inst->closed)
+            pw_instance_deinstantiate(inst);
+    }
+    pthread_mutex_unlock(&pw_lifetime_lock);
+    if (destroy)
+        pw_instance_destroy(inst);
 }
 
 /* Native address of [offset, offset + size) in linear memory, or NULL. */

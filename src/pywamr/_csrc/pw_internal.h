@@ -133,6 +133,7 @@ struct pw_instance {
     uint32_t depth;
     uint32_t views;
     int closed;
+    int freed; /* the owner let go while views were alive: the last view frees */
     int host_failed;
     char error[512];
     /* guest output (output.c) */
@@ -176,6 +177,12 @@ int pw_instance_attach(pw_instance *inst, const pw_attachment_type *type,
 void pw_instance_detach(pw_instance *inst, const pw_attachment_type *type);
 /* Call every attachment's reset hook (pw_instance_reset). */
 void pw_instance_reset_attachments(pw_instance *inst);
+/* Serialises the end of an instance's life: close, free and the release of
+ * its last view (which may come in any order, e.g. at interpreter exit). */
+extern pthread_mutex_t pw_lifetime_lock;
+/* Free the struct itself (after deinstantiation); caller holds no lock. */
+void pw_instance_destroy(pw_instance *inst);
+
 /* Release everything the instance holds in WAMR (also when views pinned it
  * past pw_instance_close). */
 void pw_instance_deinstantiate(pw_instance *inst);
