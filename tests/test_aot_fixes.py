@@ -354,6 +354,38 @@ def test_load_inlined_through_a_chain_traps(rt: pywamr.Runtime) -> None:
             inst.call("dropped")
 
 
+# -- vendor/patches/0030: memory.fill's length reaches memset as a size_t ------
+# base seed 8101 #17939 (run 8), reduced: the length an i32.wrap_i64 of a value with upper
+# bits set; aot passed it to memset in a register whose upper half was those bits.
+FILL_WRAPPED = """
+(module
+  (memory (export "memory") 1 1)
+  (func (export "fill") (param i32 i32 i64)
+    (memory.fill (local.get 0) (local.get 1) (i32.wrap_i64 (local.get 2))))
+  (func (export "copy") (param i32 i32 i64)
+    (memory.copy (local.get 0) (local.get 1) (i32.wrap_i64 (local.get 2)))))
+"""
+
+
+@pytest.mark.parametrize("length", [0, 3, 0xFFFF])
+@pytest.mark.parametrize("upper", [0, 1, 0x80000000, 0xFFFFFFFF])
+def test_memory_fill_length_from_a_wrapped_i64(rt: pywamr.Runtime, length: int,
+                                               upper: int) -> None:
+    with rt.load(wat(FILL_WRAPPED)) as module, module.instantiate(heap_size=0) as inst:
+        memory = inst.memory
+        memory.write(0x10000 - 1, b"\x55")        # the last byte: untouched unless filled
+        wide = ((upper << 32) | length) - (1 << 64 if upper & 0x80000000 else 0)
+        inst.call("fill", 0, 0xAA, wide)
+        assert memory.read(0, length) == b"\xaa" * length
+        assert memory.read(length, 0x10000 - length) == (
+            b"\x00" * (0x10000 - length - 1) + b"\x55")
+        before = memory.read(0, 0x10000)
+        inst.call("copy", 1, 0, wide)             # 1 + length <= 65536: in bounds
+        assert memory.read(0, 0x10000) == before[:1] + before[:length] + before[1 + length:]
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call("fill", 2, 0, wide | 0xFFFF)  # 2 + 65535 > 65536: the spec's trap
+
+
 # -- vendor/patches/0019: SIMD min/max/pmin/pmax with NaNs and signed zeros ----
 SIMD_MIN_MAX = """
 (module
