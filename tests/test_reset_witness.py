@@ -13,16 +13,8 @@ from pathlib import Path
 
 import pytest
 from helpers import INTERP_MODES, run_python
+from test_reset_skip import MODULE  # the same module: a memory with a data page
 from wat import wat
-
-MODULE = """
-(module
-  (memory (export "memory") 8)
-  (data (i32.const 0x3000) "initial data, restored by copying")
-  (func (export "store") (param i32 i32) local.get 0 local.get 1 i32.store8)
-  (func (export "load") (param i32) (result i32) local.get 0 i32.load8_u)
-)
-"""
 
 PRELUDE = """
 import os, sys, threading

@@ -21,6 +21,9 @@
 
 /* vectorcall.c */
 extern PyTypeObject FastCallType;
+/* The wasm value of kind 'i' 'I' 'f' or 'F' in cells (little-endian) as a
+ * Python int or float. */
+PyObject *pw_fc_value(char kind, const uint32_t *cell);
 int fastcall_init(void);
 PyObject *fastcall_enable_vectorcall(PyObject *module, PyObject *cls);
 

@@ -148,24 +148,9 @@ store_result(char kind, PyObject *r, uint64_t *args)
 static PyObject *
 value_of(char c, const uint64_t *slot)
 {
-    switch (c) {
-        case 'i':
-            return PyLong_FromLong((int32_t)*slot);
-        case 'I':
-            return PyLong_FromLongLong((int64_t)*slot);
-        case 'f': {
-            float f;
-            memcpy(&f, slot, 4);
-            return PyFloat_FromDouble(f);
-        }
-        case 'F': {
-            double d;
-            memcpy(&d, slot, 8);
-            return PyFloat_FromDouble(d);
-        }
-        default: /* '*': an offset into linear memory */
-            return PyLong_FromUnsignedLong((uint32_t)*slot);
-    }
+    if (c == '*') /* an offset into linear memory */
+        return PyLong_FromUnsignedLong((uint32_t)*slot);
+    return pw_fc_value(c, (const uint32_t *)slot); /* x86-64/aarch64: little-endian */
 }
 
 /* The pending exception goes to failed(py_id, handle, exc). */

@@ -77,8 +77,8 @@ slow_exit(PyObject *self, PyObject *method, PyObject *const *args,
     return r;
 }
 
-static PyObject *
-result_value(char kind, const uint32_t *cell)
+PyObject *
+pw_fc_value(char kind, const uint32_t *cell)
 {
     switch (kind) {
         case 'i':
@@ -199,7 +199,7 @@ fastcall_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
     if (self->nresults == 0)
         Py_RETURN_NONE;
     if (self->nresults == 1)
-        return result_value(self->results[0], argv);
+        return pw_fc_value(self->results[0], argv);
     {
         PyObject *t = PyTuple_New(self->nresults);
         uint32_t at = 0;
@@ -207,7 +207,7 @@ fastcall_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
             return NULL;
         for (i = 0; i < self->nresults; i++) {
             char kind = self->results[i];
-            PyObject *v = result_value(kind, &argv[at]);
+            PyObject *v = pw_fc_value(kind, &argv[at]);
             if (!v) {
                 Py_DECREF(t);
                 return NULL;
