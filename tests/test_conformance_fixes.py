@@ -362,3 +362,58 @@ def test_element_segments_of_the_tables_type_still_load(rt: pywamr.Runtime) -> N
                          '(func (export "n") (result i32) (table.size 1)))'))
     with module, module.instantiate() as inst:
         assert inst.call("n") == 1
+
+
+# -- vendor/patches/0036: br_table labels in stack-polymorphic code -----------
+MEET_BOTTOM = """
+(module
+  (func (export "meet-bottom") (result f64)
+    (block (result f64)
+      (block (result f32)
+        (unreachable)
+        (br_table 0 1 1 (i32.const 1)))
+      (drop)
+      (f64.const 0))))
+"""
+
+
+def test_br_table_labels_of_different_types_after_unreachable(rt: pywamr.Runtime) -> None:
+    """unreached-valid.wast 49: after `unreachable`, labels of different types with
+    the same arity are valid; the function still traps where it runs."""
+    with rt.load(wat(MEET_BOTTOM)) as module, module.instantiate() as inst:
+        with pytest.raises(pywamr.Trap, match="unreachable"):
+            inst.call("meet-bottom")
+
+
+@pytest.mark.parametrize("body", [
+    # a known f32 on the stack cannot go to an f64 label
+    "(block (result f64) (block (result f32) (unreachable) (f32.const 0) "
+    "(br_table 0 1 (i32.const 0))) (drop) (f64.const 0)) (drop)",
+    # labels of different arities
+    "(block (result i32) (block (unreachable) (br_table 0 1 (i32.const 0)))"
+    " (i32.const 0)) (drop)",
+    # a loop label's types are its parameters
+    "(block (i32.const 1) (loop (param i32) (drop) "
+    "(br_table 0 1 (i32.const 7) (i32.const 0))))",
+])
+def test_br_table_labels_still_checked(rt: pywamr.Runtime, body: str) -> None:
+    with pytest.raises(pywamr.LoadError, match="type mismatch"):
+        rt.load(wat(f"(module (func {body}))", "--no-check"))
+
+
+def test_br_table_in_unreachable_code_keeps_the_rest_of_the_function(
+        rt: pywamr.Runtime) -> None:
+    """The stack saved for the labels is the one the code after the block sees."""
+    module = rt.load(wat("""
+(module
+  (func (export "f") (param i32) (result i64)
+    (block (result i64)
+      (block (result f32)
+        (br_if 1 (i64.const 5) (local.get 0))
+        (unreachable)
+        (br_table 0 1 0 (i32.const 1)))
+      (drop) (i64.const 9))))"""))
+    with module, module.instantiate() as inst:
+        assert inst.call("f", 1) == 5
+        with pytest.raises(pywamr.Trap, match="unreachable"):
+            inst.call("f", 0)
