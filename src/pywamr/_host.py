@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._accel import fastcall as _fastcall
+from ._externref import externref_handle, externref_object
 
 if TYPE_CHECKING:
     from ._instance import Instance
@@ -137,9 +138,6 @@ def _compile_invoker(func: Callable[..., Any], qualname: str, params: str, resul
     encode its result into ``args[0]``.  ``*~`` views are released when the
     call returns, so guest memory is never reachable afterwards.
     """
-    # here, not at the top: _externs imports _lib, which imports this module
-    from ._externs import _externref_handle, _externref_object
-
     lines: list[str] = []
     names: list[str] = []
     views: list[str] = []
@@ -185,8 +183,8 @@ def _compile_invoker(func: Callable[..., Any], qualname: str, params: str, resul
     namespace: dict[str, Any] = {"func": func, "buffer": ffi.buffer, "cast": ffi.cast,
                                  "string": ffi.string, "release": _release,
                                  "instance_of": _instances.get,
-                                 "extern_object": _externref_object,
-                                 "extern_handle": _externref_handle}
+                                 "extern_object": externref_object,
+                                 "extern_handle": externref_handle}
     exec(compile(source, f"<pywamr host {qualname}>", "exec"), namespace)  # noqa: S102
     invoke: Callable[[Any, Any, int], int] = namespace["invoke"]
     return invoke
