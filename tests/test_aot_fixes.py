@@ -1,5 +1,6 @@
 """Regression tests for AOT code-generation fixes found by the differential fuzzer
-and the spec suite (issue 10, findings D2, D4, D5, SIMD; vendor/patches/0016-0019, 0029, 0033).
+and the spec suite (issue 10, findings D2, D4, D5, SIMD; vendor/patches/0016-0019, 0029,
+0033, 0034).
 
 Each test holds the minimal module that showed the fault.  SIMD tests run in aot only
 (WAMR's interpreters have no SIMD); the others in every mode, so the modes must agree.
@@ -614,6 +615,41 @@ def test_simd_store_before_a_trap_stays(aot: pywamr.Runtime) -> None:
         with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
             inst.call("func_23_invoker")
         assert inst.memory.read(4, 16) == bytes(16)    # store16 made bytes 10-11 zero
+
+
+# -- vendor/patches/0034: a load whose value is used only after its loop stays in the loop.
+# simd seed 8103 #10883 (run 8c), reduced with wasm-reduce (no SIMD left): LICM sank the
+# f64.load into the exit block that returns it; the loop left through the `return`, so the
+# out-of-bounds load never ran.
+LOAD_USED_AFTER_LOOP = """
+(module (memory 16 17) (global $g (mut i32) (i32.const 10))
+  (func (export "func_7") (param i32) (result f64) (local f64 f64)
+    (loop $l (result f64)
+      (if (i32.eqz (global.get $g)) (then (return (f64.const 9223372036854775808))))
+      (global.set $g (i32.const 0))
+      (block (result f64)
+        (local.set 2 (f64.load align=2 (i32.const 1333788694)))
+        (br_if $l (i32.eqz (i32.load16_s align=1 (i32.const 36))))
+        (local.get 2))))
+  (func (export "at") (param i32) (result f64) (local f64 f64)
+    (loop $l (result f64)
+      (if (i32.eqz (global.get $g)) (then (return (f64.const 1.5))))
+      (global.set $g (i32.const 0))
+      (block (result f64)
+        (local.set 2 (f64.load (local.get 0)))
+        (br_if $l (i32.eqz (i32.load16_s align=1 (i32.const 36))))
+        (local.get 2))))
+  (func (export "reset") (global.set $g (i32.const 10))))
+"""
+
+
+@pytest.mark.parametrize("name, address", [("func_7", 0), ("at", 16 * 65536), ("at", -8)])
+def test_load_used_after_its_loop_traps(rt: pywamr.Runtime, name: str, address: int) -> None:
+    with rt.load(wat(LOAD_USED_AFTER_LOOP)) as module, module.instantiate(heap_size=0) as inst:
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call(name, address)
+        inst.call("reset")
+        assert inst.call("at", 16) == 1.5        # in bounds: the loop returns through `if`
 
 
 # A funcref/externref is an i32 on the AOT compiler's stack, labelled I32 by ref.func,
