@@ -302,3 +302,118 @@ def test_custom_section_with_empty_name(rt: pywamr.Runtime) -> None:
             pass
     with pytest.raises(pywamr.LoadError):
         rt.load(header + b"\x00\x02\x05")  # the name runs past the section
+
+
+# -- vendor/patches/0035: constant expressions and element segment types ------
+CONSTANT_EXPRESSIONS_INVALID = {
+    "offset of a missing global": ('(memory 1) (data (global.get 0) "a")', "unknown global 0"),
+    "offset of a defined global": ('(memory 1) (global i32 (i32.const 0)) '
+                                   '(data (global.get 0) "a")', "unknown global 0"),
+    "element offset of a defined global": ("(table 1 funcref) (global i32 (i32.const 0)) "
+                                           "(func $f) (elem (global.get 0) $f)",
+                                           "unknown global 0"),
+    "offset of a mutable import": ('(global (import "t" "g") (mut i32)) (memory 1) '
+                                   "(data (global.get 0))", "constant expression required"),
+    "element offset of a mutable import": ('(global (import "t" "g") (mut i32)) '
+                                           "(table 1 funcref) (elem (global.get 0))",
+                                           "constant expression required"),
+    "initialiser of a mutable import": ('(global (import "t" "g") (mut i32)) '
+                                        "(global i32 (global.get 0))",
+                                        "constant expression required"),
+    "initialiser of another type": ('(global (import "t" "g") externref) '
+                                    "(global funcref (global.get 0))", "type mismatch"),
+    "offset of an i64 import": ('(global (import "t" "g") i64) (memory 1) '
+                                "(data (global.get 0))", "type mismatch"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONSTANT_EXPRESSIONS_INVALID))
+def test_constant_expression_rules(rt: pywamr.Runtime, case: str) -> None:
+    """A global.get in a constant expression names an immutable imported global of
+    the expected type; WAMR 1.1.2 accepted all of these (spec suite: data, elem, global)."""
+    body, message = CONSTANT_EXPRESSIONS_INVALID[case]
+    with pytest.raises(pywamr.LoadError, match=message):
+        rt.load(wat(f"(module {body})", "--no-check"), allow_unresolved=True)
+
+
+def test_constant_expression_of_an_immutable_import_still_works(rt: pywamr.Runtime) -> None:
+    rt.define_global("t", "base", 8, "i32")
+    module = rt.load(wat('(module (global (import "t" "base") i32) (memory 1) '
+                         '(data (global.get 0) "\\2a") (global $copy i32 (global.get 0)) '
+                         '(func (export "at") (result i32) (i32.load8_u (global.get $copy))))'))
+    with module, module.instantiate() as inst:
+        assert inst.call("at") == 42
+
+
+@pytest.mark.parametrize("body", [
+    "(func $f) (table 1 externref) (elem (i32.const 0) $f)",
+    "(table 1 funcref) (elem (i32.const 0) externref (ref.null extern))",
+    "(table 1 funcref) (table 1 externref) (elem (table 1) (i32.const 0) funcref (ref.null func))",
+])
+def test_element_segment_type_must_be_the_tables(rt: pywamr.Runtime, body: str) -> None:
+    with pytest.raises(pywamr.LoadError, match="type mismatch"):
+        rt.load(wat(f"(module {body})", "--no-check"))
+
+
+def test_element_segments_of_the_tables_type_still_load(rt: pywamr.Runtime) -> None:
+    module = rt.load(wat("(module (table 1 funcref) (table 1 externref) (func $f) "
+                         "(elem (table 0) (i32.const 0) func $f) "
+                         "(elem (table 1) (i32.const 0) externref (ref.null extern)) "
+                         '(func (export "n") (result i32) (table.size 1)))'))
+    with module, module.instantiate() as inst:
+        assert inst.call("n") == 1
+
+
+# -- vendor/patches/0036: br_table labels in stack-polymorphic code -----------
+MEET_BOTTOM = """
+(module
+  (func (export "meet-bottom") (result f64)
+    (block (result f64)
+      (block (result f32)
+        (unreachable)
+        (br_table 0 1 1 (i32.const 1)))
+      (drop)
+      (f64.const 0))))
+"""
+
+
+def test_br_table_labels_of_different_types_after_unreachable(rt: pywamr.Runtime) -> None:
+    """unreached-valid.wast 49: after `unreachable`, labels of different types with
+    the same arity are valid; the function still traps where it runs."""
+    with rt.load(wat(MEET_BOTTOM)) as module, module.instantiate() as inst:
+        with pytest.raises(pywamr.Trap, match="unreachable"):
+            inst.call("meet-bottom")
+
+
+@pytest.mark.parametrize("body", [
+    # a known f32 on the stack cannot go to an f64 label
+    "(block (result f64) (block (result f32) (unreachable) (f32.const 0) "
+    "(br_table 0 1 (i32.const 0))) (drop) (f64.const 0)) (drop)",
+    # labels of different arities
+    "(block (result i32) (block (unreachable) (br_table 0 1 (i32.const 0)))"
+    " (i32.const 0)) (drop)",
+    # a loop label's types are its parameters
+    "(block (i32.const 1) (loop (param i32) (drop) "
+    "(br_table 0 1 (i32.const 7) (i32.const 0))))",
+])
+def test_br_table_labels_still_checked(rt: pywamr.Runtime, body: str) -> None:
+    with pytest.raises(pywamr.LoadError, match="type mismatch"):
+        rt.load(wat(f"(module (func {body}))", "--no-check"))
+
+
+def test_br_table_in_unreachable_code_keeps_the_rest_of_the_function(
+        rt: pywamr.Runtime) -> None:
+    """The stack saved for the labels is the one the code after the block sees."""
+    module = rt.load(wat("""
+(module
+  (func (export "f") (param i32) (result i64)
+    (block (result i64)
+      (block (result f32)
+        (br_if 1 (i64.const 5) (local.get 0))
+        (unreachable)
+        (br_table 0 1 0 (i32.const 1)))
+      (drop) (i64.const 9))))"""))
+    with module, module.instantiate() as inst:
+        assert inst.call("f", 1) == 5
+        with pytest.raises(pywamr.Trap, match="unreachable"):
+            inst.call("f", 0)

@@ -13,12 +13,11 @@
 
 from __future__ import annotations
 
-import itertools
 import struct
-import threading
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ClosedError, LinkError
+from ._externref import externref_handle, externref_object
 from ._lib import raise_status
 from ._types import FuncType, GlobalType, TableType, ValType
 
@@ -32,56 +31,6 @@ _SIG_BUF = 256
 _CALL_SIZE = {ValType.I32: 4, ValType.I64: 8, ValType.F32: 4, ValType.F64: 8,
               ValType.V128: 16, ValType.FUNCREF: 4, ValType.EXTERNREF: 8}
 _FORMATS = {ValType.I32: "<i", ValType.I64: "<q", ValType.F32: "<f", ValType.F64: "<d"}
-
-# externref: host values are small integers standing for Python objects.
-_objects: dict[int, Any] = {}
-_handles: dict[int, int] = {}  # id(obj) -> handle
-_holders: dict[int, int] = {}  # handle -> number of instances holding it
-_next_handle = itertools.count(1)
-_lock = threading.Lock()
-
-
-def _externref_handle(instance: Instance, value: Any) -> int:
-    """The host value standing for ``value`` (0 for None); ``instance`` keeps
-    it alive until it is closed."""
-    if value is None:
-        return 0
-    with _lock:
-        handle = _handles.get(id(value))
-        if handle is None or _objects.get(handle) is not value:
-            handle = next(_next_handle)
-            _objects[handle] = value
-            _handles[id(value)] = handle
-        held: set[int] = instance._externrefs
-        if handle not in held:
-            held.add(handle)
-            _holders[handle] = _holders.get(handle, 0) + 1
-    return handle
-
-
-def release_externrefs(held: set[int]) -> None:
-    """Forget what an instance held (it was closed or collected)."""
-    with _lock:
-        for handle in held:
-            left = _holders.get(handle, 1) - 1
-            if left:
-                _holders[handle] = left
-                continue
-            _holders.pop(handle, None)
-            obj = _objects.pop(handle, None)
-            if obj is not None and _handles.get(id(obj)) == handle:
-                del _handles[id(obj)]
-        held.clear()
-
-
-def _externref_object(handle: int) -> Any:
-    if not handle:
-        return None
-    with _lock:
-        if handle not in _objects:
-            raise ValueError(f"externref {handle:#x} was not made by pywamr")
-        return _objects[handle]
-
 
 def encode_ref(instance: Instance, t: ValType, value: Any, what: str) -> int:
     """A reference value as WAMR stores it in tables and globals (an index)."""
@@ -98,7 +47,7 @@ def encode_ref(instance: Instance, t: ValType, value: Any, what: str) -> int:
             raise ValueError(f"{what}: {value!r} is not a function of this instance")
         return int(index)
     out = ffi.new("uint32_t *")
-    rc = lib.pw_externref_index(instance._c, _externref_handle(instance, value), out)
+    rc = lib.pw_externref_index(instance._c, externref_handle(instance, value), out)
     if rc != lib.PW_OK:
         raise_status(instance._core, rc, "could not make an externref")
     return int(out[0])
@@ -110,7 +59,7 @@ def decode_ref(instance: Instance, t: ValType, index: int) -> Any:
         return None
     if t is ValType.FUNCREF:
         return funcref_function(instance, index)
-    return _externref_object(int(instance._core.lib.pw_externref_value(index)))
+    return externref_object(int(instance._core.lib.pw_externref_value(index)))
 
 
 def funcref_function(instance: Instance, index: int) -> RefFunction:
@@ -153,7 +102,7 @@ def pack_value(instance: Instance, t: ValType, value: Any, what: str, *,
                 return struct.pack("<f", float("inf") if value > 0 else float("-inf"))
             raise ValueError(f"{what} = {value} is out of range for {t}") from None
     if t is ValType.EXTERNREF and call:  # WAMR's call API: null is the all-ones pointer
-        handle = _externref_handle(instance, value) if value is not None else (1 << 64) - 1
+        handle = externref_handle(instance, value) if value is not None else (1 << 64) - 1
         return handle.to_bytes(8, "little")
     return encode_ref(instance, t, value, what).to_bytes(4, "little")
 
@@ -164,7 +113,7 @@ def unpack_value(instance: Instance, t: ValType, data: bytes, *, call: bool) -> 
     if t in _FORMATS:
         return struct.unpack_from(_FORMATS[t], data)[0]
     if t is ValType.EXTERNREF and call:
-        return _externref_object(int.from_bytes(data[:8], "little"))
+        return externref_object(int.from_bytes(data[:8], "little"))
     return decode_ref(instance, t, int.from_bytes(data[:4], "little"))
 
 

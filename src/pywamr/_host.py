@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._accel import fastcall as _fastcall
+from ._externref import externref_handle, externref_object
 
 if TYPE_CHECKING:
     from ._instance import Instance
     from ._native_fast import FFI, Lib
 
-_PARAM_LETTERS = frozenset("iIfF*~$")
-_RESULT_LETTERS = frozenset("iIfF")
+_PARAM_LETTERS = frozenset("iIfF*~$r")
+_RESULT_LETTERS = frozenset("iIfFr")
 _I32_RANGE = range(-(1 << 31), 1 << 32)
 _I64_RANGE = range(-(1 << 63), 1 << 64)
 
@@ -43,7 +44,7 @@ def parse_signature(signature: str) -> tuple[str, str]:
     if not sep or len(result) > 1 or not set(params) <= _PARAM_LETTERS:
         raise ValueError(f"bad signature {signature!r}")
     if result and result not in _RESULT_LETTERS:
-        raise ValueError(f"bad signature {signature!r}: result must be one of i I f F")
+        raise ValueError(f"bad signature {signature!r}: result must be one of i I f F r")
     for i, letter in enumerate(params):
         if letter == "~" and (i == 0 or params[i - 1] != "*"):
             raise ValueError(f"bad signature {signature!r}: '~' must follow '*'")
@@ -66,12 +67,12 @@ class NativeFunction:
     builtin: str | None = None
 
 
-def c_call(params: str) -> bool:
-    """Whether ``pywamr._fastcall`` calls a Python host function of these
-    parameters in C when it is loaded: values only (``i``, ``I``, ``f``,
-    ``F``, ``*``), no ``*~`` memory view and no ``$`` string.  hosts.c states
-    the same rule."""
-    return "~" not in params and "$" not in params
+def c_call(params: str, result: str = "") -> bool:
+    """Whether ``pywamr._fastcall`` calls a Python host function of this
+    signature in C when it is loaded: numbers and pointers only (``i``, ``I``,
+    ``f``, ``F``, ``*``), no ``*~`` memory view, no ``$`` string and no ``r``
+    externref.  hosts.c states the same rule."""
+    return not set(params) & {"~", "$", "r"} and result != "r"
 
 
 def int_call(params: str, result: str) -> bool:
@@ -110,7 +111,7 @@ def new_binding(func: Callable[..., Any], qualname: str, params: str, result: st
     if int_call(params, result):
         _int_invokers[py_id] = _compile_int_invoker(func, qualname, params, result,
                                                     pass_instance)
-    if _fastcall is not None and c_call(params):
+    if _fastcall is not None and c_call(params, result):
         _fastcall.set_host(py_id, func, _compile_result_check(qualname, result), pass_instance)
     return py_id
 
@@ -158,6 +159,8 @@ def _compile_invoker(func: Callable[..., Any], qualname: str, params: str, resul
                 "F": f"cast('double *', a + {i})[0]",
                 "$": f"string(cast('char *', m + (a[{i}] & 0xFFFFFFFF)))"
                      f".decode('utf-8', 'surrogateescape')",
+                # WAMR passes an externref as the host value pywamr gave it
+                "r": f"extern_object(a[{i}])",
             }[letter])
             i += 1
         names.append(v)
@@ -170,13 +173,18 @@ def _compile_invoker(func: Callable[..., Any], qualname: str, params: str, resul
     lines += _result_lines(qualname, result)
     if result in ("i", "I"):
         lines.append(f"a[0] = r & {(1 << (32 if result == 'i' else 64)) - 1}")
+    elif result == "r":   # the calling instance holds the object from now on;
+        # WAMR takes the all-ones host value for the null reference
+        lines.append("a[0] = 0xFFFFFFFFFFFFFFFF if r is None else extern_handle(instance_of(h), r)")
     elif result:
         lines.append(f"cast('{'float' if result == 'f' else 'double'} *', a)[0] = r")
     body = "\n".join("    " + line for line in lines)
     source = f"def invoke(a, m, h):\n{body}\n    return 0\n"
     namespace: dict[str, Any] = {"func": func, "buffer": ffi.buffer, "cast": ffi.cast,
                                  "string": ffi.string, "release": _release,
-                                 "instance_of": _instances.get}
+                                 "instance_of": _instances.get,
+                                 "extern_object": externref_object,
+                                 "extern_handle": externref_handle}
     exec(compile(source, f"<pywamr host {qualname}>", "exec"), namespace)  # noqa: S102
     invoke: Callable[[Any, Any, int], int] = namespace["invoke"]
     return invoke
@@ -188,6 +196,8 @@ def _result_lines(qualname: str, result: str) -> list[str]:
         return ["if r is not None:",
                 f"    raise TypeError('host function {qualname} has no result but returned '"
                 " + type(r).__name__)"]
+    if result == "r":     # any Python object (None is the null reference)
+        return []
     if result in "iI":
         bits = 32 if result == "i" else 64
         return ["if not isinstance(r, int):",

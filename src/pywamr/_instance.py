@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import _host, _wasi
 from ._errors import ClosedError, ExportNotFound, WamrError
-from ._externs import Global, RefFunction, Table, release_externrefs
+from ._externref import release_externrefs
+from ._externs import Global, RefFunction, Table
 from ._function import Function, is_scalar
 from ._lib import ERR_BUF, Core, raise_status
 from ._memory import Memory

@@ -88,7 +88,9 @@ class Runtime:
         ``*`` a guest pointer (an int), ``*~`` a pointer and length (one
         argument: a writable memoryview of exactly those guest bytes, valid
         during the call only), ``$`` a NUL-terminated string (``str``,
-        undecodable bytes as surrogate escapes), e.g. ``"(ii)i"``.  With
+        undecodable bytes as surrogate escapes), ``r`` an externref (any
+        Python object, ``None`` for null; one returned is kept alive by the
+        calling instance until it is closed), e.g. ``"(ii)i"``.  With
         ``pass_instance`` the calling :class:`Instance` comes first.
         ``func`` may also be a :class:`NativeFunction`.  Registering a name
         again replaces it for later loads; modules already loaded keep theirs.

@@ -62,7 +62,7 @@ parse_signature(const char *sig, pw_entry *e)
         return 0;
     while (*p && *p != ')') {
         char c = *p;
-        if (!strchr("iIfF*~$", c) || n >= PW_MAX_HOST_PARAMS)
+        if (!strchr("iIfF*~$r", c) || n >= PW_MAX_HOST_PARAMS)
             return 0;
         if (c == '~' && (n == 0 || e->plan[n - 1] != '*'))
             return 0;
@@ -74,7 +74,7 @@ parse_signature(const char *sig, pw_entry *e)
     e->nparams = n;
     e->result = 0;
     if (*p) {
-        if (!strchr("iIfF", *p) || p[1])
+        if (!strchr("iIfFr", *p) || p[1])
             return 0;
         e->result = *p;
     }
@@ -84,7 +84,8 @@ parse_signature(const char *sig, pw_entry *e)
         if (e->plan[i] != 'i' && e->plan[i] != 'I' && e->plan[i] != '*')
             e->int_call = 0;
     /* The same rule as _host.c_call in Python. */
-    e->c_call = !memchr(e->plan, '~', n) && !memchr(e->plan, '$', n);
+    e->c_call = !memchr(e->plan, '~', n) && !memchr(e->plan, '$', n)
+                && !memchr(e->plan, 'r', n) && e->result != 'r';
     return 1;
 }
 
@@ -98,6 +99,8 @@ plan_wasm_type(char c)
             return VALUE_TYPE_F32;
         case 'F':
             return VALUE_TYPE_F64;
+        case 'r':
+            return VALUE_TYPE_EXTERNREF;
         default:
             return VALUE_TYPE_I32;
     }
