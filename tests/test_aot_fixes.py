@@ -1,6 +1,5 @@
 """Regression tests for AOT code-generation fixes found by the differential fuzzer
-and the spec suite (issue 10, findings D2, D4, D5, SIMD; vendor/patches/0016-0019, 0029,
-0033, 0034).
+and the spec suite (issue 10, findings D2, D4, D5, SIMD; vendor/patches/0016-0019, 0029-0033).
 
 Each test holds the minimal module that showed the fault.  SIMD tests run in aot only
 (WAMR's interpreters have no SIMD); the others in every mode, so the modes must agree.
@@ -387,8 +386,15 @@ def test_memory_fill_length_from_a_wrapped_i64(rt: pywamr.Runtime, length: int,
             inst.call("fill", 2, 0, wide | 0xFFFF)  # 2 + 65535 > 65536: the spec's trap
 
 
-# -- open: an out-of-bounds load in a select lost in aot (base seed 8101 #16684) ----
-SELECT_OOB_CONSTANT = """
+# -- vendor/patches/0031: the out-of-bounds load of a select, turned into branches ----
+# `select` evaluates both operands, so the out-of-bounds load must trap in every mode.
+# Code generation made it conditional in two ways (minimal modules of the fuzzer's
+# findings, reduced with wasm-reduce): instruction selection split a branch on a logical
+# and/or into two (base seed 8101 #16684: `select i1 c, x, false`; reftypes seed 8102
+# #14853: `select i1 c, true, x`), and X86's cmov conversion turned the select of two
+# loads in a loop into a branch (#14853 itself); MachineSink then sank the load.
+SELECT_OOB_MODULES: dict[str, tuple[str, str]] = {
+    "logical_and": ("func_5", """
 (module (memory 16 17) (data (i32.const 4) "\\ac")
   (func (export "func_5") (result f32)
     (if (select (i32.const 126)
@@ -396,19 +402,43 @@ SELECT_OOB_CONSTANT = """
                 (i32.load8_s (i32.const 4)))
       (then (i32.store16 align=1 (i32.const 23) (i32.const 0))))
     (f32.const 0)))
-"""
+"""),
+    "logical_or": ("func_14", """
+(module (memory 16 17) (data (i32.const 13) "}")
+  (func (export "func_14") (result i32)
+    (if (i32.wrap_i64 (select (i64.load16_u offset=22 align=1 (i32.const -262144))
+                              (i64.const 0)
+                              (f64.lt (f64.load align=2 (i32.const 6))
+                                      (f64.const 4297455220))))
+      (then (f32.store align=1 (i32.const 14) (f32.const -2147483648))))
+    (unreachable)))
+"""),
+    "cmov_in_a_loop": ("func_14", """
+(module (memory 16 17)
+  (global $g (mut i32) (i32.const 100))
+  (data (i32.const 8) "L\\96\\00a\\85}") (data (i32.const 30) "\\f9")
+  (func (export "func_14") (result i32)
+    (loop $l
+      (global.set $g (i32.const 0))
+      (if (i32.wrap_i64 (select (i64.load16_u offset=22 align=1 (i32.const -262144))
+                                (i64.load align=2 (i32.const 5))
+                                (f64.lt (f64.load align=2 (i32.const 6))
+                                        (f64.const 4297455220))))
+        (then (f32.store align=1 (i32.const 14) (f32.const -2147483648))))
+      (br_if $l (global.get $g)))
+    (unreachable)))
+"""),
+}
 
 
-def test_out_of_bounds_load_in_a_select(rt: pywamr.Runtime) -> None:
-    """The interpreters trap, as the spec says.  aot loses the trap: an open gap
-    (docs/differential-fuzzing.md, "aot, open"), pinned here so that a fix shows up
-    as this test failing — then make aot expect the trap and update the docs."""
-    with rt.load(wat(SELECT_OOB_CONSTANT)) as module, module.instantiate(heap_size=0) as inst:
-        if rt.mode == "aot":
-            assert inst.call("func_5") == 0.0
-        else:
-            with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
-                inst.call("func_5")
+@pytest.mark.parametrize("case", sorted(SELECT_OOB_MODULES))
+def test_out_of_bounds_load_in_a_select(rt: pywamr.Runtime, case: str) -> None:
+    """Every mode traps on the select's out-of-bounds load (aot returned a value, or
+    reached the `unreachable` after it, before patch 0031)."""
+    export, source = SELECT_OOB_MODULES[case]
+    with rt.load(wat(source)) as module, module.instantiate(heap_size=0) as inst:
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call(export)
 
 
 # -- vendor/patches/0019: SIMD min/max/pmin/pmax with NaNs and signed zeros ----
@@ -615,41 +645,6 @@ def test_simd_store_before_a_trap_stays(aot: pywamr.Runtime) -> None:
         with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
             inst.call("func_23_invoker")
         assert inst.memory.read(4, 16) == bytes(16)    # store16 made bytes 10-11 zero
-
-
-# -- vendor/patches/0034: a load whose value is used only after its loop stays in the loop.
-# simd seed 8103 #10883 (run 8c), reduced with wasm-reduce (no SIMD left): LICM sank the
-# f64.load into the exit block that returns it; the loop left through the `return`, so the
-# out-of-bounds load never ran.
-LOAD_USED_AFTER_LOOP = """
-(module (memory 16 17) (global $g (mut i32) (i32.const 10))
-  (func (export "func_7") (param i32) (result f64) (local f64 f64)
-    (loop $l (result f64)
-      (if (i32.eqz (global.get $g)) (then (return (f64.const 9223372036854775808))))
-      (global.set $g (i32.const 0))
-      (block (result f64)
-        (local.set 2 (f64.load align=2 (i32.const 1333788694)))
-        (br_if $l (i32.eqz (i32.load16_s align=1 (i32.const 36))))
-        (local.get 2))))
-  (func (export "at") (param i32) (result f64) (local f64 f64)
-    (loop $l (result f64)
-      (if (i32.eqz (global.get $g)) (then (return (f64.const 1.5))))
-      (global.set $g (i32.const 0))
-      (block (result f64)
-        (local.set 2 (f64.load (local.get 0)))
-        (br_if $l (i32.eqz (i32.load16_s align=1 (i32.const 36))))
-        (local.get 2))))
-  (func (export "reset") (global.set $g (i32.const 10))))
-"""
-
-
-@pytest.mark.parametrize("name, address", [("func_7", 0), ("at", 16 * 65536), ("at", -8)])
-def test_load_used_after_its_loop_traps(rt: pywamr.Runtime, name: str, address: int) -> None:
-    with rt.load(wat(LOAD_USED_AFTER_LOOP)) as module, module.instantiate(heap_size=0) as inst:
-        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
-            inst.call(name, address)
-        inst.call("reset")
-        assert inst.call("at", 16) == 1.5        # in bounds: the loop returns through `if`
 
 
 # A funcref/externref is an i32 on the AOT compiler's stack, labelled I32 by ref.func,
