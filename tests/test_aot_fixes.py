@@ -1,5 +1,5 @@
 """Regression tests for AOT code-generation fixes found by the differential fuzzer
-and the spec suite (issue 10, findings D2, D4, D5, SIMD; vendor/patches/0016-0019, 0029-0032).
+and the spec suite (issue 10, findings D2, D4, D5, SIMD; vendor/patches/0016-0019, 0029-0033).
 
 Each test holds the minimal module that showed the fault.  SIMD tests run in aot only
 (WAMR's interpreters have no SIMD); the others in every mode, so the modes must agree.
@@ -670,6 +670,71 @@ def test_simd_shift_counts_are_unsigned_modulo(aot: pywamr.Runtime, count: int) 
             (x >> n16) & 0xFFFF for x in (-32768, 0, 0, 0, 0, 0, 0, 0x4000)]
         assert lanes(inst.call("i64x2.shl", count), 64) == [
             (x << n64) & MASK64 for x in (1, 3)]
+
+
+# -- vendor/patches/0033: a store before a trapping access stays, though a later one
+# overwrites it.  simd seed 8103 #13665 (run 8c), reduced with wasm-reduce: LLVM took the
+# out-of-bounds v128 load for one that cannot trap and deleted the store16 under the
+# v128.store (dead store elimination), so bytes 10-11 kept their data after the trap.
+SIMD_STORE_BEFORE_TRAP = """
+(module
+  (memory (export "memory") 16 17)
+  (data (i32.const 10) "G")
+  (func (export "func_23_invoker")
+    (i32.store16 (i32.const 10) (i32.const 0))
+    (v128.store align=8 (i32.const 4)
+      (v128.load16x4_s offset=22 align=1 (i32.const -103)))))
+"""
+# The same without SIMD: stores overwritten after an out-of-bounds access at an address
+# LLVM can tell apart, and a store of a loop counter (moved out of the loop) before a
+# later iteration's out-of-bounds load.  The argument is the iteration that traps.
+STORES_BEFORE_TRAP = """
+(module
+  (memory (export "memory") 1 1)
+  (func (export "overwritten") (param i32)
+    (i32.store16 (i32.const 10) (i32.const 0x1234))
+    (i64.store (i32.const 8) (i64.load (i32.const -100))))
+  (func (export "dropped_between") (param i32)
+    (i32.store (i32.const 8) (i32.const 0x1234))
+    (drop (i32.load (i32.const -100)))
+    (i32.store (i32.const 8) (i32.const 7)))
+  (func (export "loop") (param $n i32) (local $i i32) (local $x i32)
+    (loop $l
+      (i32.store (i32.const 8) (local.get $i))
+      (if (i32.eq (local.get $i) (local.get $n))
+        (then (local.set $x (i32.add (local.get $x) (i32.load (i32.const -100))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 5))))
+    (i32.store (i32.const 12) (local.get $x))))
+"""
+# export -> (argument, memory bytes 8..16 after the trap)
+STORES_BEFORE_TRAP_CASES: dict[str, tuple[int, bytes]] = {
+    "overwritten": (0, bytes.fromhex("0000341200000000")),
+    "dropped_between": (0, bytes.fromhex("3412000000000000")),
+    "loop": (3, bytes.fromhex("0300000000000000")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STORES_BEFORE_TRAP_CASES))
+def test_stores_before_a_trap_stay(rt: pywamr.Runtime, name: str) -> None:
+    arg, after = STORES_BEFORE_TRAP_CASES[name]
+    with rt.load(wat(STORES_BEFORE_TRAP)) as module, module.instantiate(heap_size=0) as inst:
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call(name, arg)
+        assert inst.memory.read(8, 8) == after
+    if name == "loop":   # no trap: every iteration stored, then the sum
+        with rt.load(wat(STORES_BEFORE_TRAP)) as module, module.instantiate(heap_size=0) as inst:
+            inst.call("loop", 5)
+            assert inst.memory.read(8, 8) == bytes.fromhex("0400000000000000")
+
+
+@requires_aot
+def test_simd_store_before_a_trap_stays(aot: pywamr.Runtime) -> None:
+    with aot.load(wat(SIMD_STORE_BEFORE_TRAP)) as module, \
+            module.instantiate(heap_size=0) as inst:
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call("func_23_invoker")
+        assert inst.memory.read(4, 16) == bytes(16)    # store16 made bytes 10-11 zero
 
 
 # A funcref/externref is an i32 on the AOT compiler's stack, labelled I32 by ref.func,
