@@ -1,5 +1,5 @@
 """Regression tests for AOT code-generation fixes found by the differential fuzzer
-and the spec suite (issue 10, findings D2, D4, D5, SIMD; vendor/patches/0016-0019, 0029-0033).
+and the spec suite (issue 10, findings D2, D4, D5, SIMD; vendor/patches/0016-0019, 0029-0033, 0038).
 
 Each test holds the minimal module that showed the fault.  SIMD tests run in aot only
 (WAMR's interpreters have no SIMD); the others in every mode, so the modes must agree.
@@ -441,7 +441,7 @@ def test_out_of_bounds_load_in_a_select(rt: pywamr.Runtime, case: str) -> None:
             inst.call(export)
 
 
-# -- vendor/patches/0032: a load kept in only some copies or iterations of a loop --------
+# -- vendor/patches/0038: a load kept in only some copies or iterations of a loop --------
 # Non-trivial loop unswitching copied a loop per value of a loop-invariant condition and
 # deleted the load where its value was dead in one copy (base seed 8101 #30: a select
 # whose arms are equal when local 5 is 0; reftypes seed 8102 #16047: the copy for "the
@@ -516,7 +516,7 @@ LOOP_COPIES = """
 
 def test_loads_in_every_copy_of_a_loop(rt: pywamr.Runtime) -> None:
     """Every mode traps on the out-of-bounds load (aot returned 0, or reached the
-    `unreachable` after it, before patch 0032)."""
+    `unreachable` after it, before patch 0038)."""
     with rt.load(wat(LOOP_COPIES)) as module, module.instantiate(heap_size=0) as inst:
         with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
             inst.call("unswitched_select", 1, 0)
