@@ -1,5 +1,5 @@
 """Regression tests for AOT code-generation fixes found by the differential fuzzer
-and the spec suite (issue 10, findings D2, D4, D5, SIMD; vendor/patches/0016-0019, 0029-0033).
+and the spec suite (issue 10, findings D2, D4, D5, SIMD; vendor/patches/0016-0019, 0029-0033, 0038).
 
 Each test holds the minimal module that showed the fault.  SIMD tests run in aot only
 (WAMR's interpreters have no SIMD); the others in every mode, so the modes must agree.
@@ -439,6 +439,96 @@ def test_out_of_bounds_load_in_a_select(rt: pywamr.Runtime, case: str) -> None:
     with rt.load(wat(source)) as module, module.instantiate(heap_size=0) as inst:
         with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
             inst.call(export)
+
+
+# -- vendor/patches/0038: a load kept in only some copies or iterations of a loop --------
+# Non-trivial loop unswitching copied a loop per value of a loop-invariant condition and
+# deleted the load where its value was dead in one copy (base seed 8101 #30: a select
+# whose arms are equal when local 5 is 0; reftypes seed 8102 #16047: the copy for "the
+# native stack suffices" of a call in the loop, where every path ends in `unreachable`);
+# trivial unswitching moved a loop exit before the loop's load (simd seed 8103 #1210).
+# They need ten functions (WAMR then runs LLVM's pre-link pipeline, which unswitches).
+# LICM sank a load whose value each iteration overwrites into the loop's exit: it ran
+# once, at the last address (found by hand, and in simd seed 8103 #10883).  The modes
+# must agree.
+LOOP_COPIES = """
+(module
+  (memory 16 17)
+  (global $g (mut i32) (i32.const 10))
+  (func $f0) (func $f1) (func $f2) (func $f3) (func $f4) (func $f5) (func $f6) (func $f7)
+  (func $nop)
+  ;; base seed 8101 #30 (func_21), reduced with wasm-reduce
+  (func (export "unswitched_select") (param i32 i32) (result i32)
+    (if (i32.eqz (global.get $g)) (then (return (local.get 0))))
+    (global.set $g (i32.sub (global.get $g) (i32.const 2)))
+    (if (i32.eqz (global.get $g)) (then (return (i32.const 1))))
+    (global.set $g (i32.const -2))
+    (loop $outer
+      (global.set $g (i32.sub (global.get $g) (i32.const 1)))
+      (loop $inner
+        (if (i32.eqz (global.get $g)) (then (return (local.get 1))))
+        (global.set $g (i32.sub (global.get $g) (i32.const 1)))
+        (br_if $inner
+          (i32.load16_s offset=3
+            (i32.and
+              (select
+                (select (local.get 1)
+                        (loop $l7 (result i32)
+                          (if (i32.eqz (global.get $g)) (then (return (local.get 1))))
+                          (br_if $l7 (i32.eqz (local.get 0)))
+                          (i32.const -23791))
+                        (local.get 1))
+                (i32.const -23791)
+                (i32.load8_s offset=22 (i32.const -5120)))
+              (i32.const 15)))))
+      (if (i32.eqz (global.get $g)) (then (return (i32.const 262144))))
+      (global.set $g (i32.sub (global.get $g) (i32.const 1)))
+      (br_if $outer (i32.eqz (local.get 1))))
+    (i32.const 0))
+  ;; reftypes seed 8102 #16047, reduced with wasm-reduce: the load at 3 reads 0xff010000
+  ;; after "store", so the load16_s is out of bounds
+  (func (export "store") (i64.store16 (i32.const 5) (i64.const 65281)))
+  (func $unswitched_call
+    (loop $l
+      (if (i32.eqz (global.get $g)) (then (unreachable)))
+      (global.set $g (i32.const 0))
+      (br_if $l (i32.load16_s offset=4 align=1 (i32.load align=1 (i32.const 3))))
+      (call $nop)
+      (br $l)))
+  (func (export "unswitched_call") (global.set $g (i32.const -1)) (call $unswitched_call))
+  ;; simd seed 8103 #1210, reduced with wasm-reduce (by simdgap; no SIMD in it): trivial
+  ;; unswitching moved the exit on the invariant half of `load != 0 && local 0 == 0`
+  ;; before the loop, so for local 0 != 0 the load never ran
+  (func (export "trivially_unswitched") (param i32) (result i64)
+    (loop $l
+      (if (i32.eqz (global.get $g)) (then (unreachable)))
+      (br_if $l (i32.eqz (select (local.get 0) (i32.const -1)
+                                 (i32.load8_u offset=22 (i32.const -41))))))
+    (i64.const 1))
+  ;; each iteration overwrites $v: LICM sank the load out of the loop
+  (func (export "sunk_out_of_loop") (param $n i32) (result i32) (local $v i32)
+    (loop $l
+      (local.set $v (i32.load (i32.shl (local.get $n) (i32.const 16))))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $v)))
+"""
+
+
+def test_loads_in_every_copy_of_a_loop(rt: pywamr.Runtime) -> None:
+    """Every mode traps on the out-of-bounds load (aot returned 0, or reached the
+    `unreachable` after it, before patch 0038)."""
+    with rt.load(wat(LOOP_COPIES)) as module, module.instantiate(heap_size=0) as inst:
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call("unswitched_select", 1, 0)
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call("trivially_unswitched", 1)
+        inst.call("store")
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call("unswitched_call")
+        # the loop reads n << 16 for n, n - 1, ..., 1; memory is 16 pages (n = 16 is out)
+        assert inst.call("sunk_out_of_loop", 15) == 0
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call("sunk_out_of_loop", 16)
 
 
 # -- vendor/patches/0019: SIMD min/max/pmin/pmax with NaNs and signed zeros ----
