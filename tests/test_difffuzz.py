@@ -19,11 +19,13 @@ from wat import wat
 import pywamr
 
 sys.path.insert(0, str(ROOT))
+from tools.difffuzz import worker
 from tools.difffuzz.campaign import campaign
 from tools.difffuzz.engines import Pywamr, Reference
 from tools.difffuzz.generate import make_module
+from tools.difffuzz.nancanon import canonical_variant, rewrite_text
 from tools.difffuzz.outcome import Call, Outcome, compare, memory_difference, same_value
-from tools.difffuzz.worker import ABORT_ENV, fuzz_one
+from tools.difffuzz.worker import ABORT_ENV, Shared, canonical_nan_rule, fuzz_one
 
 MODULES_PER_MODE = 30
 SEED = 20261202
@@ -112,12 +114,133 @@ def test_a_trap_a_nan_payload_explains_is_not_a_finding(mode: str) -> None:
     record = fuzz_one(wasm, 8101, 13231, Reference(), Pywamr(mode), features="base")
     assert record["status"] == "nan-explained", record
     assert record["nan_kind"] == "trap" and "invalid conversion" in record["nan_check"]
-    # aot alone does not get the benefit of the doubt: its --denan copy is optimised
-    # differently, which could hide a dropped bounds check (the worker passes
-    # trap_nan_ok only after an interpreter's NaN-explained trap on the same module)
+    # proven without running pywamr again: the reference with f64.max's NaN canonical
+    # (what WAMR chose) traps nowhere either, so even aot alone gets it
+    assert record["nan_rule"] == "canonical-nan:minmax", record
     strict = fuzz_one(wasm, 8101, 13231, Reference(), Pywamr(mode), features="base",
                       trap_nan_ok=False)
+    assert strict["status"] == "nan-explained", strict
+
+
+@needs_binaryen
+def test_denan_trap_check_needs_an_interpreters_word_in_aot(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the canonical-NaN proof, only the --denan re-run is left, and aot alone
+    does not get that benefit of the doubt: its --denan copy is optimised differently,
+    which could hide a dropped bounds check (the worker passes trap_nan_ok only after an
+    interpreter's NaN-explained trap on the same module)."""
+    if not pywamr.aot_available():
+        pytest.skip("pywamr was built without the AOT compiler")
+    monkeypatch.setattr(worker, "SETS_TRIED", ())
+    wasm = wat(NAN_TRAP_WAT)
+    record = fuzz_one(wasm, 8101, 13231, Reference(), Pywamr("aot"), features="base")
+    assert record["status"] == "nan-explained" and record["nan_rule"] == "denan", record
+    strict = fuzz_one(wasm, 8101, 13231, Reference(), Pywamr("aot"), features="base",
+                      trap_nan_ok=False)
     assert strict["status"] == "divergence" and strict["kind"] == "trap", strict
+
+
+# The sign of a NaN (run 8c, simd seed 8103), reduced with wasm-reduce, then by hand: WAMR's
+# aot min/max give the positive canonical NaN (0x7fc00000), wasmtime x86's negative one.
+# #1002: the f64 lane over two f32 lanes of f32x4.max, one of them a NaN.
+NAN_SIGN_RESULT = """
+(module
+  (func (export "func_11") (result f64)
+    (f64x2.extract_lane 1
+      (f32x4.max (v128.const i32x4 0 0 0 0)
+                 (v128.const i32x4 0xffffe525 0xffffffff 0xffffffff 0x0000007f)))))
+"""
+# #12888: the bytes of f32x4.min's NaN lanes compared with i8x16.le_s, the mask stored.
+NAN_SIGN_MEMORY = """
+(module
+  (memory (export "memory") 1)
+  (func (export "func_6_invoker")
+    (v128.store (i32.const 35)
+      (i8x16.le_s (v128.const i32x4 0xabf50081 0x015f0100 0x00f9009a 0x4301c8ff)
+        (i16x8.min_s (v128.const i32x4 0x016d7200 0x01454b4c 0x00000001 0x01ff803e)
+          (f32x4.min (v128.const i32x4 0xffffffff 0x7fefffff 0xffffa334 0xffffffff)
+                     (v128.const i32x4 0xffffb565 0xffffffff 0x00000000 0x406bc000)))))))
+"""
+NAN_OPS = """
+(module
+  (func (export "max") (param f32) (result i32)
+    (i32x4.extract_lane 2 (f32x4.max (v128.const f32x4 0 0 0 0) (f32x4.splat (local.get 0)))))
+  (func (export "min") (param f64) (result i64)
+    (i64.reinterpret_f64 (f64.min (local.get 0) (f64.const 1))))
+  (func (export "sub") (param f64 f64) (result i64) (local i32)
+    (i64.reinterpret_f64 (f64.sub (local.get 0) (local.get 1))))
+  (func (export "nothing")))
+"""
+
+
+def _reference_calls(wasm: bytes, calls: list[tuple[str, list[object]]]) -> list[int]:
+    import wasmtime
+    config = wasmtime.Config()
+    config.wasm_simd = True
+    store = wasmtime.Store(wasmtime.Engine(config))
+    instance = wasmtime.Instance(store, wasmtime.Module(store.engine, wasm), [])
+    exports = instance.exports(store)
+    return [exports[name](store, *args) for name, args in calls]
+
+
+def test_canonical_variant_makes_only_the_chosen_nans_canonical() -> None:
+    """The reference running the variant: NaNs of the chosen operations become the positive
+    canonical NaN, everything else (other NaNs, numbers) stays as it was."""
+    wasm = wat(NAN_OPS)
+    calls: list[tuple[str, list[object]]] = [
+        ("max", [math.nan]), ("max", [2.5]), ("min", [-math.nan]), ("min", [-3.0]),
+        ("sub", [math.inf, math.inf]), ("sub", [5.0, 1.5])]
+    before = _reference_calls(wasm, calls)
+    minmax, rewritten = canonical_variant(wasm, "minmax")
+    assert rewritten == 2
+    canon32, canon64 = 0x7FC00000, 0x7FF8000000000000
+    got = _reference_calls(minmax, calls)
+    assert [got[0] & 0xFFFFFFFF, got[2] & (1 << 64) - 1] == [canon32, canon64]
+    assert [got[1], got[3], got[4], got[5]] == [before[1], before[3], before[4], before[5]]
+    assert before[4] & (1 << 64) - 1 != canon64    # x86's inf - inf: the negative NaN
+    every, rewritten = canonical_variant(wasm, "all")
+    assert rewritten == 3
+    got = _reference_calls(every, calls)
+    assert got[4] & (1 << 64) - 1 == canon64 and got[5] == before[5]
+
+
+def test_rewrite_adds_scratch_locals_after_the_existing_ones() -> None:
+    text = ("(module\n  (func (;0;) (type 0) (param f32) (result f32)\n    (local i32)\n"
+            "    local.get 0\n    f32.sqrt)\n  (func (;1;) (type 1)))\n")
+    rewritten, count = rewrite_text(text, frozenset({"f32.sqrt"}))
+    lines = rewritten.splitlines()
+    assert count == 1 and lines[3].strip().startswith("(local $__nan_f32 f32")
+    assert lines[5:8] == ["    f32.sqrt", "    local.tee $__nan_f32", "    f32.const nan"]
+    assert lines[11] == "    select)"                # the body's closing parenthesis moved
+    assert lines[-1] == "  (func (;1;) (type 1)))"    # no body: nothing added
+
+
+@needs_binaryen
+@pytest.mark.parametrize("source, index, kind", [(NAN_SIGN_RESULT, 1002, "result"),
+                                                 (NAN_SIGN_MEMORY, 12888, "memory")])
+def test_the_sign_of_a_canonical_nan_is_proven_not_a_finding(source: str, index: int,
+                                                              kind: str) -> None:
+    if not pywamr.aot_available():
+        pytest.skip("pywamr was built without the AOT compiler")
+    record = fuzz_one(wat(source), 8103, index, Reference(), Pywamr("aot"), features="simd")
+    assert record["status"] == "nan-explained", record
+    assert record["nan_kind"] == kind and record["nan_rule"] == "canonical-nan:minmax", record
+
+
+def test_a_difference_beside_the_nan_is_not_explained() -> None:
+    """The proof compares pywamr's whole outcome with the variant's: pywamr's real outcome
+    of #12888 with one more byte changed (as a wrong store would) is not explained."""
+    if not pywamr.aot_available():
+        pytest.skip("pywamr was built without the AOT compiler")
+    wasm = wat(NAN_SIGN_MEMORY)
+    shared = Shared(wasm, 8103, 12888, Reference(), "simd")
+    got = Pywamr("aot").run(wasm, shared.calls)
+    assert compare(shared.expected, got) is not None           # the NaN sign diverges
+    assert canonical_nan_rule(shared, got) == "canonical-nan:minmax"
+    memory = got.calls[0].memory
+    assert memory is not None and memory[1000] == 0
+    got.calls[0].memory = memory[:1000] + b"\x01" + memory[1001:]
+    assert canonical_nan_rule(shared, got) is None
 
 
 @pytest.fixture(scope="module")

@@ -227,6 +227,9 @@ def summarize(records: list[dict[str, Any]], features: str, seed: int, modes: li
             "compared": statuses["ok"] + statuses["divergence"] + statuses["nan-explained"],
             "statuses": dict(statuses),
             "divergence_kinds": {k: v for k, v in kinds.items() if k},
+            # how each NaN-explained module was proven: canonical-nan:SET or denan
+            "nan_rules": dict(collections.Counter(
+                r.get("nan_rule", "denan") for r in mine if r["status"] == "nan-explained")),
             "export_calls": sum(r.get("calls", 0) for r in mine),
             "exports_not_callable": sum(r.get("skipped_exports", 0) for r in mine),
             "findings": findings,
