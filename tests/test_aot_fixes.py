@@ -1,5 +1,6 @@
 """Regression tests for AOT code-generation fixes found by the differential fuzzer
-and the spec suite (issue 10, findings D2, D4, D5, SIMD; vendor/patches/0016-0019, 0029-0033, 0038).
+and the spec suite (issue 10, findings D2, D4, D5, SIMD; vendor/patches/0016-0019, 0029-0033,
+0038, 0039).
 
 Each test holds the minimal module that showed the fault.  SIMD tests run in aot only
 (WAMR's interpreters have no SIMD); the others in every mode, so the modes must agree.
@@ -529,6 +530,90 @@ def test_loads_in_every_copy_of_a_loop(rt: pywamr.Runtime) -> None:
         assert inst.call("sunk_out_of_loop", 15) == 0
         with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
             inst.call("sunk_out_of_loop", 16)
+
+
+# -- vendor/patches/0039: a wasm load keeps its width through code generation --------
+# simd seed 9103 #15 (final run), reduced with wasm-reduce to 61 bytes, no SIMD left: the
+# i64.load and the i64.store16 of its low half back to the same address are out of bounds.
+# SelectionDAG narrowed `trunc (load i64)` to an i16 load, then dropped the store of what
+# that load read and the load with it: no access ran at all.
+STORE_BACK_NARROWED = """
+(module
+  (memory 16 17)
+  (func (export "func_13") (result f32)
+    (i64.store16 offset=22 align=1 (i32.const -129)
+      (i64.load offset=22 align=1 (i32.const -129)))
+    (f32.const 18446744073709551615)))
+"""
+# The same narrowing at the end of memory: each load is used only in its low bytes, so
+# code generation read fewer bytes and an access running past the end did not trap.
+# The argument is the address; memory's last 8 bytes are 01..08.
+NARROWED_LOADS = """
+(module
+  (memory (export "memory") 1 1)
+  (data (i32.const 65528) "\\01\\02\\03\\04\\05\\06\\07\\08")
+  (func (export "wrap") (param i32) (result i32) (i32.wrap_i64 (i64.load (local.get 0))))
+  (func (export "mask") (param i32) (result i32)
+    (i32.and (i32.load (local.get 0)) (i32.const 255)))
+  (func (export "wrap_add") (param i32) (result i32)
+    (i32.wrap_i64 (i64.add (i64.load (local.get 0)) (i64.const 5))))
+  (func (export "float_bits") (param i32) (result i32)
+    (i32.wrap_i64 (i64.reinterpret_f64 (f64.load (local.get 0)))))
+  (func (export "store_back") (param i32) (result i32)
+    (i64.store16 (local.get 0) (i64.load (local.get 0)))
+    (i32.const 1)))
+"""
+# export -> (address in bounds, its result, address past the end)
+NARROWED_LOAD_CASES: dict[str, tuple[int, int, int]] = {
+    "wrap": (65528, 0x04030201, 65530),
+    "mask": (65532, 0x05, 65533),
+    "wrap_add": (65528, 0x04030206, 65529),
+    "float_bits": (65528, 0x04030201, 65530),
+    "store_back": (65528, 1, 65530),
+}
+
+
+def test_store_back_of_a_narrowed_load_traps(rt: pywamr.Runtime) -> None:
+    with rt.load(wat(STORE_BACK_NARROWED)) as module, module.instantiate(heap_size=0) as inst:
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call("func_13")
+
+
+@pytest.mark.parametrize("name", sorted(NARROWED_LOAD_CASES))
+def test_partly_used_loads_keep_their_width(rt: pywamr.Runtime, name: str) -> None:
+    inside, result, past_end = NARROWED_LOAD_CASES[name]
+    with rt.load(wat(NARROWED_LOADS)) as module, module.instantiate(heap_size=0) as inst:
+        assert inst.call(name, inside) == result
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call(name, past_end)
+        assert inst.memory.read(65528, 8) == bytes(range(1, 9))
+
+
+# A v128 load used in its low half only: x86 reads 8 bytes (pmovzx, a half shuffle).
+# Memory's last 16 bytes are 01..10.
+NARROWED_VECTOR_LOADS = """
+(module
+  (memory 1 1)
+  (data (i32.const 65520) "\\01\\02\\03\\04\\05\\06\\07\\08\\09\\0a\\0b\\0c\\0d\\0e\\0f\\10")
+  (func (export "extend_low") (param i32) (result v128)
+    (i16x8.extend_low_i8x16_u (v128.load (local.get 0))))
+  (func (export "low_half") (param i32) (result v128)
+    (i8x16.shuffle 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7
+      (v128.load (local.get 0)) (v128.const i64x2 0 0))))
+"""
+
+
+@requires_aot
+@pytest.mark.parametrize("name", ["extend_low", "low_half"])
+def test_partly_used_vector_loads_keep_their_width(aot: pywamr.Runtime, name: str) -> None:
+    low = bytes(range(1, 9))
+    expected = {"extend_low": int.from_bytes(b"".join(bytes([b, 0]) for b in low), "little"),
+                "low_half": int.from_bytes(low + low, "little")}[name]
+    with aot.load(wat(NARROWED_VECTOR_LOADS)) as module, \
+            module.instantiate(heap_size=0) as inst:
+        assert inst.call(name, 65520) == expected
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call(name, 65528)
 
 
 # -- vendor/patches/0019: SIMD min/max/pmin/pmax with NaNs and signed zeros ----
