@@ -10,11 +10,13 @@ from . import _aot, _host, _limits, _linking, _names
 from ._errors import ClosedError, LinkError, LoadError
 from ._externs import global_bytes
 from ._host import NativeFunction
+from ._instance_links import instance_links
 from ._lib import DEFAULT_MODE, ERR_BUF, Core, core, raise_status
 from ._module import Module
 from ._source import Source, read_source
 
 if TYPE_CHECKING:
+    from ._instance import Instance
     from ._native_fast import CData
 from ._types import GlobalType, MemoryType, TableType, ValType
 
@@ -68,6 +70,8 @@ class Runtime:
         self._globals: dict[tuple[str, str], tuple[GlobalType, bytes]] = {}
         self._tables: dict[tuple[str, str], TableType] = {}
         self._memories: dict[tuple[str, str], MemoryType] = {}
+        # exports of registered instances that cannot be linked, and why
+        self._unlinkable: dict[tuple[str, str], str] = {}
         self._binding_ids: list[int] = []
         self._closed = False
         # Bindings outlive close(): modules loaded earlier may still call them.
@@ -153,6 +157,32 @@ class Runtime:
         return dict(self._host_specs)
 
     # -- modules -------------------------------------------------------
+    def register_instance(self, module_name: str, instance: Instance) -> None:
+        """Make ``instance``'s exports importable as ``module_name.<export name>``
+        by modules loaded from now on (a linker, like the spec suite's
+        ``register``).
+
+        Functions are linked through host functions that call ``instance``
+        (signatures of at most one result of i32, i64, f32, f64 or externref
+        values); immutable globals with their value.  Mutable globals, tables,
+        memories and other functions cannot be shared between instances in
+        WAMR 1.1.2: a module importing one fails to load with
+        :class:`LinkError` saying why.  ``instance`` must stay open while
+        importers call it (a call then raises :class:`ClosedError` in the
+        importer's caller); its module must be open while it is registered."""
+        self._check_open()
+        if not isinstance(module_name, str):
+            raise TypeError("module_name must be str")
+        if instance.closed:
+            raise ClosedError("cannot register a closed instance")
+        links = instance_links(instance)
+        for name, forward, signature in links.functions:
+            self.register_host(module_name, name, forward, signature)
+        for name, gtype, value in links.globals:
+            self.define_global(module_name, name, value, gtype.content)
+        for name, why in links.refused.items():
+            self._unlinkable[(module_name, name)] = why
+
     def define_global(self, module_name: str, name: str, value: Any,
                       content: ValType | str = ValType.I32, *, mutable: bool = False) -> None:
         """Provide the imported global ``module_name.name`` to modules loaded
@@ -217,7 +247,13 @@ class Runtime:
         app heap comes on top); see :mod:`pywamr._limits`.
         """
         self._check_open()
-        data = read_source(source)
+        try:
+            return self._load(read_source(source), allow_unresolved, max_memory_pages)
+        except LinkError as exc:
+            raise self._why_unlinkable(exc) from None
+
+    def _load(self, data: bytes | bytearray | memoryview, allow_unresolved: bool,
+              max_memory_pages: int | None) -> Module:
         exports = None
         if bytes(data[:4]) == b"\0asm":
             data, exports = self._link(data, allow_unresolved)
@@ -228,6 +264,15 @@ class Runtime:
         module = Module._load(self, data, allow_unresolved)
         module._export_section = exports
         return module
+
+    def _why_unlinkable(self, exc: LinkError) -> LinkError:
+        """``exc``, told why when the unresolved import is a registered
+        instance's export that cannot be linked (:meth:`register_instance`)."""
+        for (module_name, name), why in self._unlinkable.items():
+            if f"unresolved import {module_name}.{name} " in str(exc):
+                return LinkError(f"{exc} ({module_name}.{name} is an export of a registered "
+                                 f"instance: {why})")
+        return exc
 
     def _link(self, data: bytes | bytearray | memoryview,
               allow_unresolved: bool) -> tuple[bytes | bytearray | memoryview, bytes | None]:
