@@ -822,6 +822,32 @@ def test_simd_store_before_a_trap_stays(aot: pywamr.Runtime) -> None:
         assert inst.memory.read(4, 16) == bytes(16)    # store16 made bytes 10-11 zero
 
 
+# vendor/patches/0040: a vector select expanded into a branch diamond (simd seed 9103
+# #19091, reduced): the out-of-bounds v128.load must trap whichever arm is selected.
+VECTOR_SELECT = """
+(module
+  (global $g (mut i32) (i32.const 10))
+  (memory 16 17)
+  (func $addr (result i32)
+    (i32.shl (i32.xor (i32.load8_u (i32.const 12)) (i32.const 32)) (i32.const 15)))
+  (func (export "f") (result f32) (local $a i32) (local $v v128)
+    (block $l (result f32)
+      (local.set $v (select (v128.const i32x4 0 0xc04c0000 0 0x40616000)
+                            (v128.load offset=22 align=8 (local.tee $a (call $addr)))
+                            (local.get $a)))
+      (drop (br_if $l (f32.const 0) (global.get $g)))
+      (global.set $g (i32.const 0))
+      (f32.const -562949953421312))))
+"""
+
+
+@requires_aot
+def test_load_of_a_vector_select_traps(aot: pywamr.Runtime) -> None:
+    with aot.load(wat(VECTOR_SELECT)) as module, module.instantiate(heap_size=0) as inst:
+        with pytest.raises(pywamr.Trap, match="out of bounds memory access"):
+            inst.call("f")
+
+
 # A funcref/externref is an i32 on the AOT compiler's stack, labelled I32 by ref.func,
 # ref.null and table.get but FUNCREF/EXTERNREF by local.get/global.get: a typed select
 # mixing the two was refused ("invalid stack values with different type"; the `fuzz`
